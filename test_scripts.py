@@ -1,0 +1,290 @@
+"""Tests for original_net.py, broken_net.py, digits_4samples.py and compare.py.
+
+Run: python -m pytest -q test_scripts.py
+"""
+import importlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.signal import convolve2d
+
+import digits_4samples
+import original_net
+
+HERE = Path(__file__).resolve().parent
+NETS = ["original_net"]
+
+
+def net(name):
+    return importlib.import_module(name)
+
+
+def run(*args, stdin=None, env=None, cwd=HERE):
+    """Run python with args; returns the CompletedProcess (text)."""
+    return subprocess.run([sys.executable, *args], input=stdin, capture_output=True, text=True,
+                          env=env, cwd=cwd, timeout=120)
+
+
+def random_image(seed):
+    """Non-integer pixels in 0..16: no pooling ties, no ReLU exactly at 0."""
+    return np.random.default_rng(seed).uniform(0, 16, (8, 8))
+
+
+def small_params(module, seed, hidden=(28, 36), scale=0.3):
+    """Weights scaled down so the activations are not saturated and gradients are not tiny."""
+    return {k: v * scale for k, v in module.init_params(seed, hidden).items()}
+
+
+def numeric_gradient(module, params, x, y, eps=1e-6):
+    """Central finite differences of the cost 0.5 * (y_hat - y)**2, for every weight."""
+    def cost():
+        return 0.5 * (module.forward(params, x)[0] - y) ** 2
+    grads = {}
+    for name, w in params.items():
+        g = np.zeros_like(w)
+        for i in np.ndindex(w.shape):
+            old = w[i]
+            w[i] = old + eps
+            up = cost()
+            w[i] = old - eps
+            down = cost()
+            w[i] = old
+            g[i] = (up - down) / (2 * eps)
+        grads[name] = g
+    return grads
+
+
+def relative_error(a, b):
+    return np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-300)
+
+
+# ---------------------------------------------------------------- gradients
+
+
+@pytest.mark.parametrize("seed, hidden, y", [(0, (28, 36), 1.0), (1, (18, 20), 0.0),
+                                             (2, (48, 56), 1.0)])
+def test_every_gradient_matches_finite_differences(seed, hidden, y):
+    params = small_params(original_net, seed, hidden)
+    x = random_image(seed)
+    _, cache = original_net.forward(params, x)
+    grads = original_net.backward(params, cache, y)
+    numeric = numeric_gradient(original_net, params, x, y)
+    assert list(grads) == list(original_net.NAMES)
+    for name in original_net.NAMES:
+        assert grads[name].shape == params[name].shape, name
+        assert np.linalg.norm(numeric[name]) > 1e-9, f"{name}: a zero gradient proves nothing"
+        assert relative_error(grads[name], numeric[name]) <= 1e-6, name
+
+
+def test_gradient_check_can_fail():
+    """The check above catches a wrong gradient: a transposed W2a gradient fails it."""
+    params = small_params(original_net, 0)
+    x = random_image(0)
+    grads = original_net.backward(params, original_net.forward(params, x)[1], 1.0)
+    numeric = numeric_gradient(original_net, params, x, 1.0)
+    assert relative_error(grads["W2a"].T, numeric["W2a"]) > 1e-3
+
+
+# ---------------------------------------------------------------- forward pass
+
+
+def reference_forward(params, x):
+    """The network written plainly with scipy, one channel at a time."""
+    p = params
+
+    def conv(a, w):  # zero padding, then a true convolution (kernel flipped)
+        return convolve2d(np.pad(a, 1), w, mode="valid")
+
+    def pool(a):
+        n = a.shape[0] // 2
+        return a.reshape(n, 2, n, 2).max(axis=(1, 3))
+
+    z1 = [conv(x, p["W1a"]), conv(x, p["W1b"])]
+    a1a, a1b = pool(np.maximum(z1[0], 0)), pool(np.arctan(z1[1]))
+    z2 = [conv(a1a, p["W2a"]), conv(a1a, p["W2b"]), conv(a1b, p["W2c"]), conv(a1b, p["W2d"])]
+    a2 = [pool(np.arctan(z2[0])), pool(np.maximum(z2[1], 0)), pool(np.arctan(z2[2])),
+          pool(np.tanh(z2[3]))]
+    f = np.concatenate([m.ravel() for m in a2])
+    h3 = np.arctan(f @ p["W3"])
+    h4 = np.tanh(h3 @ p["W4"])
+    y_hat = 1 / (1 + np.exp(-(h4 @ p["W5"])[0]))
+    return y_hat, np.array(z1), np.array(z2), f
+
+
+@pytest.mark.parametrize("module_name", NETS)
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_forward_equals_plain_scipy_reference(module_name, seed):
+    module = net(module_name)
+    params = small_params(module, seed)
+    x = random_image(seed + 10)
+    y_hat, cache = module.forward(params, x)
+    ref_y, ref_z1, ref_z2, ref_f = reference_forward(params, x)
+    np.testing.assert_allclose(module.as_image(cache["z1"]), ref_z1, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(module.as_image(cache["z2"]), ref_z2, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(cache["f"], ref_f, rtol=1e-12, atol=1e-12)
+    assert y_hat == pytest.approx(ref_y, rel=1e-12, abs=1e-15)
+
+
+def test_forward_reference_tells_convolution_from_correlation():
+    """The reference test can fail: an unflipped kernel (correlation) gives other maps."""
+    params = small_params(original_net, 0)
+    x = random_image(3)
+    _, cache = original_net.forward(params, x)
+    correlation = convolve2d(np.pad(x, 1), params["W1a"][::-1, ::-1], mode="valid")
+    assert not np.allclose(original_net.as_image(cache["z1"])[0], correlation)
+
+
+def test_max_pool_routes_to_the_first_maximum_only():
+    maps = np.zeros((1, 1, 1, 4))  # one window, all four tied
+    pooled, mask = original_net.maxpool(maps)
+    assert pooled.shape == (1, 1, 1) and mask.sum() == 1 and mask[0, 0, 0, 0]
+    maps[0, 0, 0, 2:] = 2.0  # a tie in the window's lower row
+    pooled, mask = original_net.maxpool(maps)
+    assert pooled[0, 0, 0] == 2.0 and mask.sum() == 1 and mask[0, 0, 0, 2]
+
+
+# ---------------------------------------------------------------- training
+
+
+@pytest.mark.parametrize("module_name", NETS)
+def test_same_seed_same_history_bit_for_bit(module_name):
+    module = net(module_name)
+    x_train, y_train, *_ = module.load_data(seed=3)
+    histories = []
+    for seed in (3, 3, 4):
+        params = module.init_params(seed)
+        histories.append(module.train(params, x_train[:60], y_train[:60], epochs=3))
+    assert histories[0] == histories[1]
+    assert histories[0] != histories[2]
+
+
+def test_short_training_run_learns():
+    x_train, y_train, *_ = original_net.load_data(seed=0)
+    params = original_net.init_params(0)
+    history = original_net.train(params, x_train[:100], y_train[:100], epochs=20)
+    assert len(history) == 20 and history[-1] < history[0] / 4
+    accuracy = ((original_net.predict(params, x_train[:100]) >= 0.5) == y_train[:100]).mean()
+    assert accuracy >= 0.95
+
+
+def test_train_updates_params_in_place_and_reports_each_epoch():
+    x_train, y_train, *_ = original_net.load_data(seed=0)
+    params = original_net.init_params(0)
+    before = {k: v.copy() for k, v in params.items()}
+    seen = []
+    history = original_net.train(params, x_train[:10], y_train[:10], epochs=2,
+                                 on_epoch=lambda e, c: seen.append((e, c)))
+    assert seen == [(1, history[0]), (2, history[1])]
+    assert all(not np.array_equal(before[k], params[k]) for k in params)
+
+
+def test_data_split_is_the_articles():
+    x_train, y_train, x_test, y_test, source = original_net.load_data(seed=0)
+    assert x_train.shape == (350, 8, 8) and x_test.shape == (10, 8, 8)
+    assert set(np.unique(y_train)) == {0, 1} and x_train.max() == 16
+    assert "350 train, 10 test" in source
+    again = original_net.load_data(seed=0)
+    assert np.array_equal(again[2], x_test)
+    assert not np.array_equal(original_net.load_data(seed=1)[2], x_test)
+
+
+# ---------------------------------------------------------------- four samples, paste-safety
+
+
+@pytest.fixture
+def no_sklearn(tmp_path):
+    """An environment in which 'import sklearn' fails, as in an online interpreter."""
+    blocker = tmp_path / "blocker"
+    blocker.mkdir()
+    (blocker / "sklearn.py").write_text("raise ImportError('no scikit-learn here')\n")
+    env = dict(os.environ, PYTHONPATH=str(blocker))
+    return env
+
+
+@pytest.mark.parametrize("script", ["original_net.py"])
+def test_pasted_text_runs_without_sklearn_and_with_foreign_argv(script, no_sklearn, tmp_path):
+    text = (HERE / script).read_text()
+    # From stdin, as an online interpreter runs pasted code, with a kernel's argv.
+    result = run("-", "-f", "/tmp/kernel-1234.json", stdin=text, env=no_sklearn, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert "scikit-learn is not installed: training on the four embedded samples" in result.stdout
+    assert "test accuracy 4/4" in result.stdout
+
+
+def test_pasted_text_runs_as_a_notebook_cell(no_sklearn, tmp_path):
+    """exec() of the text under a kernel's sys.argv, as a notebook cell does."""
+    code = ("import sys\nsys.argv = ['/usr/lib/python3/ipykernel_launcher.py', '-f', 'k.json']\n"
+            f"exec(compile(open({str(HERE / 'original_net.py')!r}).read(), 'cell', 'exec'),"
+            " {'__name__': '__main__'})\n"
+            "print('cell finished')\n")
+    result = run("-c", code, env=no_sklearn, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "test accuracy 4/4" in result.stdout and "cell finished" in result.stdout
+
+
+def test_four_samples_flag_uses_the_embedded_samples():
+    result = run("original_net.py", "--four-samples", "--epochs", "50")
+    assert result.returncode == 0, result.stderr
+    assert "the four embedded samples" in result.stdout and "lr 0.01" in result.stdout
+    assert "scikit-learn is not installed" not in result.stdout
+
+
+# ---------------------------------------------------------------- command line
+
+
+def test_cli_prints_the_articles_results(capsys):
+    assert original_net.main(["--epochs", "3", "--test-size", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "epoch    3/3  cost" in out
+    assert "image  truth  probability  prediction" in out
+    assert "test accuracy" in out and "/5 = " in out
+    assert "us per step" in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--epochs", "0"], "--epochs"), (["--epochs", "-3"], "--epochs"),
+    (["--epochs", "ten"], "not a whole number"), (["--lr", "0"], "--lr"),
+    (["--lr", "-0.1"], "--lr"), (["--lr", "nan"], "--lr"), (["--lr", "abc"], "not a number"),
+    (["--momentum", "1.5"], "--momentum"), (["--hidden", "0", "36"], "--hidden"),
+    (["--hidden", "28"], "--hidden"), (["--test-size", "0"], "--test-size"),
+    (["--test-size", "360"], "--test-size"), (["--seed", "-1"], "--seed"),
+    (["--bogus"], "unrecognized"),
+])
+@pytest.mark.parametrize("script", ["original_net.py"])
+def test_bad_input_gives_one_line_and_exit_2(script, args, message):
+    result = run(script, *args)
+    assert result.returncode == 2
+    assert result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"{script}: error:"), result.stderr
+    assert message in lines[0]
+
+
+@pytest.mark.parametrize("script", ["original_net.py"])
+def test_diverging_run_stops_with_a_clear_message_and_exit_1(script):
+    result = run(script, "--lr", "1e100", "--epochs", "5", "--test-size", "300", "--quiet")
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and "training diverged in epoch" in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("module_name", NETS)
+def test_train_raises_training_diverged_on_non_finite_numbers(module_name):
+    module = net(module_name)
+    x_train, y_train, *_ = module.load_data(seed=0)
+    params = module.init_params(0)
+    params["W4"][0, 0] = np.inf
+    with pytest.raises(module.TrainingDiverged, match="diverged in epoch 1"):
+        module.train(params, x_train[:5], y_train[:5], epochs=2)
+
+
+def test_normal_run_prints_no_warnings():
+    result = run("-W", "error", "original_net.py", "--epochs", "2")
+    assert result.returncode == 0 and result.stderr == ""
+
