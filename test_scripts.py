@@ -16,7 +16,7 @@ import digits_4samples
 import original_net
 
 HERE = Path(__file__).resolve().parent
-NETS = ["original_net"]
+NETS = ["original_net", "broken_net"]
 
 
 def net(name):
@@ -195,6 +195,23 @@ def test_data_split_is_the_articles():
 # ---------------------------------------------------------------- four samples, paste-safety
 
 
+def test_embedded_samples_match_digits_4samples_and_load_digits():
+    assert digits_4samples.check(HERE) == []
+    assert digits_4samples.from_sklearn() == digits_4samples.BLOCK
+    for name in NETS:
+        assert np.array_equal(net(name).FOUR_X, digits_4samples.FOUR_X)
+        assert np.array_equal(net(name).FOUR_Y, digits_4samples.FOUR_Y)
+    result = run("digits_4samples.py", "--check")
+    assert result.returncode == 0, result.stderr
+
+
+def test_digits_4samples_check_fails_on_a_stale_copy(tmp_path):
+    for name in digits_4samples.SCRIPTS:
+        (tmp_path / name).write_text((HERE / name).read_text().replace(
+            "[0, 0, 5, 13, 9, 1, 0, 0],", "[0, 0, 5, 13, 9, 2, 0, 0],", 1))
+    assert digits_4samples.check(tmp_path) == list(digits_4samples.SCRIPTS)
+
+
 @pytest.fixture
 def no_sklearn(tmp_path):
     """An environment in which 'import sklearn' fails, as in an online interpreter."""
@@ -205,7 +222,7 @@ def no_sklearn(tmp_path):
     return env
 
 
-@pytest.mark.parametrize("script", ["original_net.py"])
+@pytest.mark.parametrize("script", ["original_net.py", "broken_net.py"])
 def test_pasted_text_runs_without_sklearn_and_with_foreign_argv(script, no_sklearn, tmp_path):
     text = (HERE / script).read_text()
     # From stdin, as an online interpreter runs pasted code, with a kernel's argv.
@@ -255,7 +272,7 @@ def test_cli_prints_the_articles_results(capsys):
     (["--test-size", "360"], "--test-size"), (["--seed", "-1"], "--seed"),
     (["--bogus"], "unrecognized"),
 ])
-@pytest.mark.parametrize("script", ["original_net.py"])
+@pytest.mark.parametrize("script", ["original_net.py", "broken_net.py"])
 def test_bad_input_gives_one_line_and_exit_2(script, args, message):
     result = run(script, *args)
     assert result.returncode == 2
@@ -265,7 +282,7 @@ def test_bad_input_gives_one_line_and_exit_2(script, args, message):
     assert message in lines[0]
 
 
-@pytest.mark.parametrize("script", ["original_net.py"])
+@pytest.mark.parametrize("script", ["original_net.py", "broken_net.py"])
 def test_diverging_run_stops_with_a_clear_message_and_exit_1(script):
     result = run(script, "--lr", "1e100", "--epochs", "5", "--test-size", "300", "--quiet")
     assert result.returncode == 1
@@ -288,3 +305,127 @@ def test_normal_run_prints_no_warnings():
     result = run("-W", "error", "original_net.py", "--epochs", "2")
     assert result.returncode == 0 and result.stderr == ""
 
+
+# ---------------------------------------------------------------- broken net
+
+import broken_net  # noqa: E402
+
+CONV = ["W1a", "W1b", "W2a", "W2b", "W2c", "W2d"]
+DENSE = ["W3", "W4", "W5"]
+# What SPEC says each break changes: green (layer 2's pooled gradient) reaches W2 and,
+# through layer 2, W1; red (layer 1's mask) reaches only W1.
+CHANGED = {("green", "red"): CONV, ("green",): CONV, ("red",): ["W1a", "W1b"], (): []}
+
+
+@pytest.mark.parametrize("breaks", list(CHANGED))
+def test_each_break_changes_only_the_layers_spec_names(breaks):
+    params = small_params(broken_net, 5)
+    x = random_image(5)
+    _, cache = broken_net.forward(params, x)
+    broken = broken_net.backward(params, cache, 1.0, breaks=breaks)
+    proper = original_net.backward(params, original_net.forward(params, x)[1], 1.0)
+    for name in original_net.NAMES:
+        if name in CHANGED[breaks]:
+            assert relative_error(broken[name], proper[name]) > 1e-4, name
+        else:
+            assert np.array_equal(broken[name], proper[name]), name
+
+
+def test_broken_gradients_are_wrong_exactly_where_intended():
+    """Dense gradients still equal finite differences; the convolution ones do not."""
+    params = small_params(broken_net, 6)
+    x = random_image(6)
+    grads = broken_net.backward(params, broken_net.forward(params, x)[1], 0.0)
+    numeric = numeric_gradient(broken_net, params, x, 0.0)
+    for name in DENSE:
+        assert relative_error(grads[name], numeric[name]) <= 1e-6, name
+    for name in CONV:
+        assert relative_error(grads[name], numeric[name]) > 1e-4, name  # far past 1e-6
+
+
+def test_no_breaks_gradients_match_finite_differences():
+    params = small_params(broken_net, 7)
+    x = random_image(7)
+    grads = broken_net.backward(params, broken_net.forward(params, x)[1], 1.0, breaks=())
+    numeric = numeric_gradient(broken_net, params, x, 1.0)
+    for name in original_net.NAMES:
+        assert relative_error(grads[name], numeric[name]) <= 1e-6, name
+
+
+def test_breaks_none_trains_bit_for_bit_like_the_original():
+    x_train, y_train, *_ = original_net.load_data(seed=2)
+    a, b = original_net.init_params(2), broken_net.init_params(2)
+    history_a = original_net.train(a, x_train[:80], y_train[:80], epochs=3)
+    history_b = broken_net.train(b, x_train[:80], y_train[:80], epochs=3, breaks=())
+    assert history_a == history_b
+    assert all(np.array_equal(a[k], b[k]) for k in a)
+    c = broken_net.init_params(2)
+    assert broken_net.train(c, x_train[:80], y_train[:80], epochs=3) != history_a
+
+
+def test_breaks_none_cli_prints_the_originals_numbers():
+    def numbers(script, *extra):
+        out = run(script, "--epochs", "2", "--test-size", "4", *extra).stdout.splitlines()
+        return [line for line in out if line.startswith(("epoch", " ", "test accuracy"))]
+    assert numbers("original_net.py") == numbers("broken_net.py", "--breaks", "none")
+    assert numbers("original_net.py") != numbers("broken_net.py")
+
+
+@pytest.mark.parametrize("choice, shown", [("none", "none"), ("green", "green"),
+                                           ("red", "red"), ("green,red", "green, red")])
+def test_final_printout_names_the_active_breaks(choice, shown, capsys):
+    assert broken_net.main(["--epochs", "1", "--breaks", choice, "--test-size", "3"]) == 0
+    assert f"broken lines active: {shown}\n" in capsys.readouterr().out
+
+
+def test_bad_breaks_are_refused():
+    result = run("broken_net.py", "--breaks", "blue")
+    assert result.returncode == 2 and len(result.stderr.splitlines()) == 1
+    assert "--breaks" in result.stderr
+    with pytest.raises(ValueError, match="unknown breaks"):
+        broken_net.train(broken_net.init_params(0), FOUR := original_net.FOUR_X,
+                         original_net.FOUR_Y, epochs=1, breaks=("gren",))
+    assert FOUR is original_net.FOUR_X
+
+
+TAGS = ("# GREEN", "# RED", "# BLUE", "# BREAKS")
+
+
+def twin_violations(original_text, broken_text):
+    """Lines in which the twins differ that are neither docstring, name, nor tagged."""
+    import difflib
+    a, b = original_text.splitlines(), broken_text.splitlines()
+
+    def header_end(lines):  # the module docstring and the NAME line may differ
+        closing = next(i for i, line in enumerate(lines) if i > 0 and line.endswith('"""'))
+        return closing, next(i for i, line in enumerate(lines) if line.startswith("NAME, SCRIPT"))
+
+    a_doc, a_name = header_end(a)
+    b_doc, b_name = header_end(b)
+    bad = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if op == "equal":
+            continue
+        b_ok = [j <= b_doc or j == b_name or any(t in b[j] for t in TAGS) for j in range(j1, j2)]
+        bad += [f"broken_net.py:{j + 1}: {b[j]}" for j, ok in zip(range(j1, j2), b_ok) if not ok]
+        for i in range(i1, i2):
+            tagged_swap = op == "replace" and j2 > j1 and all(
+                any(t in b[j] for t in TAGS) for j in range(j1, j2))
+            if not (i <= a_doc or i == a_name or tagged_swap):
+                bad.append(f"original_net.py:{i + 1}: {a[i]}")
+    return bad
+
+
+def test_the_two_nets_are_twins():
+    original = (HERE / "original_net.py").read_text()
+    broken = (HERE / "broken_net.py").read_text()
+    assert twin_violations(original, broken) == []
+
+
+def test_twin_test_catches_a_fix_made_in_one_file_only():
+    original = (HERE / "original_net.py").read_text()
+    broken = (HERE / "broken_net.py").read_text()
+    fixed = original.replace("h3 = np.arctan(z3)", "h3 = np.arctan(z3 * 1.0)")
+    assert fixed != original and twin_violations(fixed, broken)
+    untagged = broken.replace("  # GREEN: each", "  # each")
+    assert untagged != broken and twin_violations(original, untagged)

@@ -1,0 +1,406 @@
+"""Broken back prop net: the original net trained with the article's wrong back-propagation.
+
+Reproduces the "broken back prop net" of Jae Duk Seo's "Only Numpy: Implementing Multi
+Channel/Layer Convolution Neural Network on Numpy" (2018). Everything is original_net.py
+but for the lines tagged GREEN and RED in backward(), which transpose what max pooling
+routes back (and BLUE, the element-wise product, which stays as it was); --breaks
+switches them. Runs alone (`python broken_net.py --help`) or pasted into a notebook
+cell or an online interpreter; without scikit-learn it uses four embedded samples.
+"""
+import argparse
+import math
+import sys
+import time
+
+import numpy as np
+
+NAME, SCRIPT = "broken back prop net", "broken_net.py"
+NAMES = ("W1a", "W1b", "W2a", "W2b", "W2c", "W2d", "W3", "W4", "W5")
+# The article does not give its learning rate; see README ("Hyperparameters").
+DEFAULTS = dict(epochs=500, lr=0.001, momentum=0.9, seed=0, hidden=(28, 36), test_size=10)
+# Four samples give 4 steps an epoch instead of 350: a larger step suits them.
+FOUR_SAMPLE_DEFAULTS = dict(DEFAULTS, lr=0.01)
+BREAKS = ("green", "red")  # BREAKS: the broken lines that run by default: all of them
+BREAK_CHOICES = ("green,red", "red,green", "green", "red", "none")  # BREAKS: for --breaks
+
+# ---- four embedded samples (digits 0, 1, 1, 0), copied from digits_4samples.py ----
+FOUR_X = np.array([
+    [[0, 0, 5, 13, 9, 1, 0, 0],  # load_digits() image 0, digit 0
+     [0, 0, 13, 15, 10, 15, 5, 0],
+     [0, 3, 15, 2, 0, 11, 8, 0],
+     [0, 4, 12, 0, 0, 8, 8, 0],
+     [0, 5, 8, 0, 0, 9, 8, 0],
+     [0, 4, 11, 0, 1, 12, 7, 0],
+     [0, 2, 14, 5, 10, 12, 0, 0],
+     [0, 0, 6, 13, 10, 0, 0, 0]],
+    [[0, 0, 0, 12, 13, 5, 0, 0],  # load_digits() image 1, digit 1
+     [0, 0, 0, 11, 16, 9, 0, 0],
+     [0, 0, 3, 15, 16, 6, 0, 0],
+     [0, 7, 15, 16, 16, 2, 0, 0],
+     [0, 0, 1, 16, 16, 3, 0, 0],
+     [0, 0, 1, 16, 16, 6, 0, 0],
+     [0, 0, 1, 16, 16, 6, 0, 0],
+     [0, 0, 0, 11, 16, 10, 0, 0]],
+    [[0, 0, 0, 0, 14, 13, 1, 0],  # load_digits() image 11, digit 1
+     [0, 0, 0, 5, 16, 16, 2, 0],
+     [0, 0, 0, 14, 16, 12, 0, 0],
+     [0, 1, 10, 16, 16, 12, 0, 0],
+     [0, 3, 12, 14, 16, 9, 0, 0],
+     [0, 0, 0, 5, 16, 15, 0, 0],
+     [0, 0, 0, 4, 16, 14, 0, 0],
+     [0, 0, 0, 1, 13, 16, 1, 0]],
+    [[0, 0, 1, 9, 15, 11, 0, 0],  # load_digits() image 10, digit 0
+     [0, 0, 11, 16, 8, 14, 6, 0],
+     [0, 2, 16, 10, 0, 9, 9, 0],
+     [0, 1, 16, 4, 0, 8, 8, 0],
+     [0, 4, 16, 4, 0, 8, 8, 0],
+     [0, 1, 16, 5, 1, 11, 3, 0],
+     [0, 0, 12, 12, 10, 10, 0, 0],
+     [0, 0, 1, 10, 13, 3, 0, 0]],
+], dtype=float)
+FOUR_Y = np.array([0, 1, 1, 0])
+# ---- end of the embedded samples ----
+
+
+class TrainingDiverged(ArithmeticError):
+    """The cost or the weights stopped being finite numbers."""
+
+
+# ---------------------------------------------------------------- data
+
+def load_data(seed=0, test_size=10, four_samples=False):
+    """Images (N, 8, 8) and labels (N,) for training and testing, and a one-line source.
+
+    Digits 0 and 1 of sklearn's load_digits() (360 images, pixels 0..16), shuffled once
+    with the seed; the first test_size images test, the rest train. Without
+    scikit-learn, or with four_samples, the four embedded samples train and test.
+    """
+    if not four_samples:
+        try:
+            from sklearn.datasets import load_digits
+        except ImportError:
+            four_samples = True
+    if four_samples:
+        return FOUR_X, FOUR_Y, FOUR_X, FOUR_Y, "the four embedded samples (train = test)"
+    digits = load_digits()
+    keep = digits.target < 2
+    images, labels = digits.images[keep], digits.target[keep]
+    if not 1 <= test_size < len(labels):
+        raise ValueError(f"--test-size must be from 1 to {len(labels) - 1}, got {test_size}")
+    order = np.random.default_rng(seed).permutation(len(labels))
+    images, labels = images[order], labels[order]
+    return (images[test_size:], labels[test_size:], images[:test_size], labels[:test_size],
+            f"sklearn digits 0 and 1: {len(labels) - test_size} train, {test_size} test")
+
+
+# ---------------------------------------------------------------- fixed index tables
+
+def conv_index(n):
+    """Gather table for a true 3x3 convolution of a zero-padded n x n map.
+
+    Output pixel (i, j) is the sum over k = 3u + v of W[u, v] * x[i+1-u, j+1-v] (the
+    kernel flipped, as in scipy.signal.convolve2d), so patches[row, k] is x.flat at
+    index[row, k] where valid[row, k], and padding (0) where not. Rows come in window
+    order: (window row, window column, position in the 2x2 window, row-major), so each
+    pooling window is four consecutive outputs and pooling needs no reordering.
+    """
+    wi, wj, di, dj, u, v = np.meshgrid(*[np.arange(k) for k in (n // 2, n // 2, 2, 2, 3, 3)],
+                                       indexing="ij")
+    r, c = 2 * wi + di + 1 - u, 2 * wj + dj + 1 - v
+    valid = (r >= 0) & (r < n) & (c >= 0) & (c < n)
+    index = np.where(valid, r * n + c, 0)
+    return index.reshape(n * n, 9), valid.reshape(n * n, 9).astype(float)
+
+
+# Layer 1 gathers its patches straight from the 8x8 image: no padded copy is made.
+INDEX8, VALID8 = conv_index(8)
+# Layer 2 also needs the way back (col2im), so its gather is written as a 0/1 matrix:
+# patches = maps @ COLS4, and the gradient flows back as d_patches @ COLS4.T.
+_index4, _valid4 = conv_index(4)
+COLS4 = ((_index4[..., None] == np.arange(16)) * _valid4[..., None]).reshape(144, 16).T.copy()
+FIRST = np.eye(4, dtype=bool)  # FIRST[k]: the mask of position k in a 2x2 window
+
+
+# ---------------------------------------------------------------- network
+
+def init_params(seed=0, hidden=(28, 36)):
+    """Standard normal weights, as in the article: W1a..W2d 3x3, W3 16xh3, W4 h3xh4, W5 h4x1."""
+    rng = np.random.default_rng(seed)
+    h3, h4 = hidden
+    shapes = dict.fromkeys(NAMES[:6], (3, 3)) | {"W3": (16, h3), "W4": (h3, h4), "W5": (h4, 1)}
+    return {name: rng.standard_normal(shapes[name]) for name in NAMES}
+
+
+def sigmoid(z):
+    return 0.5 + 0.5 * math.tanh(0.5 * z)  # = 1 / (1 + exp(-z)), without overflow in exp
+
+
+def maxpool(maps):
+    """2x2 max pooling of maps (C, n, n, 4) in window layout (see forward).
+
+    Returns the pooled maps (C, n, n) and the mask (C, n, n, 4): True at the first
+    maximum of each window, the one position its gradient is routed back to.
+    """
+    mask = FIRST[maps.argmax(axis=3)]
+    return maps[mask].reshape(mask.shape[:3]), mask
+
+
+def as_image(maps):
+    """Maps in window layout (C, n, n, 4) as images (C, 2n, 2n), for reading them."""
+    c, n = maps.shape[:2]
+    return maps.reshape(c, n, n, 2, 2).transpose(0, 1, 3, 2, 4).reshape(c, 2 * n, 2 * n)
+
+
+def forward(params, x):
+    """Forward feed of one 8x8 image: the probability that it is a 1, and the cache.
+
+    Convolution maps are kept in window layout: map[c, wi, wj, k] is pixel
+    (2*wi + k // 2, 2*wj + k % 2) of channel c, so map[c, wi, wj] is one 2x2 pooling
+    window; as_image() turns them back into images.
+    """
+    p = params
+    # Red star: layer 1, two channels, both convolving x. Red circle: activation, pooling.
+    patches1 = x.ravel()[INDEX8] * VALID8                     # (64, 9)
+    k1 = np.array([p["W1a"], p["W1b"]]).reshape(2, 9)
+    z1 = (k1 @ patches1.T).reshape(2, 4, 4, 4)                # both channels, one matmul
+    a1 = np.arctan(z1)                                        # 1b: arctan
+    a1[0] = np.maximum(z1[0], 0)                              # 1a: ReLU
+    p1, mask1 = maxpool(a1)                                   # (2, 4, 4)
+    # Blue star: layer 2, four channels: 2a, 2b convolve 1a; 2c, 2d convolve 1b.
+    patches2 = (p1.reshape(2, 16) @ COLS4).reshape(2, 16, 9)
+    k2 = np.array([[p["W2a"], p["W2b"]], [p["W2c"], p["W2d"]]]).reshape(2, 2, 9)
+    z2 = (k2 @ patches2.transpose(0, 2, 1)).reshape(4, 2, 2, 4)  # 2a, 2b, 2c, 2d
+    a2 = np.arctan(z2)                                        # 2a, 2c: arctan
+    a2[1] = np.maximum(z2[1], 0)                              # 2b: ReLU
+    a2[3] = np.tanh(z2[3])                                    # 2d: tanh
+    p2, mask2 = maxpool(a2)                                   # (4, 2, 2)
+    # Green, pink and black stars: the dense head on the flattened [2a, 2b, 2c, 2d].
+    f = p2.ravel()                                            # 16
+    z3 = f @ p["W3"]
+    h3 = np.arctan(z3)
+    h4 = np.tanh(h3 @ p["W4"])
+    y_hat = sigmoid((h4 @ p["W5"])[0])                        # a float
+    cache = dict(patches1=patches1, z1=z1, mask1=mask1, patches2=patches2, k2=k2,
+                 z2=z2, a2=a2, mask2=mask2, f=f, z3=z3, h3=h3, h4=h4, y_hat=y_hat)
+    return y_hat, cache
+
+
+def backward(params, cache, y, breaks=BREAKS):  # BREAKS: which broken lines run
+    """Gradients of the cost 0.5 * (y_hat - y)**2 of one image, keyed like params."""
+    p, c = params, cache
+    # Black box and black star: the cost through the sigmoid (floats).
+    y_hat = c["y_hat"]
+    d_z5 = (y_hat - y) * y_hat * (1 - y_hat)
+    # Pink star (tanh) and green star (arctan): standard dense back-propagation.
+    h4, z3 = c["h4"], c["z3"]
+    d_z4 = p["W5"][:, 0] * d_z5 * (1 - h4 * h4)
+    d_z3 = (p["W4"] @ d_z4) / (1 + z3 * z3)
+    d_p2 = (p["W3"] @ d_z3).reshape(4, 2, 2)                  # at the pooled maps of layer 2
+    if "green" in breaks:  # GREEN (broken): transpose the derivative after max pooling
+        d_p2 = d_p2.transpose(0, 2, 1)  # GREEN: each 2x2 map's d_p2.T; proper: no transpose
+    # Blue: layer 2, back through the pooling mask, the activations and the convolution.
+    mask2 = c["mask2"]
+    d_a2 = mask2 * d_p2[..., None]                            # to each window's maximum
+    z2, a2 = c["z2"], c["a2"]
+    act2 = 1 / (1 + z2 * z2)                                  # arctan' (2a, 2c)
+    act2[1] = z2[1] > 0                                       # ReLU' (2b)
+    act2[3] = 1 - a2[3] * a2[3]                               # tanh' (2d)
+    d_z2 = (d_a2 * act2).reshape(2, 2, 16)  # BLUE: plain element-wise product (unchanged)
+    d_k2 = (d_z2 @ c["patches2"]).reshape(2, 2, 3, 3)        # W2a, W2b; W2c, W2d
+    d_patches2 = d_z2.transpose(0, 2, 1) @ c["k2"]            # (2, 16, 9)
+    d_p1 = (d_patches2.reshape(2, 144) @ COLS4.T).reshape(2, 4, 4)
+    # Red: layer 1, back through the pooling mask, the activations and the convolution.
+    mask1 = c["mask1"]
+    if "red" in breaks:  # RED (broken): transpose the mask of the max pooling layer
+        # RED: each 8x8 mask.T, written in window layout; proper: no transpose
+        mask1 = mask1.reshape(2, 4, 4, 2, 2).transpose(0, 2, 1, 4, 3).reshape(2, 4, 4, 4)  # RED
+    d_a1 = mask1 * d_p1[..., None]
+    z1 = c["z1"]
+    act1 = 1 / (1 + z1 * z1)                                  # arctan' (1b)
+    act1[0] = z1[0] > 0                                       # ReLU' (1a)
+    d_z1 = (d_a1 * act1).reshape(2, 64)  # BLUE: plain element-wise product (unchanged)
+    d_k1 = (d_z1 @ c["patches1"]).reshape(2, 3, 3)            # W1a, W1b
+    return {"W1a": d_k1[0], "W1b": d_k1[1],
+            "W2a": d_k2[0, 0], "W2b": d_k2[0, 1], "W2c": d_k2[1, 0], "W2d": d_k2[1, 1],
+            "W3": c["f"][:, None] * d_z3, "W4": c["h3"][:, None] * d_z4,
+            "W5": h4[:, None] * d_z5}
+
+
+def train(params, images, labels, epochs=500, lr=0.001, momentum=0.9,
+          on_epoch=None, breaks=BREAKS):  # BREAKS: passed on to backward
+    """Per-sample SGD with momentum, images in their given order, for some epochs.
+
+    Updates params in place and returns the epoch costs (each the sum of the per-sample
+    costs seen during that epoch). on_epoch(epoch, cost), if given, is called after
+    each epoch. Raises TrainingDiverged when the numbers stop being finite.
+    """
+    # All weights live in one vector, and params holds views into it, so the update
+    # v = momentum * v + lr * grad; W = W - v is three numpy calls, not three per weight.
+    theta = np.concatenate([params[name].ravel() for name in NAMES])
+    ends = np.cumsum([params[name].size for name in NAMES])
+    params.update({name: part.reshape(params[name].shape)
+                   for name, part in zip(NAMES, np.split(theta, ends[:-1]))})
+    velocity = np.zeros_like(theta)
+    targets = [float(y) for y in labels]  # Python floats: the cost arithmetic stays cheap
+    history = []
+    if set(breaks) - {"green", "red"}:  # BREAKS: no silent typo
+        raise ValueError(f"unknown breaks {breaks}: choose from 'green' and 'red'")  # BREAKS
+    for epoch in range(1, epochs + 1):
+        cost = 0.0
+        try:
+            with np.errstate(over="raise", invalid="raise", divide="raise"):
+                for x, y in zip(images, targets):
+                    y_hat, cache = forward(params, x)
+                    grads = backward(params, cache, y, breaks)  # BREAKS
+                    velocity *= momentum
+                    velocity += lr * np.concatenate([g.ravel() for g in grads.values()])
+                    theta -= velocity
+                    cost += 0.5 * (y_hat - y) ** 2
+        except FloatingPointError as error:
+            raise TrainingDiverged(f"training diverged in epoch {epoch} ({error}); "
+                                   f"try a smaller --lr than {lr}") from None
+        if not np.isfinite(cost) or not np.isfinite(theta).all():
+            raise TrainingDiverged(f"training diverged in epoch {epoch} (cost {cost}); "
+                                   f"try a smaller --lr than {lr}")
+        # A weight whose gradient stays 0 (a saturated output) has its velocity decay
+        # into subnormal numbers, which are 20x slower to compute with: flush them.
+        velocity[np.abs(velocity) < 1e-200] = 0.0
+        history.append(float(cost))
+        if on_epoch:
+            on_epoch(epoch, float(cost))
+    return history
+
+
+def predict(params, images):
+    """The probability that each image is a 1 (round at 0.5 for the digit)."""
+    return np.array([forward(params, x)[0] for x in images])
+
+
+# ---------------------------------------------------------------- command line
+
+def positive(kind):
+    def convert(text):
+        try:
+            value = kind(text)
+        except ValueError:
+            what = "a whole number" if kind is int else "a number"
+            raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+        if not (np.isfinite(value) and value > 0):
+            raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
+        return value
+    return convert
+
+
+def fraction(text):
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 0 and below 1")
+    return value
+
+
+def natural(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
+    return value
+
+
+class UsageError(Exception):
+    """A bad command line: reported in one line, exit status 2."""
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise UsageError(message)
+
+
+def parse_args(argv):
+    """The options; argv None means sys.argv, whose unknown entries are ignored when a
+    notebook kernel or pasted code (python -, python -c) owns it."""
+    parser = Parser(description=__doc__.splitlines()[0])
+    parser.add_argument("--epochs", type=positive(int), help="default 500")
+    parser.add_argument("--lr", type=positive(float), help="learning rate (default 0.001; 0.01 on four samples)")
+    parser.add_argument("--momentum", type=fraction, help="default 0.9")
+    parser.add_argument("--seed", type=natural, default=DEFAULTS["seed"], help="shuffle and weights (default 0)")
+    parser.add_argument("--hidden", type=positive(int), nargs=2, metavar=("H3", "H4"),
+                        default=DEFAULTS["hidden"], help="W3 is 16xH3, W4 H3xH4, W5 H4x1 (default 28 36)")
+    parser.add_argument("--test-size", type=positive(int), default=DEFAULTS["test_size"],
+                        help="test images (default 10)")
+    parser.add_argument("--four-samples", action="store_true", help="use the four embedded samples")
+    parser.add_argument("--quiet", action="store_true", help="no per-epoch progress")
+    parser.add_argument("--breaks", default="green,red", choices=BREAK_CHOICES,  # BREAKS
+                        help="the broken lines that run (default green,red)")  # BREAKS
+    if argv is not None:
+        return parser.parse_args(argv)
+    host = sys.argv[0] in ("", "-", "-c") or "kernel" in sys.argv[0]
+    args, unknown = parser.parse_known_args(sys.argv[1:])
+    if unknown and not host:
+        raise UsageError(f"unrecognized arguments: {' '.join(unknown)}")
+    return args
+
+
+def progress(epochs, quiet):
+    """on_epoch callback: the epoch and its cost, in place on a terminal, else now and then."""
+    tty = sys.stdout.isatty()
+    every = max(1, epochs // 10)
+
+    def report(epoch, cost):
+        if quiet:
+            return
+        if tty:
+            print(f"\repoch {epoch:4d}/{epochs}  cost {cost:.6f}", end="\n" if epoch == epochs else "", flush=True)
+        elif epoch % every == 0 or epoch in (1, epochs):
+            print(f"epoch {epoch:4d}/{epochs}  cost {cost:.6f}", flush=True)
+    return report
+
+
+def main(argv=None):
+    try:
+        args = parse_args(argv)
+        x_train, y_train, x_test, y_test, source = load_data(args.seed, args.test_size,
+                                                             args.four_samples)
+    except (UsageError, ValueError) as error:
+        print(f"{SCRIPT}: error: {error}", file=sys.stderr)
+        return 2
+    four = x_train is FOUR_X
+    if four and not args.four_samples:
+        print("scikit-learn is not installed: training on the four embedded samples")
+    settings = FOUR_SAMPLE_DEFAULTS if four else DEFAULTS
+    epochs = args.epochs or settings["epochs"]
+    lr = args.lr or settings["lr"]
+    momentum = settings["momentum"] if args.momentum is None else args.momentum
+    print(f"{NAME}: {source}; W3 16x{args.hidden[0]}, W4 {args.hidden[0]}x{args.hidden[1]}, "
+          f"W5 {args.hidden[1]}x1; {epochs} epochs, lr {lr}, momentum {momentum}, seed {args.seed}")
+    params = init_params(args.seed, args.hidden)
+    breaks = () if args.breaks == "none" else tuple(args.breaks.split(","))  # BREAKS
+    start = time.perf_counter()
+    try:
+        history = train(params, x_train, y_train, epochs, lr, momentum,
+                        progress(epochs, args.quiet), breaks)  # BREAKS
+    except TrainingDiverged as error:
+        print(f"{SCRIPT}: error: {error}", file=sys.stderr)
+        return 1
+    seconds = time.perf_counter() - start
+    probability = predict(params, x_test)
+    predicted = (probability >= 0.5).astype(int)
+    print("image  truth  probability  prediction")
+    for i, (truth, prob, guess) in enumerate(zip(y_test, probability, predicted)):
+        print(f"{i:5d}  {truth:5d}  {prob:11.4f}  {guess:10d}{'' if truth == guess else '  wrong'}")
+    right = int((predicted == y_test).sum())
+    print(f"test accuracy {right}/{len(y_test)} = {right / len(y_test):.0%}; final cost {history[-1]:.6f}")
+    print(f"broken lines active: {', '.join(breaks) or 'none'}")  # BREAKS
+    steps = epochs * len(x_train)
+    print(f"wall time {seconds:.2f} s for {steps} training steps: {seconds / steps * 1e6:.1f} us per step")
+    return 0
+
+
+if __name__ == "__main__":
+    status = main()
+    if status:
+        sys.exit(status)
