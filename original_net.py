@@ -218,12 +218,14 @@ def backward(params, cache, y):
 
 
 def train(params, images, labels, epochs=500, lr=0.001, momentum=0.9,
-          on_epoch=None):
+          on_epoch=None, on_step=None):
     """Per-sample SGD with momentum, images in their given order, for some epochs.
 
     Updates params in place and returns the epoch costs (each the sum of the per-sample
     costs seen during that epoch). on_epoch(epoch, cost), if given, is called after
-    each epoch. Raises TrainingDiverged when the numbers stop being finite.
+    each epoch; on_step(params, cache, y, grads) after each backward pass, before the
+    update (compare.py --alignment uses it). Raises TrainingDiverged when the numbers
+    stop being finite.
     """
     # All weights live in one vector, and params holds views into it, so the update
     # v = momentum * v + lr * grad; W = W - v is three numpy calls, not three per weight.
@@ -241,6 +243,8 @@ def train(params, images, labels, epochs=500, lr=0.001, momentum=0.9,
                 for x, y in zip(images, targets):
                     y_hat, cache = forward(params, x)
                     grads = backward(params, cache, y)
+                    if on_step:
+                        on_step(params, cache, y, grads)
                     velocity *= momentum
                     velocity += lr * np.concatenate([g.ravel() for g in grads.values()])
                     theta -= velocity

@@ -429,3 +429,187 @@ def test_twin_test_catches_a_fix_made_in_one_file_only():
     assert fixed != original and twin_violations(fixed, broken)
     untagged = broken.replace("  # GREEN: each", "  # each")
     assert untagged != broken and twin_violations(original, untagged)
+
+
+# ---------------------------------------------------------------- compare
+
+import compare  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def short_compare_json():
+    result = run("compare.py", "--epochs", "3", "--format", "json", "--jobs", "2")
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_compare_runs_every_experiment_and_net_in_json(short_compare_json):
+    import json
+    report = json.loads(short_compare_json.stdout)
+    pairs = [(r["experiment"], r["net"]) for r in report["results"]]
+    assert pairs == [(e, n) for e in compare.EXPERIMENTS for n in ("original", "broken green,red")]
+    for row in report["results"]:
+        for key in ("cost_epoch_1", "cost_epoch_3", "train_accuracy", "test_accuracy", "seconds"):
+            mean, sd = row[key]
+            assert np.isfinite(mean) and sd == 0
+    assert len(report["claims"]) == 8 and all(c["verdict"] in ("holds", "does not hold")
+                                              for c in report["claims"])
+    assert "runs done" in short_compare_json.stderr
+
+
+def test_compare_csv_parses_with_the_table_columns():
+    import csv
+    import io
+    result = run("compare.py", "--epochs", "3", "--format", "csv", "--seeds", "2")
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [(r["experiment"], r["net"]) for r in rows] == [
+        (e, n) for e in compare.EXPERIMENTS for n in ("original", "broken green,red")]
+    for row in rows:
+        assert row["seeds"] == "2"
+        for key in ("cost_epoch_1", "cost_epoch_3", "train_accuracy", "test_accuracy", "seconds"):
+            assert float(row[f"{key}_mean"]) >= 0 and float(row[f"{key}_sd"]) >= 0
+    assert rows[4]["W3"] == "16x28" and rows[4]["W4"] == "28x36" and rows[4]["W5"] == "36x1"
+
+
+@pytest.mark.parametrize("fmt, marks", [("text", ["Cost and accuracy", "The article's claims"]),
+                                        ("markdown", ["## Cost and accuracy", "| Result 2 | broken green,red |"])])
+def test_compare_text_and_markdown_show_both_tables(fmt, marks):
+    result = run("compare.py", "--epochs", "2", "--format", fmt, "--ablation")
+    assert result.returncode == 0, result.stderr
+    for mark in marks + ["broken green", "broken red", "Result 1", "Result 3", "verdict"]:
+        assert mark in result.stdout
+
+
+def test_compare_results_do_not_depend_on_jobs(short_compare_json):
+    import json
+    one = run("compare.py", "--epochs", "3", "--format", "json", "--jobs", "1")
+    assert one.returncode == 0, one.stderr
+    a, b = json.loads(one.stdout), json.loads(short_compare_json.stdout)
+    for report in (a, b):
+        for row in report["results"] + report["runs"]:
+            row.pop("seconds")
+    assert a == b
+
+
+def fake_run(experiment, net, seed, costs, test_right, test_size=10):
+    history = [50.0] * 500
+    for epoch, value in costs.items():
+        history[epoch - 1] = value
+    return dict(experiment=experiment, net=net, seed=seed, history=history,
+                test_right=test_right, test_size=test_size,
+                test_accuracy=test_right / test_size)
+
+
+def test_claim_verdicts_are_computed_from_the_numbers():
+    broken = "broken green,red"
+    runs = [
+        # Result 1: both 10/10, broken lower at 250 -> two claims hold.
+        fake_run("Result 1", "original", 0, {250: 0.5, 500: 0.1}, 10),
+        fake_run("Result 1", broken, 0, {250: 0.3, 500: 0.2}, 10),
+        # Result 2: broken higher final cost, broken 9/10 (claim fails), original 10/10 (fails).
+        fake_run("Result 2", "original", 0, {500: 0.1}, 10),
+        fake_run("Result 2", broken, 0, {500: 0.4}, 9),
+        # Result 3: original 9/10 (all but one: holds; both 100%: fails), broken lower cost.
+        fake_run("Result 3", "original", 0, {500: 0.3}, 9),
+        fake_run("Result 3", broken, 0, {500: 0.2}, 10),
+    ]
+    verdicts = [(c["experiment"], c["claim"], c["verdict"]) for c in compare.claims(runs, 500)]
+    assert verdicts == [
+        ("Result 3", "original net: all test images but one right", "holds"),
+        ("Result 1", "both nets 100% test accuracy", "holds"),
+        ("Result 1", "broken net lower cost at epoch 250", "holds"),
+        ("Result 2", "broken net higher final cost", "holds"),
+        ("Result 2", "broken net 100% test accuracy", "does not hold"),
+        ("Result 2", "original net some test images wrong", "does not hold"),
+        ("Result 3", "both nets 100% test accuracy", "does not hold"),
+        ("Result 3", "broken net higher final cost", "does not hold"),
+    ]
+    # A second seed where everything flips: each verdict counts the seeds it held in.
+    runs += [
+        fake_run("Result 1", "original", 1, {250: 0.1}, 9),
+        fake_run("Result 1", broken, 1, {250: 0.3}, 10),
+        fake_run("Result 2", "original", 1, {500: 0.4}, 8),
+        fake_run("Result 2", broken, 1, {500: 0.1}, 10),
+        fake_run("Result 3", "original", 1, {500: 0.1}, 7),
+        fake_run("Result 3", broken, 1, {500: 0.2}, 10),
+    ]
+    verdicts = [c["verdict"] for c in compare.claims(runs, 500)]
+    assert verdicts == ["1/2 seeds", "1/2 seeds", "1/2 seeds", "1/2 seeds", "1/2 seeds",
+                        "1/2 seeds", "0/2 seeds", "1/2 seeds"]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--epochs", "0"], "--epochs"), (["--seeds", "0"], "--seeds"), (["--jobs", "-1"], "--jobs"),
+    (["--format", "xml"], "--format"), (["--epochs", "x"], "not a whole number"),
+    (["--out", "/no/such/folder/report.md"], "no such folder"), (["--bogus"], "unrecognized"),
+])
+def test_compare_bad_input_gives_one_line_and_exit_2(args, message):
+    result = run("compare.py", *args)
+    assert result.returncode == 2 and result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("compare.py: error:") and message in lines[0]
+
+
+def test_compare_plot_without_matplotlib_says_how_to_install_it(tmp_path):
+    blocker = tmp_path / "blocker"
+    blocker.mkdir()
+    (blocker / "matplotlib.py").write_text("raise ImportError('no matplotlib here')\n")
+    result = run("compare.py", "--epochs", "1", "--plot", str(tmp_path / "c.png"),
+                 env=dict(os.environ, PYTHONPATH=str(blocker)))
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.strip() == "compare.py: error: --plot needs matplotlib: pip install matplotlib"
+    assert not (tmp_path / "c.png").exists()
+
+
+def test_compare_writes_out_and_plot_files(tmp_path):
+    pytest.importorskip("matplotlib")
+    out, png = tmp_path / "report.md", tmp_path / "curves.png"
+    result = run("compare.py", "--epochs", "2", "--format", "markdown", "--out", str(out),
+                 "--plot", str(png), "--alignment")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "" and out.read_text().startswith("## Cost and accuracy")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".compare-")] == []
+
+
+# ---------------------------------------------------------------- alignment
+
+
+def test_alignment_helper_on_hand_made_vectors():
+    starts = np.array([0, 2, 4, 6])
+    a = np.array([1.0, 0.0, 1.0, 2.0, 0.0, 0.0, 3.0, -1.0])
+    b = np.array([0.0, 5.0, -2.0, -4.0, 0.0, 0.0, 0.0, 0.0])
+    cosine, signs = compare.alignment(a, b, starts)
+    assert cosine.tolist() == [0.0, -1.0, 1.0, 0.0]  # orthogonal, opposite, both zero, one zero
+    assert signs.tolist() == [0.0, 0.0, 1.0, 0.0]
+    assert not np.isnan(cosine).any()
+    same = np.random.default_rng(0).standard_normal(8)
+    assert compare.alignment(same, same, starts)[0].tolist() == [1.0] * 4
+
+
+def aligned_training(breaks, epochs=2):
+    x_train, y_train, *_ = broken_net.load_data(seed=1)
+    params = broken_net.init_params(1, (18, 20))
+    meter = compare.AlignmentMeter(params, 40, epochs)
+    broken_net.train(params, x_train[:40], y_train[:40], epochs, on_step=meter, breaks=breaks)
+    return meter.per_epoch()  # (epochs, [cosine, signs], groups W1..W5)
+
+
+def test_alignment_is_exactly_one_without_breaks():
+    assert (aligned_training(()) == 1.0).all()
+
+
+def test_alignment_with_breaks_drops_only_in_the_broken_layers():
+    per_epoch = aligned_training(("green", "red"))
+    assert (per_epoch[:, :, 2:] == 1.0).all()  # W3, W4, W5
+    assert (per_epoch[:, 0, :2] < 1.0).all()   # W1, W2 cosines
+    red = aligned_training(("red",))
+    assert (red[:, :, 1:] == 1.0).all() and (red[:, 0, 0] < 1.0).all()
+
+
+def test_compare_alignment_prints_a_table_per_experiment():
+    result = run("compare.py", "--epochs", "2", "--alignment", "--ablation")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count("Alignment of the broken gradient with the true one") == 3
+    assert "W1 cos" in result.stdout and "broken red" in result.stdout
