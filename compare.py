@@ -391,15 +391,15 @@ class Parser(argparse.ArgumentParser):
 
 def parse_args(argv):
     parser = Parser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=original_net.positive(int), default=500,
+    parser.add_argument("--epochs", type=original_net.number(int, 0), default=500,
                         help="default 500")
-    parser.add_argument("--seeds", type=original_net.positive(int), default=1,
+    parser.add_argument("--seeds", type=original_net.number(int, 0), default=1,
                         help="seeds 0..N-1; cells become mean ± sd (default 1)")
     parser.add_argument("--ablation", action="store_true",
                         help="also run each break alone (green, red)")
     parser.add_argument("--alignment", action="store_true",
                         help="measure the broken gradient against the true one")
-    parser.add_argument("--jobs", type=original_net.positive(int), default=os.cpu_count() or 1,
+    parser.add_argument("--jobs", type=original_net.number(int, 0), default=os.cpu_count() or 1,
                         help="parallel trainings (default: all cores)")
     parser.add_argument("--format", choices=FORMATS, default="text")
     parser.add_argument("--out", help="write the report to this file (whole or not at all)")

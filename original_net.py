@@ -271,37 +271,20 @@ def predict(params, images):
 
 # ---------------------------------------------------------------- command line
 
-def positive(kind):
+def number(kind, low, high=math.inf, low_ok=False):
+    """An argparse type: a kind (int or float) above low (or equal, if low_ok), below high."""
     def convert(text):
         try:
             value = kind(text)
         except ValueError:
             what = "a whole number" if kind is int else "a number"
             raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
-        if not (np.isfinite(value) and value > 0):
-            raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
+        if not (low <= value < high if low_ok else low < value < high):  # NaN fails too
+            bound = f"at least {low}" if low_ok else f"greater than {low}"
+            bound += f" and below {high}" if high < math.inf else ""
+            raise argparse.ArgumentTypeError(f"{text!r} must be {bound}")
         return value
     return convert
-
-
-def fraction(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 <= value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be at least 0 and below 1")
-    return value
-
-
-def natural(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be 0 or more")
-    return value
 
 
 class UsageError(Exception):
@@ -317,13 +300,13 @@ def parse_args(argv):
     """The options; argv None means sys.argv, whose unknown entries are ignored when a
     notebook kernel or pasted code (python -, python -c) owns it."""
     parser = Parser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=positive(int), help="default 500")
-    parser.add_argument("--lr", type=positive(float), help="learning rate (default 0.001; 0.01 on four samples)")
-    parser.add_argument("--momentum", type=fraction, help="default 0.9")
-    parser.add_argument("--seed", type=natural, default=DEFAULTS["seed"], help="shuffle and weights (default 0)")
-    parser.add_argument("--hidden", type=positive(int), nargs=2, metavar=("H3", "H4"),
+    parser.add_argument("--epochs", type=number(int, 0), help="default 500")
+    parser.add_argument("--lr", type=number(float, 0), help="learning rate (default 0.001; 0.01 on four samples)")
+    parser.add_argument("--momentum", type=number(float, 0, 1, low_ok=True), help="default 0.9")
+    parser.add_argument("--seed", type=number(int, 0, low_ok=True), default=DEFAULTS["seed"], help="shuffle and weights (default 0)")
+    parser.add_argument("--hidden", type=number(int, 0), nargs=2, metavar=("H3", "H4"),
                         default=DEFAULTS["hidden"], help="W3 is 16xH3, W4 H3xH4, W5 H4x1 (default 28 36)")
-    parser.add_argument("--test-size", type=positive(int), default=DEFAULTS["test_size"],
+    parser.add_argument("--test-size", type=number(int, 0), default=DEFAULTS["test_size"],
                         help="test images (default 10)")
     parser.add_argument("--four-samples", action="store_true", help="use the four embedded samples")
     parser.add_argument("--quiet", action="store_true", help="no per-epoch progress")
