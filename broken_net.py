@@ -310,13 +310,17 @@ class Parser(argparse.ArgumentParser):
 def parse_args(argv):
     """The options; argv None means sys.argv, whose unknown entries are ignored when a
     notebook kernel or pasted code (python -, python -c) owns it."""
-    parser = Parser(description=__doc__.splitlines()[0])
+    # No abbreviations: a notebook kernel's own flags must not match ours.
+    parser = Parser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--epochs", type=number(int, 0), help="default 500")
-    parser.add_argument("--lr", type=number(float, 0), help="learning rate (default 0.001; 0.01 on four samples)")
+    parser.add_argument("--lr", type=number(float, 0),
+                        help="learning rate (default 0.001; 0.01 on four samples)")
     parser.add_argument("--momentum", type=number(float, 0, 1, low_ok=True), help="default 0.9")
-    parser.add_argument("--seed", type=number(int, 0, low_ok=True), default=DEFAULTS["seed"], help="shuffle and weights (default 0)")
+    parser.add_argument("--seed", type=number(int, 0, low_ok=True), default=DEFAULTS["seed"],
+                        help="fixes the shuffle and the weights (default 0)")
     parser.add_argument("--hidden", type=number(int, 0), nargs=2, metavar=("H3", "H4"),
-                        default=DEFAULTS["hidden"], help="W3 is 16xH3, W4 H3xH4, W5 H4x1 (default 28 36)")
+                        default=DEFAULTS["hidden"],
+                        help="W3 is 16xH3, W4 H3xH4, W5 H4x1 (default 28 36)")
     parser.add_argument("--test-size", type=number(int, 0), default=DEFAULTS["test_size"],
                         help="test images (default 10)")
     parser.add_argument("--four-samples", action="store_true", help="use the four embedded samples")
@@ -341,7 +345,8 @@ def progress(epochs, quiet):
         if quiet:
             return
         if tty:
-            print(f"\repoch {epoch:4d}/{epochs}  cost {cost:.6f}", end="\n" if epoch == epochs else "", flush=True)
+            print(f"\repoch {epoch:4d}/{epochs}  cost {cost:.6f}",
+                  end="\n" if epoch == epochs else "", flush=True)
         elif epoch % every == 0 or epoch in (1, epochs):
             print(f"epoch {epoch:4d}/{epochs}  cost {cost:.6f}", flush=True)
     return report
@@ -380,10 +385,12 @@ def main(argv=None):
     for i, (truth, prob, guess) in enumerate(zip(y_test, probability, predicted)):
         print(f"{i:5d}  {truth:5d}  {prob:11.4f}  {guess:10d}{'' if truth == guess else '  wrong'}")
     right = int((predicted == y_test).sum())
-    print(f"test accuracy {right}/{len(y_test)} = {right / len(y_test):.0%}; final cost {history[-1]:.6f}")
+    print(f"test accuracy {right}/{len(y_test)} = {right / len(y_test):.0%}; "
+          f"final cost {history[-1]:.6f}")
     print(f"broken lines active: {', '.join(breaks) or 'none'}")  # BREAKS
     steps = epochs * len(x_train)
-    print(f"wall time {seconds:.2f} s for {steps} training steps: {seconds / steps * 1e6:.1f} us per step")
+    print(f"wall time {seconds:.2f} s for {steps} training steps: "
+          f"{seconds / steps * 1e6:.1f} us per step")
     return 0
 
 

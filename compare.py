@@ -250,7 +250,8 @@ def claims(results, epochs):
     ]
     rows = []
     for experiment, claim, holds, measured in table:
-        original, broken_runs = by_seed(results, experiment, "original"), by_seed(results, experiment, broken)
+        original = by_seed(results, experiment, "original")
+        broken_runs = by_seed(results, experiment, broken)
         pairs = [(original[s], broken_runs[s]) for s in sorted(original) if s in broken_runs]
         held = sum(bool(holds(o, b)) for o, b in pairs)
         if len(pairs) == 1:
@@ -343,8 +344,9 @@ def report(results, args):
                              r["seeds"]] + [v for k in keys for v in r[k]])
         return out.getvalue()
     markdown = args.format == "markdown"
-    seeds = f"{args.seeds} seed{'s' if args.seeds > 1 else ''} (mean ± sd)" if args.seeds > 1 else "seed 0"
-    data = "the four embedded samples" if args.four_samples else "sklearn digits 0 and 1, 350 train, 10 test"
+    seeds = f"{args.seeds} seeds (mean ± sd)" if args.seeds > 1 else "seed 0"
+    data = ("the four embedded samples" if args.four_samples
+            else "sklearn digits 0 and 1, 350 train, 10 test")
     title = "## " if markdown else ""
     parts = [f"{title}Cost and accuracy: {args.epochs} epochs, {seeds}, {data}",
              render(*result_table(rows, args.epochs), markdown),

@@ -66,7 +66,8 @@ def render(images, labels, indices=SAMPLE_INDICES):
         lines.append(f"    [{rows[0]},  # load_digits() image {index}, digit {int(label)}")
         lines += [f"     {row}," for row in rows[1:-1]]
         lines.append(f"     {rows[-1]}],")
-    lines += ["], dtype=float)", f"FOUR_Y = np.array([{', '.join(str(int(v)) for v in labels)}])", END]
+    lines += ["], dtype=float)",
+              f"FOUR_Y = np.array([{', '.join(str(int(v)) for v in labels)}])", END]
     return "\n".join(lines) + "\n"
 
 

@@ -472,8 +472,9 @@ def test_compare_csv_parses_with_the_table_columns():
     assert rows[4]["W3"] == "16x28" and rows[4]["W4"] == "28x36" and rows[4]["W5"] == "36x1"
 
 
-@pytest.mark.parametrize("fmt, marks", [("text", ["Cost and accuracy", "The article's claims"]),
-                                        ("markdown", ["## Cost and accuracy", "| Result 2 | broken green,red |"])])
+@pytest.mark.parametrize("fmt, marks", [
+    ("text", ["Cost and accuracy", "The article's claims"]),
+    ("markdown", ["## Cost and accuracy", "| Result 2 | broken green,red |"])])
 def test_compare_text_and_markdown_show_both_tables(fmt, marks):
     result = run("compare.py", "--epochs", "2", "--format", fmt, "--ablation")
     assert result.returncode == 0, result.stderr
@@ -558,7 +559,7 @@ def test_compare_plot_without_matplotlib_says_how_to_install_it(tmp_path):
     result = run("compare.py", "--epochs", "1", "--plot", str(tmp_path / "c.png"),
                  env=dict(os.environ, PYTHONPATH=str(blocker)))
     assert result.returncode == 2 and result.stdout == ""
-    assert result.stderr.strip() == "compare.py: error: --plot needs matplotlib: pip install matplotlib"
+    assert result.stderr == "compare.py: error: --plot needs matplotlib: pip install matplotlib\n"
     assert not (tmp_path / "c.png").exists()
 
 
