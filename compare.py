@@ -8,11 +8,9 @@ then checks each of the article's claims against what was measured.
     python compare.py --seeds 10 --ablation --format markdown --out report.md
     python compare.py --alignment --seeds 10   # how far the broken gradient points
 """
-import argparse
 import csv
 import io
 import json
-import math
 import os
 import sys
 import tempfile
@@ -23,16 +21,13 @@ import numpy as np
 
 import broken_net
 import original_net
+from original_net import Parser, UsageError, number
 
 EXPERIMENTS = {"Result 1": (18, 20), "Result 2": (48, 56), "Result 3": (28, 36)}
 CHECKPOINTS = (1, 100, 250)  # and the last epoch
 GROUPS = {"W1": ("W1a", "W1b"), "W2": ("W2a", "W2b", "W2c", "W2d"),
           "W3": ("W3",), "W4": ("W4",), "W5": ("W5",)}
 FORMATS = ("text", "markdown", "csv", "json")
-
-
-class UsageError(Exception):
-    """A bad command line: one line on stderr, exit status 2."""
 
 
 # ---------------------------------------------------------------- runs
@@ -408,22 +403,17 @@ def write_whole(path, text=None, writer=None):
 
 # ---------------------------------------------------------------- command line
 
-class Parser(argparse.ArgumentParser):
-    def error(self, message):
-        raise UsageError(message)
-
-
 def parse_args(argv):
-    parser = Parser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=original_net.number(int, 0), default=500,
+    parser = Parser(description=__doc__.splitlines()[0], allow_abbrev=False)
+    parser.add_argument("--epochs", type=number(int, 0), default=500,
                         help="default 500")
-    parser.add_argument("--seeds", type=original_net.number(int, 0), default=1,
+    parser.add_argument("--seeds", type=number(int, 0), default=1,
                         help="seeds 0..N-1; cells become mean ± sd (default 1)")
     parser.add_argument("--ablation", action="store_true",
                         help="also run each break alone (green, red)")
     parser.add_argument("--alignment", action="store_true",
                         help="measure the broken gradient against the true one")
-    parser.add_argument("--jobs", type=original_net.number(int, 0), default=os.cpu_count() or 1,
+    parser.add_argument("--jobs", type=number(int, 0), default=os.cpu_count() or 1,
                         help="parallel trainings (default: all cores)")
     parser.add_argument("--format", choices=FORMATS, default="text")
     parser.add_argument("--out", help="write the report to this file (whole or not at all)")
