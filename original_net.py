@@ -192,7 +192,7 @@ def backward(params, cache, y):
     d_z4 = p["W5"][:, 0] * d_z5 * (1 - h4 * h4)
     d_z3 = (p["W4"] @ d_z4) / (1 + z3 * z3)
     d_p2 = (p["W3"] @ d_z3).reshape(4, 2, 2)                  # at the pooled maps of layer 2
-    # Blue: layer 2, back through the pooling mask, the activations and the convolution.
+    # Blue star: layer 2, back through the pooling mask, activations and convolution.
     mask2 = c["mask2"]
     d_a2 = mask2 * d_p2[..., None]                            # to each window's maximum
     z2, a2 = c["z2"], c["a2"]
@@ -203,7 +203,7 @@ def backward(params, cache, y):
     d_k2 = (d_z2 @ c["patches2"]).reshape(2, 2, 3, 3)        # W2a, W2b; W2c, W2d
     d_patches2 = d_z2.transpose(0, 2, 1) @ c["k2"]            # (2, 16, 9)
     d_p1 = (d_patches2.reshape(2, 144) @ COLS4.T).reshape(2, 4, 4)
-    # Red: layer 1, back through the pooling mask, the activations and the convolution.
+    # Red star: layer 1, back through the pooling mask, activations and convolution.
     mask1 = c["mask1"]
     d_a1 = mask1 * d_p1[..., None]
     z1 = c["z1"]
@@ -221,8 +221,8 @@ def train(params, images, labels, epochs=500, lr=0.001, momentum=0.9,
           on_epoch=None, on_step=None):
     """Per-sample SGD with momentum, images in their given order, for some epochs.
 
-    Updates params in place and returns the epoch costs (each the sum of the per-sample
-    costs seen during that epoch). on_epoch(epoch, cost), if given, is called after
+    Trains the dict params in place (its arrays become views into one weight vector)
+    and returns the epoch costs (each the sum of the per-sample costs of that epoch). on_epoch(epoch, cost), if given, is called after
     each epoch; on_step(params, cache, y, grads) after each backward pass, before the
     update (compare.py --alignment uses it). Raises TrainingDiverged when the numbers
     stop being finite.
