@@ -203,6 +203,7 @@ def test_embedded_samples_match_digits_4samples_and_load_digits():
         assert np.array_equal(net(name).FOUR_Y, digits_4samples.FOUR_Y)
     result = run("digits_4samples.py", "--check")
     assert result.returncode == 0, result.stderr
+    assert run("digits_4samples.py").stdout == digits_4samples.BLOCK
 
 
 def test_digits_4samples_check_fails_on_a_stale_copy(tmp_path):
