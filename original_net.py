@@ -228,7 +228,7 @@ def train(params, images, labels, epochs=500, lr=0.001, momentum=0.9,
     stop being finite.
     """
     # All weights live in one vector, and params holds views into it, so the update
-    # v = momentum * v + lr * grad; W = W - v is three numpy calls, not three per weight.
+    # v = momentum * v + lr * grad; W = W - v is four numpy calls, not four per weight.
     theta = np.concatenate([params[name].ravel() for name in NAMES])
     ends = np.cumsum([params[name].size for name in NAMES])
     params.update({name: part.reshape(params[name].shape)
