@@ -88,7 +88,7 @@ class AlignmentMeter:
         self.starts = np.cumsum([0] + sizes[:-1])
         self.broken = np.empty((steps_per_epoch, sum(sizes)))
         self.true = np.empty_like(self.broken)
-        self.means = np.zeros((epochs, 2, len(GROUPS)))
+        self.means = np.zeros((epochs, 2, len(GROUPS)))  # per epoch: cosine, signs; groups
         self.step = 0
 
     def __call__(self, params, cache, y, grads):
@@ -100,10 +100,6 @@ class AlignmentMeter:
             cosine, signs = alignment(self.broken, self.true, self.starts)
             self.means[epoch] = cosine.mean(axis=0), signs.mean(axis=0)
         self.step += 1
-
-    def per_epoch(self):
-        """(epochs, 2, groups): mean cosine and sign agreement in each epoch."""
-        return self.means
 
 
 def run(spec):
@@ -131,7 +127,7 @@ def run(spec):
     return dict(spec, history=history, train_accuracy=right(x_train, y_train) / len(y_train),
                 test_accuracy=test_right / len(y_test), test_right=test_right,
                 test_size=len(y_test), seconds=seconds,
-                alignment=None if meter is None else meter.per_epoch())
+                alignment=None if meter is None else meter.means)
 
 
 def run_all(specs, jobs, progress=None):
@@ -328,7 +324,6 @@ def report(results, args):
                                      for r in results]), indent=1) + "\n"
     if args.format == "csv":
         out = io.StringIO()
-        header, _ = result_table(rows, args.epochs)
         keys = [k for k in rows[0] if k not in ("experiment", "net", "hidden", "seeds")]
         writer = csv.writer(out, lineterminator="\n")
         writer.writerow(["experiment", "net", "W3", "W4", "W5", "seeds"]

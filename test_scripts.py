@@ -595,7 +595,7 @@ def aligned_training(breaks, epochs=2):
     params = broken_net.init_params(1, (18, 20))
     meter = compare.AlignmentMeter(params, 40, epochs)
     broken_net.train(params, x_train[:40], y_train[:40], epochs, on_step=meter, breaks=breaks)
-    return meter.per_epoch()  # (epochs, [cosine, signs], groups W1..W5)
+    return meter.means  # (epochs, [cosine, signs], groups W1..W5)
 
 
 def test_alignment_is_exactly_one_without_breaks():
