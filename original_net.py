@@ -222,10 +222,10 @@ def train(params, images, labels, epochs=500, lr=0.001, momentum=0.9,
     """Per-sample SGD with momentum, images in their given order, for some epochs.
 
     Trains the dict params in place (its arrays become views into one weight vector)
-    and returns the epoch costs (each the sum of the per-sample costs of that epoch). on_epoch(epoch, cost), if given, is called after
-    each epoch; on_step(params, cache, y, grads) after each backward pass, before the
-    update (compare.py --alignment uses it). Raises TrainingDiverged when the numbers
-    stop being finite.
+    and returns the epoch costs (each the sum of the per-sample costs of that epoch).
+    on_epoch(epoch, cost), if given, is called after each epoch; on_step(params, cache,
+    y, grads) after each backward pass, before the update (compare.py --alignment uses
+    it). Raises TrainingDiverged when the numbers stop being finite.
     """
     # All weights live in one vector, and params holds views into it, so the update
     # v = momentum * v + lr * grad; W = W - v is four numpy calls, not four per weight.
