@@ -615,3 +615,34 @@ def test_compare_alignment_prints_a_table_per_experiment():
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("Alignment of the broken gradient with the true one") == 3
     assert "W1 cos" in result.stdout and "broken red" in result.stdout
+
+
+def test_compare_reports_a_diverging_run_in_one_line(monkeypatch, capsys):
+    monkeypatch.setitem(original_net.DEFAULTS, "lr", 1e100)
+    assert compare.main(["--epochs", "2", "--jobs", "1"]) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[-1].startswith("compare.py: error: Result 1, original, seed 0: training diverged")
+
+
+def test_progress_is_in_place_on_a_terminal_and_periodic_otherwise():
+    import pty
+    main, replica = pty.openpty()
+    process = subprocess.Popen([sys.executable, "original_net.py", "--epochs", "20",
+                                "--test-size", "3"], stdout=replica, stderr=replica, cwd=HERE)
+    os.close(replica)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(main, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    assert process.wait(timeout=60) == 0
+    tty = b"".join(chunks).decode()
+    assert "\repoch    2/20" in tty and "\repoch   20/20" in tty
+    piped = run("original_net.py", "--epochs", "20", "--test-size", "3").stdout
+    assert [line.split()[1] for line in piped.splitlines() if line.startswith("epoch")] == [
+        "1/20", "2/20", "4/20", "6/20", "8/20", "10/20", "12/20", "14/20", "16/20", "18/20",
+        "20/20"]
