@@ -326,7 +326,8 @@ def parse_args(argv):
     parser.add_argument("--four-samples", action="store_true", help="use the four embedded samples")
     parser.add_argument("--quiet", action="store_true", help="no per-epoch progress")
     parser.add_argument("--breaks", default="green,red", choices=BREAK_CHOICES,  # BREAKS
-                        help="the broken lines that run (default green,red)")  # BREAKS
+                        metavar="LINES", help="the broken lines that run: green,red "  # BREAKS
+                        "(default), green, red or none")  # BREAKS
     if argv is not None:
         return parser.parse_args(argv)
     host = sys.argv[0] in ("", "-", "-c") or "kernel" in sys.argv[0]
