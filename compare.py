@@ -16,6 +16,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
 
 import numpy as np
 
@@ -380,16 +381,13 @@ def plot(results, args, path):
     fig.savefig(path, dpi=90)
 
 
-def write_whole(path, text=None, writer=None):
-    """Write a file whole or not at all: into a temporary file, then renamed."""
+def write_whole(path, writer):
+    """Write a file whole or not at all: writer(tmp) fills a temporary file, renamed after."""
     folder = os.path.dirname(os.path.abspath(path))
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".compare-", suffix=os.path.splitext(path)[1])
+    os.close(fd)
     try:
-        with os.fdopen(fd, "w") as f:
-            if text is not None:
-                f.write(text)
-        if writer:
-            writer(tmp)
+        writer(tmp)
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
@@ -442,11 +440,11 @@ def main(argv=None):
         return 1
     text = report(results, args)
     if args.out:
-        write_whole(args.out, text)
+        write_whole(args.out, lambda tmp: Path(tmp).write_text(text))
     else:
         print(text, end="")
     if args.plot:
-        write_whole(args.plot, writer=lambda tmp: plot(results, args, tmp))
+        write_whole(args.plot, lambda tmp: plot(results, args, tmp))
     print(f"compare: {len(specs)} runs in {time.perf_counter() - start:.1f} s on "
           f"{min(args.jobs, len(specs))} processes", file=sys.stderr)
     return 0

@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 from scipy.signal import convolve2d
 
+import broken_net
+import compare
 import digits_4samples
 import original_net
 
@@ -56,6 +58,14 @@ def numeric_gradient(module, params, x, y, eps=1e-6):
             g[i] = (up - down) / (2 * eps)
         grads[name] = g
     return grads
+
+
+def blocked(tmp_path, module):
+    """An environment in which 'import module' fails, as where it is not installed."""
+    folder = tmp_path / "blocker"
+    folder.mkdir()
+    (folder / f"{module}.py").write_text(f"raise ImportError('no {module} here')\n")
+    return dict(os.environ, PYTHONPATH=str(folder))
 
 
 def relative_error(a, b):
@@ -216,11 +226,7 @@ def test_digits_4samples_check_fails_on_a_stale_copy(tmp_path):
 @pytest.fixture
 def no_sklearn(tmp_path):
     """An environment in which 'import sklearn' fails, as in an online interpreter."""
-    blocker = tmp_path / "blocker"
-    blocker.mkdir()
-    (blocker / "sklearn.py").write_text("raise ImportError('no scikit-learn here')\n")
-    env = dict(os.environ, PYTHONPATH=str(blocker))
-    return env
+    return blocked(tmp_path, "sklearn")
 
 
 @pytest.mark.parametrize("script", ["original_net.py", "broken_net.py"])
@@ -309,8 +315,6 @@ def test_normal_run_prints_no_warnings():
 
 # ---------------------------------------------------------------- broken net
 
-import broken_net  # noqa: E402
-
 CONV = ["W1a", "W1b", "W2a", "W2b", "W2c", "W2d"]
 DENSE = ["W3", "W4", "W5"]
 # What SPEC says each break changes: green (layer 2's pooled gradient) reaches W2 and,
@@ -384,9 +388,8 @@ def test_bad_breaks_are_refused():
     assert result.returncode == 2 and len(result.stderr.splitlines()) == 1
     assert "--breaks" in result.stderr
     with pytest.raises(ValueError, match="unknown breaks"):
-        broken_net.train(broken_net.init_params(0), FOUR := original_net.FOUR_X,
+        broken_net.train(broken_net.init_params(0), original_net.FOUR_X,
                          original_net.FOUR_Y, epochs=1, breaks=("gren",))
-    assert FOUR is original_net.FOUR_X
 
 
 TAGS = ("# GREEN", "# RED", "# BLUE", "# BREAKS")
@@ -433,9 +436,6 @@ def test_twin_test_catches_a_fix_made_in_one_file_only():
 
 
 # ---------------------------------------------------------------- compare
-
-import compare  # noqa: E402
-
 
 @pytest.fixture(scope="module")
 def short_compare_json():
@@ -554,11 +554,8 @@ def test_compare_bad_input_gives_one_line_and_exit_2(args, message):
 
 
 def test_compare_plot_without_matplotlib_says_how_to_install_it(tmp_path):
-    blocker = tmp_path / "blocker"
-    blocker.mkdir()
-    (blocker / "matplotlib.py").write_text("raise ImportError('no matplotlib here')\n")
     result = run("compare.py", "--epochs", "1", "--plot", str(tmp_path / "c.png"),
-                 env=dict(os.environ, PYTHONPATH=str(blocker)))
+                 env=blocked(tmp_path, "matplotlib"))
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr == "compare.py: error: --plot needs matplotlib: pip install matplotlib\n"
     assert not (tmp_path / "c.png").exists()
