@@ -9,6 +9,7 @@ cell or an online interpreter; without scikit-learn it uses four embedded sample
 """
 import argparse
 import math
+import os
 import sys
 import time
 
@@ -20,6 +21,9 @@ NAMES = ("W1a", "W1b", "W2a", "W2b", "W2c", "W2d", "W3", "W4", "W5")
 DEFAULTS = dict(epochs=500, lr=0.001, momentum=0.9, seed=0, hidden=(28, 36), test_size=10)
 # Four samples give 4 steps an epoch instead of 350: a larger step suits them.
 FOUR_SAMPLE_DEFAULTS = dict(DEFAULTS, lr=0.01)
+# The largest network the command line takes: training holds about six copies of the
+# weights, so ten million of them need about 0.5 GB (and a second or so a step).
+MAX_WEIGHTS = 10_000_000
 BREAKS = ("green", "red")  # BREAKS: the broken lines that run by default: all of them
 BREAK_CHOICES = ("green,red", "red,green", "green", "red", "none")  # BREAKS: for --breaks
 
@@ -280,6 +284,12 @@ def predict(params, images):
     return np.array([forward(params, x)[0] for x in images])
 
 
+def is_stuck(digits):
+    """A run is stuck when it gives every training image the same digit: its outputs
+    saturated, so its gradients vanished and it stopped learning."""
+    return bool(digits.min() == digits.max())
+
+
 # ---------------------------------------------------------------- command line
 
 def number(kind, low, high=math.inf, low_ok=False):
@@ -298,6 +308,11 @@ def number(kind, low, high=math.inf, low_ok=False):
     return convert
 
 
+def count(n, word):
+    """'1 epoch', '2 epochs'."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 class UsageError(Exception):
     """A bad command line: reported in one line, exit status 2."""
 
@@ -308,8 +323,8 @@ class Parser(argparse.ArgumentParser):
 
 
 def parse_args(argv):
-    """The options; argv None means sys.argv, whose unknown entries are ignored when a
-    notebook kernel or pasted code (python -, python -c) owns it."""
+    """The options; argv None means sys.argv, whose unknown entries are ignored only
+    when a notebook kernel owns it (its own flags, such as -f kernel-1234.json)."""
     # No abbreviations: a notebook kernel's own flags must not match ours.
     parser = Parser(description=__doc__.splitlines()[0], allow_abbrev=False)
     parser.add_argument("--epochs", type=number(int, 0), help="default 500")
@@ -320,7 +335,8 @@ def parse_args(argv):
                         help="fixes the shuffle and the weights (default 0)")
     parser.add_argument("--hidden", type=number(int, 0), nargs=2, metavar=("H3", "H4"),
                         default=DEFAULTS["hidden"],
-                        help="W3 is 16xH3, W4 H3xH4, W5 H4x1 (default 28 36)")
+                        help=f"W3 is 16xH3, W4 H3xH4, W5 H4x1 (default 28 36; "
+                        f"at most {MAX_WEIGHTS:,} weights in all)")
     parser.add_argument("--test-size", type=number(int, 0), default=DEFAULTS["test_size"],
                         help="test images (default 10)")
     parser.add_argument("--four-samples", action="store_true", help="use the four embedded samples")
@@ -328,12 +344,17 @@ def parse_args(argv):
     parser.add_argument("--breaks", default="green,red", choices=BREAK_CHOICES,  # BREAKS
                         metavar="LINES", help="the broken lines that run: green,red "  # BREAKS
                         "(default), green, red or none")  # BREAKS
-    if argv is not None:
-        return parser.parse_args(argv)
-    host = sys.argv[0] in ("", "-", "-c") or "kernel" in sys.argv[0]
-    args, unknown = parser.parse_known_args(sys.argv[1:])
-    if unknown and not host:
-        raise UsageError(f"unrecognized arguments: {' '.join(unknown)}")
+    if argv is None:
+        args, unknown = parser.parse_known_args(sys.argv[1:])
+        if unknown and "kernel" not in os.path.basename(sys.argv[0]):
+            raise UsageError(f"unrecognized arguments: {' '.join(unknown)}")
+    else:
+        args = parser.parse_args(argv)
+    h3, h4 = args.hidden
+    weights = 54 + 16 * h3 + h3 * h4 + h4
+    if weights > MAX_WEIGHTS:  # refused before anything is allocated
+        raise UsageError(f"--hidden {h3} {h4} makes {weights:,} weights; the limit is "
+                         f"{MAX_WEIGHTS:,} (about 0.5 GB to train)")
     return args
 
 
@@ -341,19 +362,40 @@ def progress(epochs, quiet):
     """on_epoch callback: the epoch and its cost, in place on a terminal, else now and then."""
     tty = sys.stdout.isatty()
     every = max(1, epochs // 10)
+    width = 0
 
     def report(epoch, cost):
+        nonlocal width
+        line = f"epoch {epoch:4d}/{epochs}  cost {cost:.6f}"
         if quiet:
             return
-        if tty:
-            print(f"\repoch {epoch:4d}/{epochs}  cost {cost:.6f}",
-                  end="\n" if epoch == epochs else "", flush=True)
+        if tty:  # padded to the last line's width, so that none of it stays behind
+            print("\r" + line.ljust(width), end="\n" if epoch == epochs else "", flush=True)
+            width = len(line)
         elif epoch % every == 0 or epoch in (1, epochs):
-            print(f"epoch {epoch:4d}/{epochs}  cost {cost:.6f}", flush=True)
+            print(line, flush=True)
     return report
 
 
 def main(argv=None):
+    """The command line; returns the exit status. Ctrl-C and a closed pipe end quietly."""
+    try:
+        return run(argv)
+    except KeyboardInterrupt:
+        if sys.stdout.isatty():
+            print()  # end the progress line
+        print(f"{SCRIPT}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # the reader went away (| head): stop without a word
+        try:  # and let nothing more be flushed into the closed pipe
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass
+        return 141
+
+
+def run(argv):
+    """Parse, load, train, test and print; returns the exit status."""
     try:
         args = parse_args(argv)
         x_train, y_train, x_test, y_test, source = load_data(args.seed, args.test_size,
@@ -369,7 +411,7 @@ def main(argv=None):
     lr = args.lr or settings["lr"]
     momentum = settings["momentum"] if args.momentum is None else args.momentum
     print(f"{NAME}: {source}; W3 16x{args.hidden[0]}, W4 {args.hidden[0]}x{args.hidden[1]}, "
-          f"W5 {args.hidden[1]}x1; {epochs} epochs, lr {lr}, momentum {momentum}, seed {args.seed}")
+          f"W5 {args.hidden[1]}x1; {count(epochs, 'epoch')}, lr {lr}, momentum {momentum}, seed {args.seed}")
     params = init_params(args.seed, args.hidden)
     breaks = () if args.breaks == "none" else tuple(args.breaks.split(","))  # BREAKS
     start = time.perf_counter()
@@ -388,9 +430,13 @@ def main(argv=None):
     right = int((predicted == y_test).sum())
     print(f"test accuracy {right}/{len(y_test)} = {right / len(y_test):.0%}; "
           f"final cost {history[-1]:.6f}")
+    digits = (predict(params, x_train) >= 0.5).astype(int)
+    if is_stuck(digits):
+        print(f"stuck: this run gives every training image the digit {digits[0]}: its outputs "
+              "saturated and it stopped learning; try another --seed or a smaller --lr")
     print(f"broken lines active: {', '.join(breaks) or 'none'}")  # BREAKS
     steps = epochs * len(x_train)
-    print(f"wall time {seconds:.2f} s for {steps} training steps: "
+    print(f"wall time {seconds:.2f} s for {count(steps, 'training step')}: "
           f"{seconds / steps * 1e6:.1f} us per step")
     return 0
 

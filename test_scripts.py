@@ -230,14 +230,21 @@ def no_sklearn(tmp_path):
 
 
 @pytest.mark.parametrize("script", ["original_net.py", "broken_net.py"])
-def test_pasted_text_runs_without_sklearn_and_with_foreign_argv(script, no_sklearn, tmp_path):
+def test_pasted_text_runs_without_sklearn(script, no_sklearn, tmp_path):
     text = (HERE / script).read_text()
-    # From stdin, as an online interpreter runs pasted code, with a kernel's argv.
-    result = run("-", "-f", "/tmp/kernel-1234.json", stdin=text, env=no_sklearn, cwd=tmp_path)
+    # From stdin, as an online interpreter runs pasted code.
+    result = run("-", stdin=text, env=no_sklearn, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stderr == ""
     assert "scikit-learn is not installed: training on the four embedded samples" in result.stdout
     assert "test accuracy 4/4" in result.stdout
+
+
+def test_pasted_text_refuses_a_mistyped_option():
+    """python - reads the script from stdin; its options are the user's: a typo is an error."""
+    result = run("-", "--epoch", "20", stdin=(HERE / "original_net.py").read_text())
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == "original_net.py: error: unrecognized arguments: --epoch 20\n"
 
 
 def test_pasted_text_runs_as_a_notebook_cell(no_sklearn, tmp_path):
