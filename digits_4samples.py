@@ -9,6 +9,7 @@ byte, into both scripts.
     python digits_4samples.py --check         verify the scripts' copies (exit 1 if not)
     python digits_4samples.py --from-sklearn  print the block rebuilt from load_digits()
 """
+import argparse
 import sys
 from pathlib import Path
 
@@ -99,8 +100,16 @@ def check(folder):
 
 
 def main(argv=None):
-    args = sys.argv[1:] if argv is None else argv
-    if args == ["--check"]:
+    parser = argparse.ArgumentParser(
+        description="Print the block of four embedded samples that original_net.py and "
+                    "broken_net.py carry, or check their copies.")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--check", action="store_true",
+                      help="verify that both scripts carry this block (exit 1 if not)")
+    mode.add_argument("--from-sklearn", action="store_true",
+                      help="print the block rebuilt from load_digits() (needs scikit-learn)")
+    args = parser.parse_args(argv)
+    if args.check:
         stale = check(Path(__file__).resolve().parent)
         for name in stale:
             print(f"{name}: embedded samples differ from digits_4samples.py; "
@@ -108,12 +117,14 @@ def main(argv=None):
         if not stale:
             print(f"ok: {', '.join(SCRIPTS)} carry the same four samples")
         return 1 if stale else 0
-    if args == ["--from-sklearn"]:
-        print(from_sklearn(), end="")
+    if args.from_sklearn:
+        try:
+            print(from_sklearn(), end="")
+        except ImportError:
+            print("digits_4samples.py: error: --from-sklearn needs scikit-learn "
+                  "(pip install scikit-learn)", file=sys.stderr)
+            return 1
         return 0
-    if args:
-        print("usage: python digits_4samples.py [--check | --from-sklearn]", file=sys.stderr)
-        return 2
     print(BLOCK, end="")
     return 0
 

@@ -297,9 +297,9 @@ def number(kind, low, high=math.inf, low_ok=False):
     return convert
 
 
-def count(n, word):
-    """'1 epoch', '2 epochs'."""
-    return f"{n} {word}{'' if n == 1 else 's'}"
+def count(n, word, plural=None):
+    """'1 epoch', '2 epochs'; plural where an added s will not do."""
+    return f"{n} {word if n == 1 else plural or word + 's'}"
 
 
 class UsageError(Exception):
