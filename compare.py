@@ -1,165 +1,183 @@
-"""The article's three experiments: original net against broken back prop net.
+"""The article's three experiments, original net against broken back prop net, over seeds.
 
-Runs both nets of original_net.py and broken_net.py on Result 1, 2 and 3 (same seed,
-data and initial weights for both nets of a pair), prints cost and accuracy tables,
-then checks each of the article's claims against what was measured.
+Trains the nets of original_net.py and broken_net.py on the article's Result 1, 2 and 3
+(the nets of one seed share its data split, order and initial weights), prints cost
+and accuracy tables, and judges each of the article's claims over the seeds: held in k
+of N, a 95% interval, one word (holds, fails, unclear). Runs train in lock-step batches
+(lockstep.py), bit for bit as the nets train alone, on parallel processes.
 
-    python compare.py                       # 500 epochs, seed 0: about a minute
-    python compare.py --seeds 10 --ablation --format markdown --out report.md
-    python compare.py --alignment --seeds 10   # how far the broken gradient points
+    python3 compare.py                 # ten seeds, both nets: about 1.5 minutes on 2 cores
+    python3 compare.py --seeds 1       # one seed: an anecdote, as each of the article's was
+    python3 compare.py --ablation --alignment --format markdown --out REPORT.md --plot REPORT.png
 """
 import csv
+import datetime
 import io
 import json
+import math
 import os
+import platform
+import shlex
+import signal
+import stat
 import sys
 import tempfile
 import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
-from pathlib import Path
 
 import numpy as np
 
-import broken_net
+import lockstep
 import original_net
-from original_net import Parser, UsageError, number
+from original_net import Parser, UsageError, count, number
 
 EXPERIMENTS = {"Result 1": (18, 20), "Result 2": (48, 56), "Result 3": (28, 36)}
+NETS = {"original": (), "broken green,red": ("green", "red"),  # label: its broken lines
+        "broken green": ("green",), "broken red": ("red",)}
+BROKEN = "broken green,red"  # the article's broken back prop net
 CHECKPOINTS = (1, 100, 250)  # and the last epoch
-GROUPS = {"W1": ("W1a", "W1b"), "W2": ("W2a", "W2b", "W2c", "W2d"),
-          "W3": ("W3",), "W4": ("W4",), "W5": ("W5",)}
 FORMATS = ("text", "markdown", "csv", "json")
+MAX_BATCH = 40  # runs a lock-step batch: more saves little time per run and costs memory
+TIE = 0.01      # costs closer than 1% of the larger are a tie: neither is lower
+Z95 = 1.959963984540054  # the normal quantile of a two-sided 95% interval
 
 
-# ---------------------------------------------------------------- runs
-
-def nets(ablation):
-    """(label, breaks) of the nets to run: breaks None is the original net."""
-    rows = [("original", None), ("broken green,red", ("green", "red"))]
-    if ablation:
-        rows += [("broken green", ("green",)), ("broken red", ("red",))]
-    return rows
+class StudyError(Exception):
+    """A run failed: reported in one line naming it, exit status 1."""
 
 
-def plan(epochs, seeds, ablation, four_samples, alignment):
-    """Every training run, in the order the tables list them."""
-    return [dict(experiment=experiment, hidden=hidden, net=label, breaks=breaks, seed=seed,
-                 epochs=epochs, four_samples=four_samples,
-                 alignment=alignment and breaks is not None)
+class Terminated(Exception):
+    """SIGTERM arrived: the study stops as on Ctrl-C, exit status 143."""
+
+
+# ---------------------------------------------------------------- the runs
+
+def plan(seeds, ablation):
+    """Every training run, in the order of the tables: experiment, net, seed."""
+    labels = list(NETS) if ablation else ["original", BROKEN]
+    return [dict(experiment=experiment, hidden=hidden, net=label, breaks=NETS[label], seed=seed)
             for experiment, hidden in EXPERIMENTS.items()
-            for label, breaks in nets(ablation)
-            for seed in range(seeds)]
+            for label in labels for seed in range(seeds)]
 
 
-def alignment(a, b, starts):
-    """Cosine similarity and fraction of equal signs of a and b, per group.
+def split(runs, parts):
+    """runs in parts consecutive chunks whose sizes differ by one at most."""
+    bounds = [round(i * len(runs) / parts) for i in range(parts + 1)]
+    return [runs[lo:hi] for lo, hi in zip(bounds, bounds[1:]) if hi > lo]
 
-    a and b are (..., n); group g is [..., starts[g]:starts[g+1]]. Identical groups
-    score exactly 1; where both parts are zero the cosine is 1 (they agree), where only
-    one is, 0: never NaN.
+
+def work(batch):
+    """A batch's time, roughly: measured, a run-step costs about as much as updating
+    5,000 weights, plus its weights (W3, W4 and W5 make the difference)."""
+    h3, h4 = batch[0]["hidden"]
+    return len(batch) * (5000 + 16 * h3 + h3 * h4 + h4)
+
+
+def batches(runs, jobs):
+    """The runs grouped for lock-step training, the most work first.
+
+    A batch holds runs of one experiment (one shape), at most MAX_BATCH of them; the
+    batches with the most work are halved until every process gets as many batches.
     """
-    ends = np.append(starts[1:], a.shape[-1])
-    cosine = np.ones(a.shape[:-1] + (len(starts),))
-    signs = np.ones_like(cosine)
-    for g, (lo, hi) in enumerate(zip(starts, ends)):
-        x, y = a[..., lo:hi], b[..., lo:hi]
-        if np.array_equal(x, y):  # the common case for the layers no break reaches
-            continue
-        dot, xx, yy = (x * y).sum(axis=-1), (x * x).sum(axis=-1), (y * y).sum(axis=-1)
-        # sqrt(xx * yy) keeps the cosine of equal rows exactly 1; where xx * yy would
-        # under- or overflow, the product of the roots does the job.
-        product = xx * yy
-        norms = np.where((product > 1e-300) & (product < 1e300), np.sqrt(product),
-                         np.sqrt(xx) * np.sqrt(yy))
-        both_zero = (xx == 0) & (yy == 0)
-        cosine[..., g] = np.where(norms > 0, dot / np.where(norms > 0, norms, 1.0), both_zero)
-        signs[..., g] = (np.sign(x) == np.sign(y)).mean(axis=-1)
-    return cosine, signs
+    groups = []
+    for experiment in EXPERIMENTS:
+        same = [run for run in runs if run["experiment"] == experiment]
+        groups += split(same, math.ceil(len(same) / MAX_BATCH)) if same else []
+    while len(groups) % jobs and max(map(len, groups)) > 1:
+        largest = max((g for g in groups if len(g) > 1), key=work)
+        groups.remove(largest)
+        groups += split(largest, 2)
+    return sorted(groups, key=work, reverse=True)
 
 
-class AlignmentMeter:
-    """on_step hook: the broken gradient against the true one at the same weights.
+def name(run):
+    return f"{run['experiment']}, {run['net']}, seed {run['seed']}"
 
-    Each step stores both gradients as rows of an epoch's buffer; at the epoch's end the
-    per-step cosines and sign agreements are computed at once and averaged.
+
+def train_batch(batch, settings, parent=None):
+    """Train one batch in lock-step; returns each run's measurements.
+
+    parent: the pid of the main process, when this runs in a worker process; the
+    worker exits when its parent is gone, so that no run outlives its study.
     """
+    data = {}  # load_digits() reads a file: once per seed
+    for run in batch:
+        if run["seed"] not in data:
+            data[run["seed"]] = original_net.load_data(
+                run["seed"], four_samples=settings["four_samples"])
+    params = [original_net.init_params(run["seed"], run["hidden"]) for run in batch]
+    aligned = [i for i, run in enumerate(batch) if settings["alignment"] and run["breaks"]]
 
-    def __init__(self, params, steps_per_epoch, epochs):
-        sizes = [sum(params[name].size for name in names) for names in GROUPS.values()]
-        self.starts = np.cumsum([0] + sizes[:-1])
-        self.broken = np.empty((steps_per_epoch, sum(sizes)))
-        self.true = np.empty_like(self.broken)
-        self.means = np.zeros((epochs, 2, len(GROUPS)))  # per epoch: cosine, signs; groups
-        self.step = 0
+    def orphaned(epoch):
+        if os.getppid() != parent:
+            os._exit(1)
 
-    def __call__(self, params, cache, y, grads):
-        epoch, row = divmod(self.step, len(self.broken))
-        true = broken_net.backward(params, cache, y, breaks=())
-        for grad, buffer in ((grads, self.broken), (true, self.true)):
-            np.concatenate([grad[name].ravel() for name in original_net.NAMES], out=buffer[row])
-        if row == len(self.broken) - 1:
-            cosine, signs = alignment(self.broken, self.true, self.starts)
-            self.means[epoch] = cosine.mean(axis=0), signs.mean(axis=0)
-        self.step += 1
-
-
-def run(spec):
-    """Train one net of one experiment with one seed; returns its measurements."""
-    module = original_net if spec["breaks"] is None else broken_net
-    settings = module.FOUR_SAMPLE_DEFAULTS if spec["four_samples"] else module.DEFAULTS
-    x_train, y_train, x_test, y_test, _ = module.load_data(
-        spec["seed"], four_samples=spec["four_samples"])
-    params = module.init_params(spec["seed"], spec["hidden"])
-    extra = {} if spec["breaks"] is None else {"breaks": spec["breaks"]}
-    meter = AlignmentMeter(params, len(x_train), spec["epochs"]) if spec["alignment"] else None
-    start = time.perf_counter()
     try:
-        history = module.train(params, x_train, y_train, spec["epochs"], settings["lr"],
-                               settings["momentum"], on_step=meter, **extra)
-    except module.TrainingDiverged as error:
-        raise RuntimeError(f"{spec['experiment']}, {spec['net']}, seed {spec['seed']}: "
-                           f"{error}") from None
-    seconds = time.perf_counter() - start
-
-    def right(images, labels):
-        return int(((module.predict(params, images) >= 0.5) == labels).sum())
-
-    test_right = right(x_test, y_test)
-    return dict(spec, history=history, train_accuracy=right(x_train, y_train) / len(y_train),
-                test_accuracy=test_right / len(y_test), test_right=test_right,
-                test_size=len(y_test), seconds=seconds,
-                alignment=None if meter is None else meter.means)
-
-
-def run_all(specs, jobs, progress=None):
-    """All runs, in parallel on jobs processes; results in the order of specs."""
-    results = [None] * len(specs)
-    if jobs == 1:
-        for i, spec in enumerate(specs):
-            results[i] = run(spec)
-            if progress:
-                progress(i + 1)
-        return results
-    with ProcessPoolExecutor(jobs) as pool:
-        futures = {pool.submit(run, spec): i for i, spec in enumerate(specs)}
-        for done, future in enumerate(as_completed(futures), 1):
-            results[futures[future]] = future.result()
-            if progress:
-                progress(done)
+        histories, alignments = lockstep.train(
+            params, np.stack([data[run["seed"]][0] for run in batch]),
+            np.stack([data[run["seed"]][1] for run in batch]), [run["breaks"] for run in batch],
+            settings["epochs"], settings["lr"], settings["momentum"], align=aligned,
+            on_epoch=orphaned if parent else None)
+    except lockstep.RunDiverged as error:
+        who = f"one run of {batch[0]['experiment']}" if error.run is None else name(batch[error.run])
+        raise StudyError(f"{who}: {error}") from None
+    results = []
+    for r, run in enumerate(batch):
+        x_train, y_train, x_test, y_test, _ = data[run["seed"]]
+        # Both nets have the same forward pass: original_net's predicts for either.
+        train_digits = (original_net.predict(params[r], x_train) >= 0.5).astype(int)
+        test_right = int(((original_net.predict(params[r], x_test) >= 0.5) == y_test).sum())
+        results.append(dict(run, history=histories[r], stuck=original_net.is_stuck(train_digits),
+                            train_accuracy=float((train_digits == y_train).mean()),
+                            test_right=test_right, test_size=len(y_test),
+                            test_accuracy=test_right / len(y_test),
+                            alignment=alignments[aligned.index(r)] if r in aligned else None))
     return results
 
 
-def progress_line(total, stream=sys.stderr):
-    """A progress callback: runs done, elapsed time and ETA, on stream."""
+def run_study(runs, settings, jobs, progress):
+    """Every run's results, in the order of runs, and the batches' count.
+
+    One batch at a time here with jobs 1; else on jobs worker processes (joblib's,
+    which stop when the study does: on Ctrl-C, on a failed run, or when it exits).
+    """
+    groups = batches(runs, jobs)
+    progress(0, len(groups), 0)
+    if jobs == 1:
+        done = (train_batch(group, settings) for group in groups)
+    else:
+        from joblib import Parallel, delayed
+        parallel = Parallel(n_jobs=jobs, return_as="generator_unordered")
+        done = parallel(delayed(train_batch)(group, settings, os.getpid()) for group in groups)
+    results = {}
+    for finished, batch in enumerate(done, 1):
+        results.update({(r["experiment"], r["net"], r["seed"]): r for r in batch})
+        progress(finished, len(groups), len(results))
+    return [results[run["experiment"], run["net"], run["seed"]] for run in runs], len(groups)
+
+
+def progress_line(runs, jobs, stream=sys.stderr):
+    """A progress callback: batches and runs done, time spent and to go, on stream."""
     start = time.perf_counter()
     tty = stream.isatty()
+    width = 0
 
-    def report(done):
+    def report(finished, total, runs_done):
+        nonlocal width
         elapsed = time.perf_counter() - start
-        eta = elapsed / done * (total - done)
-        line = f"compare: {done}/{total} runs done, {elapsed:.0f} s elapsed, ETA {eta:.0f} s"
-        print(("\r" + line) if tty else line, end="\n" if not tty or done == total else "",
-              file=stream, flush=True)
+        if finished == 0:
+            line = (f"compare: {count(runs, 'run')} in "
+                    f"{count(total, 'lock-step batch', 'lock-step batches')} on "
+                    f"{count(jobs, 'process', 'processes')}; Ctrl-C stops")
+        else:
+            to_go = elapsed / runs_done * (runs - runs_done)
+            line = (f"compare: {finished}/{total} batches done ({runs_done}/{runs} runs), "
+                    f"{elapsed:.0f} s" + (f", about {to_go:.0f} s to go" if to_go >= 1 else ""))
+        if tty:  # in place, padded over the last line
+            print("\r" + line.ljust(width), end="\n" if finished == total else "",
+                  file=stream, flush=True)
+            width = len(line)
+        else:
+            print(line, file=stream, flush=True)
     return report
 
 
@@ -170,135 +188,229 @@ def checkpoints(epochs):
 
 
 def mean_sd(values):
+    """[mean, sd] of values (sd 0 for one value), or None for none."""
+    if not len(values):
+        return None
     values = np.asarray(values, dtype=float)
-    return float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0
+    return [float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0]
+
+
+def of(results, experiment, net):
+    return [r for r in results if r["experiment"] == experiment and r["net"] == net]
 
 
 def summarise(results, epochs):
-    """One row per experiment and net: mean and sd over seeds of every measurement."""
+    """One row per experiment and net: its stuck runs, and mean and sd of every
+    measurement over the runs that trained (were not stuck)."""
     rows = []
     for experiment in EXPERIMENTS:
-        for label in dict.fromkeys(r["net"] for r in results):
-            runs = [r for r in results if r["experiment"] == experiment and r["net"] == label]
+        for net in dict.fromkeys(r["net"] for r in results):
+            runs = of(results, experiment, net)
             if not runs:
                 continue
-            row = dict(experiment=experiment, net=label, hidden=runs[0]["hidden"],
-                       seeds=len(runs))
+            trained = [r for r in runs if not r["stuck"]]
+            row = dict(experiment=experiment, net=net, hidden=runs[0]["hidden"],
+                       seeds=len(runs), stuck=len(runs) - len(trained))
             for e in checkpoints(epochs):
-                row[f"cost_epoch_{e}"] = mean_sd([r["history"][e - 1] for r in runs])
-            for key in ("train_accuracy", "test_accuracy", "seconds"):
-                row[key] = mean_sd([r[key] for r in runs])
+                row[f"cost_epoch_{e}"] = mean_sd([r["history"][e - 1] for r in trained])
+            for key in ("train_accuracy", "test_accuracy"):
+                row[key] = mean_sd([r[key] for r in trained])
             rows.append(row)
     return rows
 
 
-def by_seed(results, experiment, label):
-    return {r["seed"]: r for r in results if r["experiment"] == experiment and r["net"] == label}
+def wilson(k, n):
+    """The Wilson score 95% interval for a rate of k in n, as [low, high]."""
+    if n == 0:
+        return [0.0, 1.0]
+    z2 = Z95 * Z95
+    centre = (k + z2 / 2) / (n + z2)
+    half = Z95 * math.sqrt(k * (n - k) / n + z2 / 4) / (n + z2)
+    return [max(0.0, centre - half), min(1.0, centre + half)]
 
 
-def mean_run(runs):
-    """A run whose history and test score are the means of runs'."""
-    return dict(history=np.mean([r["history"] for r in runs], axis=0),
-                test_right=float(np.mean([r["test_right"] for r in runs])),
-                test_size=runs[0]["test_size"])
+def verdict(k, n):
+    """One word for a claim held in k of n seeds: holds when the 95% interval of its rate
+    lies above one half, fails when below, unclear otherwise; 'once' with one seed."""
+    if n == 0:
+        return "no seeds"
+    if n == 1:
+        return "holds once" if k else "fails once"
+    low, high = wilson(k, n)
+    return "holds" if low > 0.5 else "fails" if high < 0.5 else "unclear"
+
+
+def lower(a, b):
+    """a is clearly lower than b: by more than TIE (1%) of the larger; closer is a tie."""
+    return b - a > TIE * max(abs(a), abs(b))
+
+
+def cost(run, epoch):
+    return run["history"][epoch - 1]
+
+
+def all_right(run):
+    return run["test_right"] == run["test_size"]
+
+
+def claim_table(mid, end):
+    """The article's claims: (experiment, claim, test of one seed's (original, broken)
+    pair, what to show: the nets and the measure)."""
+    right = ("test right", None)
+    return [
+        ("Result 3", "original net: all test images but one right",
+         lambda o, b: o["test_right"] == o["test_size"] - 1, ("original",), right),
+        ("Result 1", "both nets 100% test accuracy",
+         lambda o, b: all_right(o) and all_right(b), ("original", "broken"), right),
+        ("Result 1", f"broken net lower cost at epoch {mid}",
+         lambda o, b: lower(cost(b, mid), cost(o, mid)), ("original", "broken"), ("cost", mid)),
+        ("Result 2", "broken net higher final cost",
+         lambda o, b: lower(cost(o, end), cost(b, end)), ("original", "broken"), ("cost", end)),
+        ("Result 2", "broken net 100% test accuracy",
+         lambda o, b: all_right(b), ("broken",), right),
+        ("Result 2", "original net some test images wrong",
+         lambda o, b: not all_right(o), ("original",), right),
+        ("Result 3", "both nets 100% test accuracy",
+         lambda o, b: all_right(o) and all_right(b), ("original", "broken"), right),
+        ("Result 3", "broken net higher final cost",
+         lambda o, b: lower(cost(o, end), cost(b, end)), ("original", "broken"), ("cost", end)),
+    ]
 
 
 def claims(results, epochs):
-    """The article's claims (SPEC), each checked seed by seed against the results."""
+    """Each claim judged seed by seed on the pair (original, broken green,red): held in
+    k of N seeds, and k' of the N' seeds in which neither net of the pair was stuck."""
     mid = 250 if epochs >= 250 else max(1, epochs // 2)
-    broken = "broken green,red"
-
-    def cost(r, epoch):
-        return r["history"][epoch - 1]
-
-    def right(r):
-        return f"{round(r['test_right'], 1):g}/{r['test_size']}"
-
-    table = [
-        ("Result 3", "original net: all test images but one right",
-         lambda o, b: o["test_right"] >= o["test_size"] - 1,
-         lambda o, b: f"original {right(o)}"),
-        ("Result 1", "both nets 100% test accuracy",
-         lambda o, b: o["test_accuracy"] == 1 and b["test_accuracy"] == 1,
-         lambda o, b: f"original {right(o)}, broken {right(b)}"),
-        ("Result 1", f"broken net lower cost at epoch {mid}",
-         lambda o, b: cost(b, mid) < cost(o, mid),
-         lambda o, b: f"original {cost(o, mid):.3f}, broken {cost(b, mid):.3f}"),
-        ("Result 2", "broken net higher final cost",
-         lambda o, b: cost(b, epochs) > cost(o, epochs),
-         lambda o, b: f"original {cost(o, epochs):.3f}, broken {cost(b, epochs):.3f}"),
-        ("Result 2", "broken net 100% test accuracy",
-         lambda o, b: b["test_accuracy"] == 1,
-         lambda o, b: f"broken {right(b)}"),
-        ("Result 2", "original net some test images wrong",
-         lambda o, b: o["test_accuracy"] < 1,
-         lambda o, b: f"original {right(o)}"),
-        ("Result 3", "both nets 100% test accuracy",
-         lambda o, b: o["test_accuracy"] == 1 and b["test_accuracy"] == 1,
-         lambda o, b: f"original {right(o)}, broken {right(b)}"),
-        ("Result 3", "broken net higher final cost",
-         lambda o, b: cost(b, epochs) > cost(o, epochs),
-         lambda o, b: f"original {cost(o, epochs):.3f}, broken {cost(b, epochs):.3f}"),
-    ]
     rows = []
-    for experiment, claim, holds, measured in table:
-        original = by_seed(results, experiment, "original")
-        broken_runs = by_seed(results, experiment, broken)
-        pairs = [(original[s], broken_runs[s]) for s in sorted(original) if s in broken_runs]
-        held = sum(bool(holds(o, b)) for o, b in pairs)
-        if len(pairs) == 1:
-            verdict = "holds" if held else "does not hold"
-            seen = measured(*pairs[0])
-        else:
-            verdict = f"{held}/{len(pairs)} seeds"
-            seen = "mean: " + measured(*[mean_run(runs) for runs in zip(*pairs)])
-        rows.append(dict(experiment=experiment, claim=claim, measured=seen,
-                         held=held, seeds=len(pairs), verdict=verdict))
+    for experiment, claim, holds, shown, (measure, epoch) in claim_table(mid, epochs):
+        original = {r["seed"]: r for r in of(results, experiment, "original")}
+        broken = {r["seed"]: r for r in of(results, experiment, BROKEN)}
+        pairs = [(original[s], broken[s]) for s in sorted(original) if s in broken]
+        if not pairs:
+            continue
+        held = [bool(holds(o, b)) for o, b in pairs]
+        trained = [h for h, (o, b) in zip(held, pairs) if not (o["stuck"] or b["stuck"])]
+        k, n = sum(held), len(held)
+        runs = dict(original=[o for o, _ in pairs], broken=[b for _, b in pairs])
+        values = []
+        for net in shown:
+            if measure == "cost":
+                values.append(f"{net} {np.median([cost(r, epoch) for r in runs[net]]):.3g}")
+            else:
+                values.append(f"{net} {np.median([r['test_right'] for r in runs[net]]):g}"
+                              f"/{pairs[0][0]['test_size']}")
+        rows.append(dict(experiment=experiment, claim=claim,
+                         measured=("" if n == 1 else "median: ") + ", ".join(values),
+                         held=k, seeds=n, interval=wilson(k, n), verdict=verdict(k, n),
+                         trained_held=sum(trained), trained_seeds=len(trained),
+                         trained_verdict=verdict(sum(trained), len(trained))))
     return rows
 
 
 def alignment_rows(results, epochs):
-    """Per experiment, break and checkpoint: mean and sd over seeds of the per-epoch
-    mean cosine and sign agreement of each parameter group."""
+    """Per experiment, broken net and checkpoint: mean and sd, over the runs that
+    trained, of the per-epoch mean cosine and sign agreement of each group."""
     rows = []
     for experiment in EXPERIMENTS:
-        for label in dict.fromkeys(r["net"] for r in results if r["alignment"] is not None):
-            runs = [r for r in results if r["experiment"] == experiment and r["net"] == label]
+        for net in dict.fromkeys(r["net"] for r in results if r["alignment"] is not None):
+            runs = [r for r in of(results, experiment, net) if not r["stuck"]]
             for e in checkpoints(epochs):
-                row = dict(experiment=experiment, net=label, epoch=e, seeds=len(runs))
-                for g, group in enumerate(GROUPS):
-                    row[f"{group}_cosine"] = mean_sd([r["alignment"][e - 1, 0, g] for r in runs])
-                    row[f"{group}_signs"] = mean_sd([r["alignment"][e - 1, 1, g] for r in runs])
+                row = dict(experiment=experiment, net=net, epoch=e, seeds=len(runs))
+                for g, group in enumerate(lockstep.GROUPS):
+                    for k, key in enumerate(("cosine", "signs")):
+                        row[f"{group}_{key}"] = mean_sd([r["alignment"][e - 1, k, g] for r in runs])
                 rows.append(row)
     return rows
+
+
+def reading(results, claim_rows):
+    """A few sentences that say what the tables say."""
+    words = [c["verdict"].split()[0] for c in claim_rows]
+    seeds = max(c["seeds"] for c in claim_rows)
+    names = {w: [f"{c['experiment']}: {c['claim']}" for c in claim_rows if c["verdict"] == w]
+             for w in ("holds", "fails", "unclear")}
+    if seeds == 1:
+        text = [f"With one seed each claim was seen once: {words.count('holds')} held and "
+                f"{words.count('fails')} did not. One run is an anecdote; judge the claims "
+                f"over ten seeds (the default)."]
+    else:
+        held, failed, unclear = (words.count(w) for w in ("holds", "fails", "unclear"))
+        text = [f"Over {seeds} seeds, of the article's {len(claim_rows)} claims {held} "
+                f"{'holds' if held == 1 else 'hold'}, {failed} {'fails' if failed == 1 else 'fail'}"
+                f" and {unclear} {'stays' if unclear == 1 else 'stay'} unclear (a claim holds when "
+                f"the 95% interval of the rate at which it held lies above one half, fails "
+                f"when it lies below)."]
+        for word in ("holds", "fails", "unclear"):
+            if names[word]:
+                text.append(f"{'Holding' if word == 'holds' else 'Failing' if word == 'fails' else 'Unclear'}: "
+                            + "; ".join(names[word]) + ".")
+    stuck = {net: sum(r["stuck"] for r in results if r["net"] == net)
+             for net in dict.fromkeys(r["net"] for r in results)}
+    total = {net: sum(r["net"] == net for r in results) for net in stuck}
+    text.append(f"{sum(stuck.values())} of {len(results)} runs got stuck (every training "
+                "image given one digit, from the saturated start of standard-normal weights "
+                "on raw pixels): " + ", ".join(f"{net} {stuck[net]}/{total[net]}" for net in stuck)
+                + ".")
+    return text
+
+
+# ---------------------------------------------------------------- environment
+
+def environment():
+    """Where the numbers came from: Python, numpy, BLAS and its kernel, the CPUs."""
+    blas = "unknown"
+    try:
+        from threadpoolctl import threadpool_info
+        found = [m for m in threadpool_info() if m.get("user_api") == "blas"]
+        if found:
+            blas = (f"{found[0].get('internal_api')} {found[0].get('version')}, "
+                    f"kernel {found[0].get('architecture', 'unknown')}")
+    except ImportError:  # threadpoolctl comes with scikit-learn
+        pass
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as info:
+            cpu = next(line.split(":", 1)[1].strip() for line in info
+                       if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return dict(python=platform.python_version(), numpy=np.__version__, blas=blas,
+                cpu=cpu, cpus=os.cpu_count(), system=f"{platform.system()} {platform.machine()}")
 
 
 # ---------------------------------------------------------------- output
 
 def cell(value, digits=3):
-    """mean +- sd (sd only when there are several seeds)."""
+    """mean ± sd (the mean alone when sd is 0); a dash where no run trained."""
+    if value is None:
+        return "-"
     mean, sd = value
     return f"{mean:.{digits}f}" if sd == 0 else f"{mean:.{digits}f} ± {sd:.{digits}f}"
 
 
 def result_table(rows, epochs):
     header = (["experiment", "net"] + [f"cost@{e}" for e in checkpoints(epochs)]
-              + ["train acc", "test acc", "time s"])
+              + ["train acc", "test acc", "stuck"])
     body = [[r["experiment"], r["net"]] + [cell(r[f"cost_epoch_{e}"]) for e in checkpoints(epochs)]
-            + [cell(r["train_accuracy"]), cell(r["test_accuracy"]), cell(r["seconds"], 1)]
+            + [cell(r["train_accuracy"]), cell(r["test_accuracy"]), f"{r['stuck']}/{r['seeds']}"]
             for r in rows]
     return header, body
 
 
-def claim_table(rows):
-    header = ["experiment", "the article says", "we measured", "verdict"]
-    return header, [[r["experiment"], r["claim"], r["measured"], r["verdict"]] for r in rows]
+def claim_rows_table(rows):
+    header = ["experiment", "the article says", "we measured", "held", "95% interval",
+              "verdict", "not stuck"]
+    body = [[r["experiment"], r["claim"], r["measured"], f"{r['held']}/{r['seeds']}",
+             "{:.2f}-{:.2f}".format(*r["interval"]), r["verdict"],
+             f"{r['trained_held']}/{r['trained_seeds']} {r['trained_verdict']}"] for r in rows]
+    return header, body
 
 
 def alignment_table(rows, experiment):
-    header = ["net", "epoch"] + [f"{g} {k}" for g in GROUPS for k in ("cos", "signs")]
+    header = ["net", "epoch"] + [f"{g} {k}" for g in lockstep.GROUPS for k in ("cos", "signs")]
     return header, [[r["net"], str(r["epoch"])] + [cell(r[f"{g}_{k}"])
-                                                   for g in GROUPS for k in ("cosine", "signs")]
+                                                   for g in lockstep.GROUPS
+                                                   for k in ("cosine", "signs")]
                     for r in rows if r["experiment"] == experiment]
 
 
@@ -311,142 +423,302 @@ def render(header, body, markdown):
                      for row in [header] + body)
 
 
-def report(results, args):
-    """The whole report as text in the chosen format."""
-    rows = summarise(results, args.epochs)
-    claim_rows = claims(results, args.epochs)
-    aligned = alignment_rows(results, args.epochs) if args.alignment else []
-    if args.format == "json":
-        return json.dumps(dict(epochs=args.epochs, seeds=args.seeds, four_samples=args.four_samples,
-                               results=rows, claims=claim_rows, alignment=aligned,
-                               runs=[dict(experiment=r["experiment"], net=r["net"], seed=r["seed"],
-                                          history=r["history"], train_accuracy=r["train_accuracy"],
-                                          test_accuracy=r["test_accuracy"], seconds=r["seconds"])
-                                     for r in results]), indent=1) + "\n"
-    if args.format == "csv":
+def describe(study):
+    """The lines that say what ran where: command, data and settings, environment, time."""
+    env, s = study["environment"], study["settings"]
+    seeds = f"seeds 0 to {s['seeds'] - 1}" if s["seeds"] > 1 else "seed 0"
+    return [f"Written by `{study['command']}` on {study['date']}.",
+            f"Data: {s['data']}. {count(s['epochs'], 'epoch')}, lr {s['lr']}, momentum "
+            f"{s['momentum']}, {seeds}.",
+            f"Environment: Python {env['python']}, numpy {env['numpy']}, BLAS {env['blas']}; "
+            f"{env['cpu']}, {count(env['cpus'], 'CPU')}, {env['system']}.",
+            f"Time: {study['wall_seconds']:.0f} s for {count(s['runs'], 'run')} in "
+            f"{count(study['batches'], 'lock-step batch', 'lock-step batches')} on "
+            f"{count(study['jobs'], 'process', 'processes')}: "
+            f"{study['run_steps_per_second']:,.0f} run-steps a second."]
+
+
+def report(results, study, fmt, alignment):
+    """The whole report as text in the format fmt."""
+    epochs = study["settings"]["epochs"]
+    rows = summarise(results, epochs)
+    claim_rows = claims(results, epochs)
+    aligned = alignment_rows(results, epochs) if alignment else []
+    if fmt == "json":
+        runs = [{k: r[k] for k in ("experiment", "net", "seed", "stuck", "history",
+                                   "train_accuracy", "test_accuracy", "test_right")}
+                for r in results]
+        return json.dumps(dict(study=study, results=rows, claims=claim_rows,
+                               alignment=aligned, runs=runs), indent=1) + "\n"
+    if fmt == "csv":
         out = io.StringIO()
-        keys = [k for k in rows[0] if k not in ("experiment", "net", "hidden", "seeds")]
+        keys = [k for k in rows[0] if k.startswith("cost_epoch") or k.endswith("accuracy")]
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(["experiment", "net", "W3", "W4", "W5", "seeds"]
+        writer.writerow(["experiment", "net", "W3", "W4", "W5", "seeds", "stuck"]
                         + [f"{k}_{s}" for k in keys for s in ("mean", "sd")])
         for r in rows:
             h3, h4 = r["hidden"]
             writer.writerow([r["experiment"], r["net"], f"16x{h3}", f"{h3}x{h4}", f"{h4}x1",
-                             r["seeds"]] + [v for k in keys for v in r[k]])
+                             r["seeds"], r["stuck"]]
+                            + [v for k in keys for v in (r[k] or ["", ""])])
         return out.getvalue()
-    markdown = args.format == "markdown"
-    seeds = f"{args.seeds} seeds (mean ± sd)" if args.seeds > 1 else "seed 0"
-    data = ("the four embedded samples" if args.four_samples
-            else "sklearn digits 0 and 1, 350 train, 10 test")
+    markdown = fmt == "markdown"
     title = "## " if markdown else ""
-    parts = [f"{title}Cost and accuracy: {args.epochs} epochs, {seeds}, {data}",
-             render(*result_table(rows, args.epochs), markdown),
-             f"{title}The article's claims", render(*claim_table(claim_rows), markdown)]
-    for experiment, (h3, h4) in EXPERIMENTS.items() if args.alignment else ():
+    settings = study["settings"]
+    over = (f"mean ± sd over the runs that trained; stuck: runs that gave every training "
+            f"image one digit, of {settings['seeds']}" if settings["seeds"] > 1
+            else "stuck: the run gave every training image one digit")
+    parts = [("# " if markdown else "") + "Original net against broken back prop net",
+             "\n".join(describe(study)),
+             f"{title}Cost and accuracy ({over})",
+             render(*result_table(rows, epochs), markdown),
+             f"{title}The article's claims (each judged on the pair original, {BROKEN} "
+             f"of every seed; not stuck: the seeds in which neither net of the pair was stuck)",
+             render(*claim_rows_table(claim_rows), markdown),
+             "\n".join(reading(results, claim_rows))]
+    for experiment, (h3, h4) in EXPERIMENTS.items() if alignment else ():
         parts += [f"{title}Alignment of the broken gradient with the true one, {experiment} "
-                  f"(W3 16x{h3}, W4 {h3}x{h4}, W5 {h4}x1): mean cosine and sign agreement",
+                  f"(W3 16x{h3}, W4 {h3}x{h4}, W5 {h4}x1): mean cosine and sign agreement "
+                  f"per epoch, over the runs that trained",
                   render(*alignment_table(aligned, experiment), markdown)]
     return "\n\n".join(parts) + "\n"
 
 
-def plot(results, args, path):
-    """Cost curves of every run (and, with --alignment, cosine per layer)."""
+COLOURS = {"original": "tab:blue", BROKEN: "tab:red",  # one colour a net, in every panel
+           "broken green": "tab:green", "broken red": "tab:orange"}
+
+
+def plot(results, alignment, path, fmt):
+    """Per experiment, each net's median cost curve and interquartile band over the runs
+    that trained, its stuck runs counted in the legend; with alignment, a second row:
+    the median cosine of the broken gradient with the true one, W1 solid, W2 dashed."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    rows = 2 if args.alignment else 1
-    fig, axes = plt.subplots(rows, 3, figsize=(15, 4.5 * rows), squeeze=False)
-    colours = {label: f"C{i}" for i, (label, _) in enumerate(nets(True))}
+    from matplotlib.lines import Line2D
+    rows = 2 if alignment else 1
+    fig, axes = plt.subplots(rows, 3, figsize=(12, 3.8 * rows), squeeze=False)
+    nets = list(dict.fromkeys(r["net"] for r in results))
+    epochs = np.arange(1, len(results[0]["history"]) + 1)
     for col, (experiment, (h3, h4)) in enumerate(EXPERIMENTS.items()):
         ax = axes[0, col]
-        for r in results:
-            if r["experiment"] == experiment:
-                ax.plot(range(1, args.epochs + 1), r["history"], color=colours[r["net"]], lw=0.8,
-                        alpha=0.7, label=r["net"] if r["seed"] == 0 else None)
-        ax.set(title=f"{experiment}: W3 16x{h3}, W4 {h3}x{h4}", xlabel="epoch",
-               ylabel="epoch cost", yscale="log")
-        ax.legend()
-        if args.alignment:
+        for net in nets:
+            runs = of(results, experiment, net)
+            trained = np.array([r["history"] for r in runs if not r["stuck"]])
+            label = f"{net}: {len(runs) - len(trained)}/{len(runs)} stuck"
+            if len(trained):
+                low, median, high = np.percentile(trained, [25, 50, 75], axis=0)
+                ax.plot(epochs, median, color=COLOURS[net], lw=1.4, label=label)
+                ax.fill_between(epochs, low, high, color=COLOURS[net], alpha=0.2, lw=0)
+            else:
+                ax.plot([], [], color=COLOURS[net], label=label)
+        ax.set(title=f"{experiment}: W3 16x{h3}, W4 {h3}x{h4}", xlabel="epoch", yscale="log",
+               ylabel="epoch cost (median, IQR)" if col == 0 else None)
+        ax.legend(fontsize=8)
+        if alignment:
             ax = axes[1, col]
-            for r in results:
-                if r["experiment"] == experiment and r["alignment"] is not None and r["seed"] == 0:
-                    for g, group in enumerate(GROUPS):
-                        if group in ("W1", "W2"):
-                            ax.plot(range(1, args.epochs + 1), r["alignment"][:, 0, g], lw=0.8,
-                                    label=f"{r['net']}: {group}")
-            ax.set(title=f"{experiment}: cosine(broken, true gradient), seed 0",
-                   xlabel="epoch", ylabel="mean cosine", ylim=(-1.05, 1.05))
-            ax.legend(fontsize=7)
+            for net in nets:
+                runs = [r for r in of(results, experiment, net)
+                        if r["alignment"] is not None and not r["stuck"]]
+                if runs:
+                    cosines = np.median([r["alignment"][:, 0, :2] for r in runs], axis=0)
+                    ax.plot(epochs, cosines[:, 0], color=COLOURS[net], lw=1.2)
+                    ax.plot(epochs, cosines[:, 1], color=COLOURS[net], lw=1.2, ls="--")
+            ax.axhline(0, color="grey", lw=0.6)
+            ax.set(title=f"{experiment}: broken against true gradient", xlabel="epoch",
+                   ylim=(-0.25, 1.05), ylabel="cosine (median)" if col == 0 else None)
+            ax.legend([Line2D([], [], color="k"), Line2D([], [], color="k", ls="--")],
+                      ["W1 (W1a, W1b)", "W2 (W2a..W2d)"], fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, format=fmt, dpi=100)
+    plt.close(fig)
 
 
-def write_whole(path, writer):
-    """Write a file whole or not at all: writer(tmp) fills a temporary file, renamed after."""
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".compare-", suffix=os.path.splitext(path)[1])
+# ---------------------------------------------------------------- files
+
+def check_path(path, option):
+    """Before any training: path can be written (raises UsageError if not)."""
+    if os.path.isdir(path):
+        raise UsageError(f"{option} {path}: is a folder; give a file name")
+    if os.path.exists(path) and not stat.S_ISREG(os.stat(path).st_mode):
+        if not os.access(path, os.W_OK):  # a FIFO or a device: written through
+            raise UsageError(f"{option} {path}: not writable")
+        return
+    folder = os.path.dirname(os.path.realpath(path))
+    if not os.path.isdir(folder):
+        raise UsageError(f"{option} {path}: no such folder {folder}")
+    try:  # the one sure test: make a file there
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".compare-")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as error:
+        raise UsageError(f"{option} {path}: cannot write in {folder} ({error.strerror})") from None
+
+
+def write_file(path, write):
+    """write(name) writes the file. A regular file (or a symlink's regular target) is
+    replaced whole: a temporary file beside it, renamed over it, with the mode a plain
+    write would leave (the old file's, or the umask's). Anything else that exists, a FIFO
+    or /dev/stdout, is written through."""
+    if os.path.exists(path) and not stat.S_ISREG(os.stat(path).st_mode):
+        write(path)
+        return
+    target = os.path.realpath(path)
+    if os.path.exists(target):
+        mode = stat.S_IMODE(os.stat(target).st_mode)
+    else:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".compare-",
+                               suffix=os.path.splitext(target)[1])
     os.close(fd)
     try:
-        writer(tmp)
-        os.replace(tmp, path)
+        write(tmp)
+        os.chmod(tmp, mode)
+        os.replace(tmp, target)
     except BaseException:
         os.unlink(tmp)
         raise
 
 
+def plot_format(path):
+    """The plot's file name and format: its extension, which matplotlib must write; with
+    none, .png is added (and said)."""
+    from matplotlib.backend_bases import FigureCanvasBase
+    formats = FigureCanvasBase.get_supported_filetypes()
+    extension = os.path.splitext(path)[1][1:].lower()
+    if not extension:
+        print(f"compare.py: --plot {path} has no extension: writing {path}.png", file=sys.stderr)
+        return path + ".png", "png"
+    if extension not in formats:
+        raise UsageError(f"--plot {path}: matplotlib cannot write .{extension}; use one of "
+                         + ", ".join(f".{f}" for f in sorted(formats)))
+    return path, extension
+
+
 # ---------------------------------------------------------------- command line
+
+def cpus():
+    """The CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
 
 def parse_args(argv):
     parser = Parser(description=__doc__.splitlines()[0], allow_abbrev=False)
-    parser.add_argument("--epochs", type=number(int, 0), default=500,
-                        help="default 500")
-    parser.add_argument("--seeds", type=number(int, 0), default=1,
-                        help="seeds 0..N-1; cells become mean ± sd (default 1)")
+    parser.add_argument("--epochs", type=number(int, 0), default=500, help="default 500")
+    parser.add_argument("--seeds", type=number(int, 0), default=10,
+                        help="seeds 0..N-1; every claim is judged over them (default 10)")
     parser.add_argument("--ablation", action="store_true",
-                        help="also run each break alone (green, red)")
+                        help="also run each broken line alone (broken green, broken red)")
     parser.add_argument("--alignment", action="store_true",
-                        help="measure the broken gradient against the true one")
-    parser.add_argument("--jobs", type=number(int, 0), default=os.cpu_count() or 1,
-                        help="parallel trainings (default: all cores)")
+                        help="measure each broken gradient against the true one")
+    parser.add_argument("--lr", type=number(float, 0),
+                        help="learning rate (default the nets': 0.001; 0.01 on four samples)")
+    parser.add_argument("--momentum", type=number(float, 0, 1, low_ok=True),
+                        help="default the nets': 0.9")
+    parser.add_argument("--jobs", type=number(int, 0), default=cpus(),
+                        help=f"parallel processes (default and most: the CPUs, {cpus()})")
     parser.add_argument("--format", choices=FORMATS, default="text")
-    parser.add_argument("--out", help="write the report to this file (whole or not at all)")
-    parser.add_argument("--plot", help="draw the cost curves into this PNG (needs matplotlib)")
+    parser.add_argument("--out", help="write the report to this file instead of stdout")
+    parser.add_argument("--plot", help="draw the cost curves into this file (.png, .svg, .pdf; "
+                                       "needs matplotlib)")
     parser.add_argument("--four-samples", action="store_true",
                         help="train and test on the four embedded samples")
     args = parser.parse_args(argv)
-    for path in (args.out, args.plot):
-        if path and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
-            raise UsageError(f"cannot write {path}: no such folder")
+    if args.out:
+        check_path(args.out, "--out")
     if args.plot:
         try:
             import matplotlib  # noqa: F401
         except ImportError:
             raise UsageError("--plot needs matplotlib: pip install matplotlib") from None
+        args.plot, args.plot_format = plot_format(args.plot)
+        check_path(args.plot, "--plot")
+        if args.out and os.path.realpath(args.out) == os.path.realpath(args.plot):
+            raise UsageError("--out and --plot name the same file")
     return args
 
 
+def terminate(signum, frame):
+    raise Terminated()
+
+
 def main(argv=None):
+    """The command line; returns the exit status."""
+    argv = sys.argv[1:] if argv is None else argv
     try:
-        args = parse_args(sys.argv[1:] if argv is None else argv)
+        args = parse_args(argv)
     except UsageError as error:
         print(f"compare.py: error: {error}", file=sys.stderr)
         return 2
-    specs = plan(args.epochs, args.seeds, args.ablation, args.four_samples, args.alignment)
-    start = time.perf_counter()
+    handler = signal.signal(signal.SIGTERM, terminate)  # stop the workers as on Ctrl-C
     try:
-        results = run_all(specs, min(args.jobs, len(specs)), progress_line(len(specs)))
-    except RuntimeError as error:
-        print(f"compare.py: error: {error}", file=sys.stderr)
+        return study(args, argv)
+    except KeyboardInterrupt:
+        print("\ncompare.py: interrupted" if sys.stderr.isatty() else "compare.py: interrupted",
+              file=sys.stderr)
+        return 130
+    except Terminated:
+        print("compare.py: terminated", file=sys.stderr)
+        return 143
+    except StudyError as error:
+        print(f"\ncompare.py: error: {error}" if sys.stderr.isatty() else
+              f"compare.py: error: {error}", file=sys.stderr)
         return 1
-    text = report(results, args)
+    except BrokenPipeError:  # the reader went away (| head): stop without a word
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
+    finally:
+        signal.signal(signal.SIGTERM, handler)
+
+
+def study(args, argv):
+    """Run the study that args describe and write its report; returns the exit status."""
+    *_, data = original_net.load_data(four_samples=args.four_samples)
+    four = "four" in data
+    if four and not args.four_samples:
+        print("compare.py: scikit-learn is not installed: training on the four embedded "
+              "samples, with their settings", file=sys.stderr)
+    defaults = original_net.FOUR_SAMPLE_DEFAULTS if four else original_net.DEFAULTS
+    settings = dict(epochs=args.epochs, seeds=args.seeds, lr=args.lr or defaults["lr"],
+                    momentum=defaults["momentum"] if args.momentum is None else args.momentum,
+                    four_samples=four, data=data, ablation=args.ablation,
+                    alignment=args.alignment)
+    runs = plan(args.seeds, args.ablation)
+    settings["runs"] = len(runs)
+    jobs = min(args.jobs, cpus())
+    if args.jobs > jobs:
+        print(f"compare.py: --jobs {args.jobs} is more than the {cpus()} CPUs here: using "
+              f"{jobs}", file=sys.stderr)
+    if jobs > 1:
+        try:
+            import joblib  # noqa: F401
+        except ImportError:
+            print("compare.py: joblib is not installed: training on one process",
+                  file=sys.stderr)
+            jobs = 1
+    jobs = min(jobs, len(runs))
+    start = time.perf_counter()
+    results, n_batches = run_study(runs, settings, jobs, progress_line(len(runs), jobs))
+    seconds = time.perf_counter() - start
+    train_size = 4 if four else 350
+    study = dict(command=shlex.join(["python3", "compare.py"] + list(argv)),
+                 date=datetime.date.today().isoformat(), settings=settings,
+                 environment=environment(), jobs=jobs, batches=n_batches, wall_seconds=seconds,
+                 run_steps_per_second=len(runs) * args.epochs * train_size / seconds)
+    text = report(results, study, args.format, args.alignment)
     if args.out:
-        write_whole(args.out, lambda tmp: Path(tmp).write_text(text))
+        write_file(args.out, lambda name: open(name, "w").write(text))
+        print(f"compare.py: wrote {args.out}", file=sys.stderr)
     else:
-        print(text, end="")
+        print(text, end="", flush=True)
     if args.plot:
-        write_whole(args.plot, lambda tmp: plot(results, args, tmp))
-    print(f"compare: {len(specs)} runs in {time.perf_counter() - start:.1f} s on "
-          f"{min(args.jobs, len(specs))} processes", file=sys.stderr)
+        write_file(args.plot, lambda name: plot(results, args.alignment, name, args.plot_format))
+        print(f"compare.py: wrote {args.plot}", file=sys.stderr)
     return 0
 
 

@@ -1,11 +1,17 @@
-"""Tests for original_net.py, broken_net.py, digits_4samples.py and compare.py.
+"""Tests for original_net.py, broken_net.py, lockstep.py, digits_4samples.py and compare.py.
 
 Run: python -m pytest -q test_scripts.py
 """
 import importlib
+import json
 import os
+import re
+import signal
+import stat
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +21,7 @@ from scipy.signal import convolve2d
 import broken_net
 import compare
 import digits_4samples
+import lockstep
 import original_net
 
 HERE = Path(__file__).resolve().parent
@@ -442,141 +449,66 @@ def test_twin_test_catches_a_fix_made_in_one_file_only():
     assert untagged != broken and twin_violations(original, untagged)
 
 
-# ---------------------------------------------------------------- compare
+# ---------------------------------------------------------------- lock-step training
 
-@pytest.fixture(scope="module")
-def short_compare_json():
-    result = run("compare.py", "--epochs", "3", "--format", "json", "--jobs", "2")
-    assert result.returncode == 0, result.stderr
-    return result
+BREAK_CHOICES = [(), ("green",), ("red",), ("green", "red")]
 
 
-def test_compare_runs_every_experiment_and_net_in_json(short_compare_json):
-    import json
-    report = json.loads(short_compare_json.stdout)
-    pairs = [(r["experiment"], r["net"]) for r in report["results"]]
-    assert pairs == [(e, n) for e in compare.EXPERIMENTS for n in ("original", "broken green,red")]
-    for row in report["results"]:
-        for key in ("cost_epoch_1", "cost_epoch_3", "train_accuracy", "test_accuracy", "seconds"):
-            mean, sd = row[key]
-            assert np.isfinite(mean) and sd == 0
-    assert len(report["claims"]) == 8 and all(c["verdict"] in ("holds", "does not hold")
-                                              for c in report["claims"])
-    assert "runs done" in short_compare_json.stderr
+def lockstep_runs(hidden, seeds=(0, 1, 2), images=50):
+    """A batch of every break choice for each seed, originals first (the broken runs,
+    measured for alignment, must be consecutive)."""
+    runs = [(seed, b) for b in BREAK_CHOICES for seed in seeds]
+    data = {seed: original_net.load_data(seed) for seed in seeds}
+    x = np.stack([data[seed][0][:images] for seed, _ in runs])
+    y = np.stack([data[seed][1][:images] for seed, _ in runs])
+    return runs, x, y
 
 
-def test_compare_csv_parses_with_the_table_columns():
-    import csv
-    import io
-    result = run("compare.py", "--epochs", "3", "--format", "csv", "--seeds", "2")
-    assert result.returncode == 0, result.stderr
-    rows = list(csv.DictReader(io.StringIO(result.stdout)))
-    assert [(r["experiment"], r["net"]) for r in rows] == [
-        (e, n) for e in compare.EXPERIMENTS for n in ("original", "broken green,red")]
-    for row in rows:
-        assert row["seeds"] == "2"
-        for key in ("cost_epoch_1", "cost_epoch_3", "train_accuracy", "test_accuracy", "seconds"):
-            assert float(row[f"{key}_mean"]) >= 0 and float(row[f"{key}_sd"]) >= 0
-    assert rows[4]["W3"] == "16x28" and rows[4]["W4"] == "28x36" and rows[4]["W5"] == "36x1"
+@pytest.mark.parametrize("hidden", [(18, 20), (48, 56)])
+def test_lockstep_equals_separate_runs_bit_for_bit(hidden):
+    runs, x, y = lockstep_runs(hidden)
+    epochs = 3
+    params = [original_net.init_params(seed, hidden) for seed, _ in runs]
+    aligned = [i for i, (_, b) in enumerate(runs) if b]
+    histories, alignments = lockstep.train(params, x, y, [b for _, b in runs], epochs,
+                                           0.001, 0.9, align=aligned)
+    for r, (seed, breaks) in enumerate(runs):
+        alone = original_net.init_params(seed, hidden)
+        meter = lockstep.AlignmentMeter(alone, x.shape[1], epochs) if breaks else None
+        if breaks:
+            history = broken_net.train(alone, x[r], y[r], epochs, 0.001, 0.9, on_step=meter,
+                                       breaks=breaks)
+        else:
+            history = original_net.train(alone, x[r], y[r], epochs, 0.001, 0.9)
+        assert history == histories[r], (seed, breaks)
+        for name in original_net.NAMES:
+            assert params[r][name].tobytes() == alone[name].tobytes(), (seed, breaks, name)
+        if breaks:
+            assert alignments[aligned.index(r)].tobytes() == meter.means.tobytes(), (seed, breaks)
+    assert len({tuple(h) for h in histories}) == len(runs)  # the runs really differ
 
 
-@pytest.mark.parametrize("fmt, marks", [
-    ("text", ["Cost and accuracy", "The article's claims"]),
-    ("markdown", ["## Cost and accuracy", "| Result 2 | broken green,red |"])])
-def test_compare_text_and_markdown_show_both_tables(fmt, marks):
-    result = run("compare.py", "--epochs", "2", "--format", fmt, "--ablation")
-    assert result.returncode == 0, result.stderr
-    for mark in marks + ["broken green", "broken red", "Result 1", "Result 3", "verdict"]:
-        assert mark in result.stdout
+def test_lockstep_exactness_check_can_fail():
+    """The comparison above notices one weight one bit off at the start."""
+    runs, x, y = lockstep_runs((18, 20), seeds=(0,), images=20)
+    params = [original_net.init_params(seed, (18, 20)) for seed, _ in runs]
+    params[0]["W1a"][1, 1] = np.nextafter(params[0]["W1a"][1, 1], np.inf)
+    lockstep.train(params, x, y, [b for _, b in runs], 2, 0.001, 0.9)
+    alone = original_net.init_params(0, (18, 20))
+    original_net.train(alone, x[0], y[0], 2, 0.001, 0.9)
+    assert [n for n in original_net.NAMES if alone[n].tobytes() != params[0][n].tobytes()]
 
 
-def test_compare_results_do_not_depend_on_jobs(short_compare_json):
-    import json
-    one = run("compare.py", "--epochs", "3", "--format", "json", "--jobs", "1")
-    assert one.returncode == 0, one.stderr
-    a, b = json.loads(one.stdout), json.loads(short_compare_json.stdout)
-    for report in (a, b):
-        for row in report["results"] + report["runs"]:
-            row.pop("seconds")
-    assert a == b
-
-
-def fake_run(experiment, net, seed, costs, test_right, test_size=10):
-    history = [50.0] * 500
-    for epoch, value in costs.items():
-        history[epoch - 1] = value
-    return dict(experiment=experiment, net=net, seed=seed, history=history,
-                test_right=test_right, test_size=test_size,
-                test_accuracy=test_right / test_size)
-
-
-def test_claim_verdicts_are_computed_from_the_numbers():
-    broken = "broken green,red"
-    runs = [
-        # Result 1: both 10/10, broken lower at 250 -> two claims hold.
-        fake_run("Result 1", "original", 0, {250: 0.5, 500: 0.1}, 10),
-        fake_run("Result 1", broken, 0, {250: 0.3, 500: 0.2}, 10),
-        # Result 2: broken higher final cost, broken 9/10 (claim fails), original 10/10 (fails).
-        fake_run("Result 2", "original", 0, {500: 0.1}, 10),
-        fake_run("Result 2", broken, 0, {500: 0.4}, 9),
-        # Result 3: original 9/10 (all but one: holds; both 100%: fails), broken lower cost.
-        fake_run("Result 3", "original", 0, {500: 0.3}, 9),
-        fake_run("Result 3", broken, 0, {500: 0.2}, 10),
-    ]
-    verdicts = [(c["experiment"], c["claim"], c["verdict"]) for c in compare.claims(runs, 500)]
-    assert verdicts == [
-        ("Result 3", "original net: all test images but one right", "holds"),
-        ("Result 1", "both nets 100% test accuracy", "holds"),
-        ("Result 1", "broken net lower cost at epoch 250", "holds"),
-        ("Result 2", "broken net higher final cost", "holds"),
-        ("Result 2", "broken net 100% test accuracy", "does not hold"),
-        ("Result 2", "original net some test images wrong", "does not hold"),
-        ("Result 3", "both nets 100% test accuracy", "does not hold"),
-        ("Result 3", "broken net higher final cost", "does not hold"),
-    ]
-    # A second seed where everything flips: each verdict counts the seeds it held in.
-    runs += [
-        fake_run("Result 1", "original", 1, {250: 0.1}, 9),
-        fake_run("Result 1", broken, 1, {250: 0.3}, 10),
-        fake_run("Result 2", "original", 1, {500: 0.4}, 8),
-        fake_run("Result 2", broken, 1, {500: 0.1}, 10),
-        fake_run("Result 3", "original", 1, {500: 0.1}, 7),
-        fake_run("Result 3", broken, 1, {500: 0.2}, 10),
-    ]
-    verdicts = [c["verdict"] for c in compare.claims(runs, 500)]
-    assert verdicts == ["1/2 seeds", "1/2 seeds", "1/2 seeds", "1/2 seeds", "1/2 seeds",
-                        "1/2 seeds", "0/2 seeds", "1/2 seeds"]
-
-
-@pytest.mark.parametrize("args, message", [
-    (["--epochs", "0"], "--epochs"), (["--seeds", "0"], "--seeds"), (["--jobs", "-1"], "--jobs"),
-    (["--format", "xml"], "--format"), (["--epochs", "x"], "not a whole number"),
-    (["--out", "/no/such/folder/report.md"], "no such folder"), (["--bogus"], "unrecognized"),
-])
-def test_compare_bad_input_gives_one_line_and_exit_2(args, message):
-    result = run("compare.py", *args)
-    assert result.returncode == 2 and result.stdout == ""
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("compare.py: error:") and message in lines[0]
-
-
-def test_compare_plot_without_matplotlib_says_how_to_install_it(tmp_path):
-    result = run("compare.py", "--epochs", "1", "--plot", str(tmp_path / "c.png"),
-                 env=blocked(tmp_path, "matplotlib"))
-    assert result.returncode == 2 and result.stdout == ""
-    assert result.stderr == "compare.py: error: --plot needs matplotlib: pip install matplotlib\n"
-    assert not (tmp_path / "c.png").exists()
-
-
-def test_compare_writes_out_and_plot_files(tmp_path):
-    pytest.importorskip("matplotlib")
-    out, png = tmp_path / "report.md", tmp_path / "curves.png"
-    result = run("compare.py", "--epochs", "2", "--format", "markdown", "--out", str(out),
-                 "--plot", str(png), "--alignment")
-    assert result.returncode == 0, result.stderr
-    assert result.stdout == "" and out.read_text().startswith("## Cost and accuracy")
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".compare-")] == []
+def test_lockstep_names_the_run_that_diverges_with_its_nets_message():
+    runs, x, y = lockstep_runs((18, 20), seeds=(0, 1), images=10)
+    params = [original_net.init_params(seed, (18, 20)) for seed, _ in runs]
+    params[5]["W1b"][:] = 1e300  # run 5 (seed 1, green) overflows in its first step
+    alone = {k: v.copy() for k, v in params[5].items()}
+    with pytest.raises(broken_net.TrainingDiverged) as own:
+        broken_net.train(alone, x[5], y[5], 2, breaks=("green",))
+    with pytest.raises(lockstep.RunDiverged) as batch:
+        lockstep.train(params, x, y, [b for _, b in runs], 2, 0.001, 0.9)
+    assert batch.value.run == 5 and str(batch.value) == str(own.value)
 
 
 # ---------------------------------------------------------------- alignment
@@ -586,18 +518,18 @@ def test_alignment_helper_on_hand_made_vectors():
     starts = np.array([0, 2, 4, 6])
     a = np.array([1.0, 0.0, 1.0, 2.0, 0.0, 0.0, 3.0, -1.0])
     b = np.array([0.0, 5.0, -2.0, -4.0, 0.0, 0.0, 0.0, 0.0])
-    cosine, signs = compare.alignment(a, b, starts)
+    cosine, signs = lockstep.alignment(a, b, starts)
     assert cosine.tolist() == [0.0, -1.0, 1.0, 0.0]  # orthogonal, opposite, both zero, one zero
     assert signs.tolist() == [0.0, 0.0, 1.0, 0.0]
     assert not np.isnan(cosine).any()
     same = np.random.default_rng(0).standard_normal(8)
-    assert compare.alignment(same, same, starts)[0].tolist() == [1.0] * 4
+    assert lockstep.alignment(same, same, starts)[0].tolist() == [1.0] * 4
 
 
 def aligned_training(breaks, epochs=2):
     x_train, y_train, *_ = broken_net.load_data(seed=1)
     params = broken_net.init_params(1, (18, 20))
-    meter = compare.AlignmentMeter(params, 40, epochs)
+    meter = lockstep.AlignmentMeter(params, 40, epochs)
     broken_net.train(params, x_train[:40], y_train[:40], epochs, on_step=meter, breaks=breaks)
     return meter.means  # (epochs, [cosine, signs], groups W1..W5)
 
@@ -614,25 +546,438 @@ def test_alignment_with_breaks_drops_only_in_the_broken_layers():
     assert (red[:, :, 1:] == 1.0).all() and (red[:, 0, 0] < 1.0).all()
 
 
+# ---------------------------------------------------------------- compare: runs and tables
+
+
+def compare_json(*args, env=None):
+    result = run("compare.py", "--format", "json", *args, env=env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout), result.stderr
+
+
+@pytest.fixture(scope="module")
+def short_compare():
+    """Three epochs, the default ten seeds, on two processes."""
+    return compare_json("--epochs", "3", "--jobs", "2")
+
+
+def test_compare_runs_every_experiment_and_net_over_ten_seeds(short_compare):
+    report, stderr = short_compare
+    pairs = [(r["experiment"], r["net"]) for r in report["results"]]
+    assert pairs == [(e, n) for e in compare.EXPERIMENTS for n in ("original", "broken green,red")]
+    for row in report["results"]:
+        assert row["seeds"] == 10 and 0 <= row["stuck"] <= 10
+        trained = [r for r in report["runs"] if (r["experiment"], r["net"]) ==
+                   (row["experiment"], row["net"]) and not r["stuck"]]
+        assert row["stuck"] == 10 - len(trained)
+        if trained:
+            mean, sd = row["cost_epoch_3"]
+            assert mean == pytest.approx(np.mean([r["history"][2] for r in trained]))
+    assert len(report["runs"]) == 60 and report["study"]["settings"]["four_samples"] is False
+    for claim in report["claims"]:
+        assert set(claim) >= {"held", "seeds", "interval", "verdict", "trained_held",
+                              "trained_seeds"}
+        assert claim["seeds"] == 10 and claim["verdict"] in ("holds", "fails", "unclear")
+        assert claim["interval"] == compare.wilson(claim["held"], 10)
+    env = report["study"]["environment"]
+    assert env["numpy"] == np.__version__ and env["cpus"] == os.cpu_count() and env["blas"]
+    assert "60 runs in" in stderr and "batches done" in stderr
+
+
+def test_compare_results_do_not_depend_on_jobs(short_compare):
+    one, _ = compare_json("--epochs", "3", "--jobs", "1")
+    two, _ = short_compare
+    one.pop("study")
+    two = {k: v for k, v in two.items() if k != "study"}
+    assert one == two
+
+
+def test_compare_results_do_not_depend_on_batching():
+    settings = dict(epochs=2, lr=0.001, momentum=0.9, four_samples=False, alignment=True)
+    runs = [r for r in compare.plan(2, ablation=True) if r["experiment"] == "Result 1"]
+    whole = compare.train_batch(runs, settings)
+    alone = [result for r in runs for result in compare.train_batch([r], settings)]
+    halves = compare.train_batch(runs[:3], settings) + compare.train_batch(runs[3:], settings)
+    for other in (alone, halves):
+        for a, b in zip(whole, other):
+            assert a["history"] == b["history"] and a["test_right"] == b["test_right"]
+            assert a["stuck"] == b["stuck"] and a["train_accuracy"] == b["train_accuracy"]
+            assert (a["alignment"] is None) == (b["alignment"] is None)
+            if a["alignment"] is not None:
+                assert a["alignment"].tobytes() == b["alignment"].tobytes()
+
+
+def test_batches_keep_one_shape_and_share_the_work():
+    runs = compare.plan(10, ablation=True)
+    for jobs in (1, 2, 3, 5):
+        groups = compare.batches(runs, jobs)
+        assert sorted(map(id, (r for g in groups for r in g))) == sorted(map(id, runs))
+        assert len(groups) % jobs == 0 and all(len(g) <= compare.MAX_BATCH for g in groups)
+        assert all(len({r["experiment"] for r in g}) == 1 for g in groups)
+    assert [len(g) for g in compare.batches(compare.plan(10, False), 2)] == [20, 20, 10, 10]
+    assert len(compare.batches(compare.plan(1000, False), 2)) == 150  # at most 40 a batch
+
+
+def test_compare_csv_parses_with_the_table_columns():
+    import csv
+    import io
+    result = run("compare.py", "--epochs", "3", "--format", "csv", "--seeds", "2")
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [(r["experiment"], r["net"]) for r in rows] == [
+        (e, n) for e in compare.EXPERIMENTS for n in ("original", "broken green,red")]
+    for row in rows:
+        assert row["seeds"] == "2" and row["stuck"] in ("0", "1", "2")
+        if row["stuck"] != "2":
+            for key in ("cost_epoch_1", "cost_epoch_3", "train_accuracy", "test_accuracy"):
+                assert float(row[f"{key}_mean"]) >= 0 and float(row[f"{key}_sd"]) >= 0
+    assert rows[4]["W3"] == "16x28" and rows[4]["W4"] == "28x36" and rows[4]["W5"] == "36x1"
+
+
+@pytest.mark.parametrize("fmt, marks", [
+    ("text", ["Cost and accuracy", "The article's claims", "Environment: Python"]),
+    ("markdown", ["# Original net against broken back prop net", "| Result 2 | broken green,red |",
+                  "Written by `python3 compare.py --epochs 2"])])
+def test_compare_text_and_markdown_show_the_tables(fmt, marks):
+    result = run("compare.py", "--epochs", "2", "--format", fmt, "--ablation", "--seeds", "2")
+    assert result.returncode == 0, result.stderr
+    for mark in marks + ["broken green", "broken red", "Result 1", "Result 3", "verdict",
+                         "stuck", "95% interval", "run-steps a second"]:
+        assert mark in result.stdout
+
+
 def test_compare_alignment_prints_a_table_per_experiment():
-    result = run("compare.py", "--epochs", "2", "--alignment", "--ablation")
+    result = run("compare.py", "--epochs", "2", "--alignment", "--ablation", "--seeds", "1")
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("Alignment of the broken gradient with the true one") == 3
     assert "W1 cos" in result.stdout and "broken red" in result.stdout
 
 
-def test_compare_reports_a_diverging_run_in_one_line(monkeypatch, capsys):
-    monkeypatch.setitem(original_net.DEFAULTS, "lr", 1e100)
-    assert compare.main(["--epochs", "2", "--jobs", "1"]) == 1
-    lines = capsys.readouterr().err.splitlines()
-    assert lines[-1].startswith("compare.py: error: Result 1, original, seed 0: training diverged")
+# ---------------------------------------------------------------- compare: verdicts
 
 
-def test_progress_is_in_place_on_a_terminal_and_periodic_otherwise():
+def fake_run(experiment, net, seed, costs, test_right, test_size=10, stuck=False):
+    history = [50.0] * 500
+    for epoch, value in costs.items():
+        history[epoch - 1] = value
+    return dict(experiment=experiment, net=net, seed=seed, history=history, stuck=stuck,
+                test_right=test_right, test_size=test_size, test_accuracy=test_right / test_size)
+
+
+BROKEN = "broken green,red"
+
+
+def verdicts(runs):
+    return {(c["experiment"], c["claim"]): c for c in compare.claims(runs, 500)}
+
+
+def test_cost_claims_need_a_difference_over_one_percent():
+    def judged(original_cost, broken_cost):
+        runs = [fake_run("Result 3", "original", 0, {500: original_cost}, 10),
+                fake_run("Result 3", BROKEN, 0, {500: broken_cost}, 10)]
+        return verdicts(runs)["Result 3", "broken net higher final cost"]["held"]
+    assert judged(1.0, 1.02) == 1
+    assert judged(1.0, 1.0102) == 1       # 1.0102 - 1 > 1% of 1.0102
+    assert judged(1.0, 1.0101) == 0       # 0.0101 < 1% of 1.0101: a tie
+    assert judged(88.999, 89.0) == 0      # two stuck runs a hair apart
+    assert judged(1.0, 0.5) == 0
+
+
+def test_all_but_one_means_exactly_one_wrong():
+    def judged(right):
+        runs = [fake_run("Result 3", "original", 0, {}, right),
+                fake_run("Result 3", BROKEN, 0, {}, 10)]
+        return verdicts(runs)["Result 3", "original net: all test images but one right"]
+    assert judged(9)["held"] == 1 and judged(9)["verdict"] == "holds once"
+    assert judged(10)["held"] == 0 and judged(10)["verdict"] == "fails once"
+    assert judged(8)["held"] == 0
+
+
+def test_wilson_interval_against_known_values():
+    assert compare.wilson(0, 10) == [0.0, pytest.approx(0.2775, abs=1e-4)]
+    assert compare.wilson(10, 10) == [pytest.approx(0.7225, abs=1e-4), 1.0]
+    assert compare.wilson(5, 10) == pytest.approx([0.2366, 0.7634], abs=1e-4)
+    assert compare.wilson(1, 10) == pytest.approx([0.0179, 0.4042], abs=1e-4)
+    assert compare.wilson(81, 263) == pytest.approx([0.2553, 0.3662], abs=1e-4)
+
+
+def test_verdict_words():
+    assert [compare.verdict(k, 10) for k in range(11)] == (
+        ["fails"] * 2 + ["unclear"] * 7 + ["holds"] * 2)
+    assert compare.verdict(1, 1) == "holds once" and compare.verdict(0, 1) == "fails once"
+    assert compare.verdict(0, 0) == "no seeds"
+
+
+def test_claims_count_seeds_and_exclude_stuck_pairs_from_the_trained_count():
+    runs = []
+    for seed in range(4):
+        stuck = seed == 3  # the broken net of seed 3 never trained; its cost happens to hold
+        runs += [fake_run("Result 3", "original", seed, {500: 0.1}, 10),
+                 fake_run("Result 3", BROKEN, seed, {500: 89.0 if stuck else 0.1 * seed},
+                          5 if stuck else 10, stuck=stuck)]
+    claim = verdicts(runs)["Result 3", "broken net higher final cost"]
+    assert (claim["held"], claim["seeds"]) == (2, 4)           # seeds 2 and 3
+    assert (claim["trained_held"], claim["trained_seeds"]) == (1, 3)
+    assert claim["interval"] == compare.wilson(2, 4) and claim["verdict"] == "unclear"
+    assert claim["measured"].startswith("median: original 0.1, broken")
+
+
+def test_compare_counts_stuck_runs_of_a_real_short_run():
+    """At lr 1e6 the outputs saturate at once: most runs give every image one digit."""
+    report, _ = compare_json("--epochs", "2", "--seeds", "2", "--lr", "1e6")
+    stuck = {(r["experiment"], r["net"], r["seed"]): r["stuck"] for r in report["runs"]}
+    assert sum(stuck.values()) >= 8
+    for row in report["results"]:
+        assert row["stuck"] == sum(stuck[row["experiment"], row["net"], s] for s in (0, 1))
+    for claim in report["claims"]:
+        assert claim["trained_seeds"] == sum(
+            not (stuck[claim["experiment"], "original", s] or stuck[claim["experiment"], BROKEN, s])
+            for s in (0, 1))
+    text = run("compare.py", "--epochs", "2", "--seeds", "2", "--lr", "1e6").stdout
+    assert f"{sum(stuck.values())} of 12 runs got stuck" in text
+
+
+@pytest.mark.parametrize("script", ["original_net.py", "broken_net.py"])
+def test_a_stuck_run_says_so_and_exits_0(script):
+    result = run(script, "--lr", "1e6", "--epochs", "3", "--quiet")
+    assert result.returncode == 0 and result.stderr == ""
+    stuck = [line for line in result.stdout.splitlines() if line.startswith("stuck:")]
+    assert len(stuck) == 1 and "--seed" in stuck[0] and "smaller --lr" in stuck[0]
+    assert "stuck" not in run(script, "--epochs", "3", "--quiet").stdout
+
+
+# ---------------------------------------------------------------- compare: command line
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--epochs", "0"], "--epochs"), (["--seeds", "0"], "--seeds"), (["--jobs", "-1"], "--jobs"),
+    (["--format", "xml"], "--format"), (["--epochs", "x"], "not a whole number"),
+    (["--lr", "0"], "--lr"), (["--bogus"], "unrecognized"),
+    (["--out", "/no/such/folder/report.md"], "no such folder"),
+    (["--out", "."], "is a folder"), (["--out", "/proc/x"], "cannot write in /proc"),
+    (["--plot", "curves.txt"], "matplotlib cannot write .txt"),
+    (["--out", "same.png", "--plot", "same.png"], "the same file"),
+])
+def test_compare_bad_input_gives_one_line_and_exit_2_before_training(args, message):
+    start = time.perf_counter()
+    result = run("compare.py", *args)
+    assert result.returncode == 2 and result.stdout == ""
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("compare.py: error:") and message in lines[0]
+    assert time.perf_counter() - start < 10
+
+
+def test_compare_plot_without_matplotlib_says_how_to_install_it(tmp_path):
+    result = run("compare.py", "--epochs", "1", "--plot", str(tmp_path / "c.png"),
+                 env=blocked(tmp_path, "matplotlib"))
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == "compare.py: error: --plot needs matplotlib: pip install matplotlib\n"
+    assert not (tmp_path / "c.png").exists()
+
+
+def test_compare_writes_out_and_plot_files(tmp_path):
+    pytest.importorskip("matplotlib")
+    out, png = tmp_path / "report.md", tmp_path / "curves.png"
+    result = run("compare.py", "--epochs", "2", "--seeds", "2", "--format", "markdown",
+                 "--out", str(out), "--plot", str(png), "--alignment")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "" and out.read_text().startswith("# Original net against broken")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".compare-")] == []
+    assert f"compare.py: wrote {out}" in result.stderr
+
+
+def test_compare_plot_without_extension_adds_png_and_says_so(tmp_path):
+    pytest.importorskip("matplotlib")
+    result = run("compare.py", "--epochs", "1", "--seeds", "1", "--plot", str(tmp_path / "c"))
+    assert result.returncode == 0, result.stderr
+    assert f"has no extension: writing {tmp_path / 'c'}.png" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c.png"]
+
+
+def test_written_files_get_the_mode_a_plain_write_gives(tmp_path):
+    fresh, old, private = tmp_path / "fresh", tmp_path / "old", tmp_path / "private"
+    old.write_text("old")
+    old.chmod(0o644)
+    private.write_text("old")
+    private.chmod(0o600)
+    umask = os.umask(0o027)
+    try:
+        for path in (fresh, old, private):
+            compare.write_file(str(path), lambda name: Path(name).write_text("new"))
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o640
+    assert stat.S_IMODE(old.stat().st_mode) == 0o644
+    assert stat.S_IMODE(private.stat().st_mode) == 0o600
+    assert old.read_text() == "new" and private.read_text() == "new"
+
+
+def test_a_symlink_keeps_pointing_at_its_replaced_target(tmp_path):
+    target, link = tmp_path / "target.md", tmp_path / "link.md"
+    target.write_text("old")
+    link.symlink_to(target)
+    compare.write_file(str(link), lambda name: Path(name).write_text("new"))
+    assert link.is_symlink() and target.read_text() == "new"
+
+
+def test_a_fifo_is_written_through_not_replaced(tmp_path):
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    got = []
+    reader = threading.Thread(target=lambda: got.append(fifo.read_text()))
+    reader.start()
+    compare.write_file(str(fifo), lambda name: Path(name).write_text("through"))
+    reader.join(timeout=10)
+    assert got == ["through"] and stat.S_ISFIFO(fifo.stat().st_mode)
+
+
+def test_jobs_above_the_cpu_count_are_capped_with_one_line():
+    result = run("compare.py", "--epochs", "1", "--seeds", "1", "--jobs", "1000")
+    assert result.returncode == 0, result.stderr
+    cpus = len(os.sched_getaffinity(0))
+    assert f"compare.py: --jobs 1000 is more than the {cpus} CPUs here: using {cpus}\n" in (
+        result.stderr)
+    assert f"on {compare.count(min(cpus, 6), 'process', 'processes')};" in result.stderr
+
+
+def test_compare_without_sklearn_uses_the_four_samples_and_says_so(tmp_path):
+    result = run("compare.py", "--epochs", "20", "--seeds", "2", "--format", "json",
+                 env=blocked(tmp_path, "sklearn"))
+    assert result.returncode == 0, result.stderr
+    assert ("compare.py: scikit-learn is not installed: training on the four embedded samples"
+            in result.stderr)
+    settings = json.loads(result.stdout)["study"]["settings"]
+    assert settings["four_samples"] is True and settings["lr"] == 0.01
+    assert "four embedded samples" in settings["data"]
+
+
+# ---------------------------------------------------------------- signals, pipes, failures
+
+
+def start(*args):
+    """A script in a session of its own (so that its whole process group can be seen and
+    signalled), with Ctrl-C's default handling even where the tests run without it."""
+    return subprocess.Popen([sys.executable, *args], cwd=HERE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+
+def wait_for(stream, text, timeout=60):
+    """Read stream until a line holds text."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        line = stream.readline()
+        if text in line:
+            return
+        assert line, f"the stream ended before {text!r}"
+    raise AssertionError(f"no {text!r} within {timeout} s")
+
+
+def group_left(process, timeout):
+    """The processes of process's group still alive after up to timeout seconds."""
+    end = time.monotonic() + timeout
+    while True:
+        left = subprocess.run(["ps", "-o", "pid=,stat=,args=", "-g", str(process.pid)],
+                              capture_output=True, text=True).stdout.strip()
+        left = "\n".join(line for line in left.splitlines() if " Z" not in line)  # zombies
+        if not left or time.monotonic() > end:
+            return left
+        time.sleep(0.2)
+
+
+def finish(process, timeout):
+    try:
+        return process.communicate(timeout=timeout)
+    finally:
+        if group_left(process, 0):
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+@pytest.mark.parametrize("script", ["original_net.py", "broken_net.py"])
+def test_ctrl_c_stops_a_net_with_one_line_and_exit_130(script):
+    process = start(script)
+    wait_for(process.stdout, "epoch")
+    os.killpg(process.pid, signal.SIGINT)
+    _, err = finish(process, 10)
+    assert process.returncode == 130 and err == f"{script}: interrupted\n"
+
+
+def test_a_closed_pipe_ends_a_net_quietly():
+    process = start("original_net.py", "--epochs", "50", "--four-samples")
+    wait_for(process.stdout, "epoch")
+    process.stdout.close()  # as | head does after its lines
+    err = process.stderr.read()
+    assert process.wait(timeout=30) == 141 and err == ""
+
+
+@pytest.mark.parametrize("script", ["original_net.py", "broken_net.py"])
+def test_a_net_refuses_a_head_too_big_for_memory_before_allocating(script):
+    result = run(script, "--hidden", "100000", "100000")
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == (f"{script}: error: --hidden 100000 100000 makes 10,001,700,054 "
+                             "weights; the limit is 10,000,000 (about 0.5 GB to train)\n")
+
+
+def test_ctrl_c_stops_a_large_study_within_2_s_leaving_no_process():
+    process = start("compare.py", "--seeds", "1000")
+    wait_for(process.stderr, "Ctrl-C stops")
+    time.sleep(2)  # the workers are busy training
+    os.killpg(process.pid, signal.SIGINT)
+    sent = time.monotonic()
+    out, err = finish(process, 10)
+    assert time.monotonic() - sent < 2
+    assert process.returncode == 130 and out == "" and err == "compare.py: interrupted\n"
+    assert group_left(process, 2) == ""
+
+
+def test_sigterm_to_the_main_process_alone_leaves_no_worker():
+    process = start("compare.py", "--seeds", "1000")
+    wait_for(process.stderr, "Ctrl-C stops")
+    time.sleep(2)
+    process.terminate()
+    out, err = finish(process, 10)
+    assert process.returncode == 143 and err == "compare.py: terminated\n"
+    assert group_left(process, 10) == ""
+
+
+def test_the_first_failing_run_stops_the_study_in_one_line():
+    """At lr 1e60 most runs overflow in their first epoch; the others would train for
+    100000 epochs: the first failure must stop them all."""
+    process = start("compare.py", "--lr", "1e60", "--seeds", "1", "--epochs", "100000")
+    out, err = finish(process, 60)
+    lines = err.splitlines()
+    assert process.returncode == 1 and out == ""
+    assert re.fullmatch(r"compare\.py: error: Result \d, (original|broken green,red), seed 0: "
+                        r"training diverged in epoch \d+ \(.*\); try a smaller --lr than 1e\+60",
+                        lines[-1]), err
+    assert not any("Traceback" in line for line in lines)
+    assert group_left(process, 10) == ""
+
+
+def test_compare_in_process_reports_a_diverging_run_in_one_line(capsys):
+    assert compare.main(["--epochs", "2", "--seeds", "1", "--jobs", "1", "--lr", "1e100"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert re.fullmatch(r"compare\.py: error: Result \d, .*, seed 0: training diverged .*", err[-1])
+
+
+# ---------------------------------------------------------------- progress and helpers
+
+
+def test_digits_4samples_help_and_missing_sklearn(tmp_path):
+    result = run("digits_4samples.py", "--help")
+    assert result.returncode == 0 and "--check" in result.stdout and "--from-sklearn" in result.stdout
+    result = run("digits_4samples.py", "--from-sklearn", env=blocked(tmp_path, "sklearn"))
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr == ("digits_4samples.py: error: --from-sklearn needs scikit-learn "
+                             "(pip install scikit-learn)\n")
+
+
+def terminal_output(*args):
+    """What a script writes to a terminal (a pseudo-terminal here)."""
     import pty
     main, replica = pty.openpty()
-    process = subprocess.Popen([sys.executable, "original_net.py", "--epochs", "20",
-                                "--test-size", "3"], stdout=replica, stderr=replica, cwd=HERE)
+    process = subprocess.Popen([sys.executable, *args], stdout=replica, stderr=replica, cwd=HERE)
     os.close(replica)
     chunks = []
     while True:
@@ -644,9 +989,26 @@ def test_progress_is_in_place_on_a_terminal_and_periodic_otherwise():
             break
         chunks.append(chunk)
     assert process.wait(timeout=60) == 0
-    tty = b"".join(chunks).decode()
+    return b"".join(chunks).decode()
+
+
+def test_progress_is_in_place_on_a_terminal_and_periodic_otherwise():
+    tty = terminal_output("original_net.py", "--epochs", "20", "--test-size", "3")
     assert "\repoch    2/20" in tty and "\repoch   20/20" in tty
+    # Each line overwrites the last one whole: it is padded to at least its length.
+    progress = [p for p in tty[tty.index("\repoch"):].split("\n")[0].split("\r") if p]
+    assert all(len(b) >= len(a.rstrip()) for a, b in zip(progress, progress[1:]))
+    assert any(b.endswith(" ") for b in progress)  # some cost got shorter: it was padded
     piped = run("original_net.py", "--epochs", "20", "--test-size", "3").stdout
     assert [line.split()[1] for line in piped.splitlines() if line.startswith("epoch")] == [
         "1/20", "2/20", "4/20", "6/20", "8/20", "10/20", "12/20", "14/20", "16/20", "18/20",
         "20/20"]
+
+
+def test_counts_are_singular_or_plural():
+    assert original_net.count(1, "epoch") == "1 epoch"
+    assert original_net.count(2, "epoch") == "2 epochs"
+    assert compare.count(1, "process", "processes") == "1 process"
+    assert compare.count(3, "process", "processes") == "3 processes"
+    out = run("original_net.py", "--epochs", "1", "--four-samples").stdout
+    assert "; 1 epoch, lr" in out and "for 4 training steps" in out
