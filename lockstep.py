@@ -245,7 +245,7 @@ def train(params, images, labels, breaks, epochs, lr, momentum, align=(), on_epo
     patches = np.ascontiguousarray(patches.transpose(1, 0, 2, 3))
     targets = np.asarray(labels, dtype=float).T.copy()       # (N, R)
     target_lists = targets.tolist()
-    meter = BatchMeter(batch, params[0], align, steps, epochs) if len(align) else None
+    meter = BatchMeter(batch, params[0], align, steps) if len(align) else None
     histories = [[] for _ in range(runs)]
     for epoch in range(1, epochs + 1):
         costs = [0.0] * runs
@@ -275,10 +275,10 @@ def train(params, images, labels, breaks, epochs, lr, momentum, align=(), on_epo
         for history, cost in zip(histories, costs):
             history.append(cost)
         if meter:
-            meter.end_epoch(epoch)
+            meter.end_epoch()
         if on_epoch:
             on_epoch(epoch)
-    return histories, (list(meter.means) if meter else [])
+    return histories, ([np.array(means) for means in meter.means] if meter else [])
 
 
 class BatchMeter:
@@ -289,7 +289,7 @@ class BatchMeter:
     and W2 the true gradient comes from the conv part of backward without breaks.
     """
 
-    def __init__(self, batch, params, align, steps, epochs):
+    def __init__(self, batch, params, align, steps):
         lo, hi = min(align), max(align) + 1
         if list(align) != list(range(lo, hi)):
             raise ValueError("the aligned runs must be consecutive")
@@ -297,7 +297,7 @@ class BatchMeter:
         self.broken = np.empty((hi - lo, steps, CONV))
         self.true = np.empty_like(self.broken)
         self.starts = group_starts(params)[:2]
-        self.means = np.ones((hi - lo, epochs, 2, len(GROUPS)))
+        self.means = [[] for _ in range(hi - lo)]  # per run: an (2, groups) array an epoch
 
     def step(self, cache, d_p2, i):
         runs, batch, true = self.runs, self.batch, self.true
@@ -307,10 +307,12 @@ class BatchMeter:
                             true[:, i, 18:].reshape(-1, 2, 2, 9))
         self.broken[:, i] = batch.grad[runs, :CONV]
 
-    def end_epoch(self, epoch):
-        for j, (broken, true) in enumerate(zip(self.broken, self.true)):
+    def end_epoch(self):
+        for means, broken, true in zip(self.means, self.broken, self.true):
             cosine, signs = alignment(broken, true, self.starts)
-            self.means[j, epoch - 1, :, :2] = cosine.mean(axis=0), signs.mean(axis=0)
+            epoch = np.ones((2, len(GROUPS)))
+            epoch[:, :2] = cosine.mean(axis=0), signs.mean(axis=0)
+            means.append(epoch)
 
 
 # ---------------------------------------------------------------- divergence
@@ -346,3 +348,42 @@ def replay(params, images, labels, breaks, align, epoch, i, error, lr):
             except FloatingPointError as own:
                 return RunDiverged(r, diverged(epoch, own, lr))
     return RunDiverged(None, diverged(epoch, error, lr))
+
+
+# ---------------------------------------------------------------- python3 lockstep.py
+
+def main():
+    """Measure, side by side in one process, a step of original_net.train against a
+    run-step of lock-step batches of the article's network (W3 16x28, W4 28x36)."""
+    import time
+    x, y, *_ = original_net.load_data(0)
+    x, y, epochs = x[:100], y[:100], 2
+
+    def seconds(train):
+        start = time.perf_counter()
+        train()
+        return time.perf_counter() - start
+
+    def batch(runs):
+        params = [original_net.init_params(seed) for seed in range(runs)]
+        images, labels = np.stack([x] * runs), np.stack([y] * runs)
+        breaks = [()] * (runs - runs // 2) + [("green", "red")] * (runs // 2)
+        return lambda: train(params, images, labels, breaks, epochs, 0.001, 0.9)
+
+    sizes = (1, 5, 10, 20, 40)
+    best = {}
+    for _ in range(5):  # the best of five, each measured beside the others
+        best["one"] = min(best.get("one", 1e9), seconds(
+            lambda: original_net.train(original_net.init_params(0), x, y, epochs)))
+        for runs in sizes:
+            best[runs] = min(best.get(runs, 1e9), seconds(batch(runs)) / runs)
+    step = best["one"] / (epochs * len(x))
+    print(f"one original_net.train step: {step * 1e6:.1f} us")
+    for runs in sizes:
+        per = best[runs] / (epochs * len(x))
+        print(f"lock-step batch of {original_net.count(runs, 'run'):7} ({runs // 2} broken): "
+              f"{per * 1e6:5.1f} us a run-step = {per / step:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
