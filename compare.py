@@ -36,7 +36,7 @@ NETS = {"original": (), "broken green,red": ("green", "red"),  # label: its brok
 BROKEN = "broken green,red"  # the article's broken back prop net
 CHECKPOINTS = (1, 100, 250)  # and the last epoch
 FORMATS = ("text", "markdown", "csv", "json")
-MAX_BATCH = 40  # runs a lock-step batch: more saves little time per run and costs memory
+MAX_BATCH = 40  # runs in a lock-step batch: more saves little time a run, costs memory
 TIE = 0.01      # costs closer than 1% of the larger are a tie: neither is lower
 Z95 = 1.959963984540054  # the normal quantile of a two-sided 95% interval
 
