@@ -195,7 +195,7 @@ def mean_sd(values):
     return [float(values.mean()), float(values.std(ddof=1)) if len(values) > 1 else 0.0]
 
 
-def of(results, experiment, net):
+def runs_of(results, experiment, net):
     return [r for r in results if r["experiment"] == experiment and r["net"] == net]
 
 
@@ -205,7 +205,7 @@ def summarise(results, epochs):
     rows = []
     for experiment in EXPERIMENTS:
         for net in dict.fromkeys(r["net"] for r in results):
-            runs = of(results, experiment, net)
+            runs = runs_of(results, experiment, net)
             if not runs:
                 continue
             trained = [r for r in runs if not r["stuck"]]
@@ -253,7 +253,7 @@ def all_right(run):
     return run["test_right"] == run["test_size"]
 
 
-def claim_table(mid, end):
+def article_claims(mid, end):
     """The article's claims: (experiment, claim, test of one seed's (original, broken)
     pair, what to show: the nets and the measure)."""
     right = ("test right", None)
@@ -282,9 +282,9 @@ def claims(results, epochs):
     k of N seeds, and k' of the N' seeds in which neither net of the pair was stuck."""
     mid = 250 if epochs >= 250 else max(1, epochs // 2)
     rows = []
-    for experiment, claim, holds, shown, (measure, epoch) in claim_table(mid, epochs):
-        original = {r["seed"]: r for r in of(results, experiment, "original")}
-        broken = {r["seed"]: r for r in of(results, experiment, BROKEN)}
+    for experiment, claim, holds, shown, (measure, epoch) in article_claims(mid, epochs):
+        original = {r["seed"]: r for r in runs_of(results, experiment, "original")}
+        broken = {r["seed"]: r for r in runs_of(results, experiment, BROKEN)}
         pairs = [(original[s], broken[s]) for s in sorted(original) if s in broken]
         if not pairs:
             continue
@@ -313,7 +313,7 @@ def alignment_rows(results, epochs):
     rows = []
     for experiment in EXPERIMENTS:
         for net in dict.fromkeys(r["net"] for r in results if r["alignment"] is not None):
-            runs = [r for r in of(results, experiment, net) if not r["stuck"]]
+            runs = [r for r in runs_of(results, experiment, net) if not r["stuck"]]
             for e in checkpoints(epochs):
                 row = dict(experiment=experiment, net=net, epoch=e, seeds=len(runs))
                 for g, group in enumerate(lockstep.GROUPS):
@@ -325,25 +325,22 @@ def alignment_rows(results, epochs):
 
 def reading(results, claim_rows):
     """A few sentences that say what the tables say."""
-    words = [c["verdict"].split()[0] for c in claim_rows]
+    words = [c["verdict"].split()[0] for c in claim_rows]  # 'holds once' counts as 'holds'
+    held, failed, unclear = (words.count(w) for w in ("holds", "fails", "unclear"))
     seeds = max(c["seeds"] for c in claim_rows)
-    names = {w: [f"{c['experiment']}: {c['claim']}" for c in claim_rows if c["verdict"] == w]
-             for w in ("holds", "fails", "unclear")}
     if seeds == 1:
-        text = [f"With one seed each claim was seen once: {words.count('holds')} held and "
-                f"{words.count('fails')} did not. One run is an anecdote; judge the claims "
-                f"over ten seeds (the default)."]
+        text = [f"With one seed each claim was seen once: {held} held and {failed} did not. "
+                f"One run is an anecdote; judge the claims over ten seeds (the default)."]
     else:
-        held, failed, unclear = (words.count(w) for w in ("holds", "fails", "unclear"))
         text = [f"Over {seeds} seeds, of the article's {len(claim_rows)} claims {held} "
                 f"{'holds' if held == 1 else 'hold'}, {failed} {'fails' if failed == 1 else 'fail'}"
                 f" and {unclear} {'stays' if unclear == 1 else 'stay'} unclear (a claim holds when "
                 f"the 95% interval of the rate at which it held lies above one half, fails "
                 f"when it lies below)."]
-        for word in ("holds", "fails", "unclear"):
-            if names[word]:
-                text.append(f"{'Holding' if word == 'holds' else 'Failing' if word == 'fails' else 'Unclear'}: "
-                            + "; ".join(names[word]) + ".")
+        for word, label in (("holds", "Holding"), ("fails", "Failing"), ("unclear", "Unclear")):
+            names = [f"{c['experiment']}: {c['claim']}" for c in claim_rows if c["verdict"] == word]
+            if names:
+                text.append(f"{label}: " + "; ".join(names) + ".")
     stuck = {net: sum(r["stuck"] for r in results if r["net"] == net)
              for net in dict.fromkeys(r["net"] for r in results)}
     total = {net: sum(r["net"] == net for r in results) for net in stuck}
@@ -367,8 +364,12 @@ def environment():
         if found:
             blas = (f"{found[0].get('internal_api')} {found[0].get('version')}, "
                     f"kernel {found[0].get('architecture', 'unknown')}")
-    except ImportError:  # threadpoolctl comes with scikit-learn
-        pass
+    except ImportError:  # threadpoolctl comes with scikit-learn; numpy knows its build
+        try:
+            built = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+            blas = f"{built['name']} {built['version']} (kernel unknown)"
+        except (TypeError, KeyError):  # numpy before 1.25
+            pass
     cpu = platform.processor() or platform.machine()
     try:
         with open("/proc/cpuinfo") as info:
@@ -399,7 +400,7 @@ def result_table(rows, epochs):
     return header, body
 
 
-def claim_rows_table(rows):
+def claims_table(rows):
     header = ["experiment", "the article says", "we measured", "held", "95% interval",
               "verdict", "not stuck"]
     body = [[r["experiment"], r["claim"], r["measured"], f"{r['held']}/{r['seeds']}",
@@ -434,7 +435,7 @@ def describe(study):
             f"{s['momentum']}, {seeds}.",
             f"Environment: Python {env['python']}, numpy {env['numpy']}, BLAS {env['blas']}; "
             f"{env['cpu']}, {count(env['cpus'], 'CPU')}, {env['system']}.",
-            f"Time: {study['wall_seconds']:.0f} s for {count(s['runs'], 'run')} in "
+            f"Time: {study['wall_seconds']:.1f} s for {count(s['runs'], 'run')} in "
             f"{count(study['batches'], 'lock-step batch', 'lock-step batches')} on "
             f"{count(study['jobs'], 'process', 'processes')}: "
             f"{study['run_steps_per_second']:,.0f} run-steps a second."]
@@ -476,7 +477,7 @@ def report(results, study, fmt, alignment):
              render(*result_table(rows, epochs), markdown),
              f"{title}The article's claims (each judged on the pair original, {BROKEN} "
              f"of every seed; not stuck: the seeds in which neither net of the pair was stuck)",
-             render(*claim_rows_table(claim_rows), markdown),
+             render(*claims_table(claim_rows), markdown),
              "\n".join(reading(results, claim_rows))]
     for experiment, (h3, h4) in EXPERIMENTS.items() if alignment else ():
         parts += [f"{title}Alignment of the broken gradient with the true one, {experiment} "
@@ -505,7 +506,7 @@ def plot(results, alignment, path, fmt):
     for col, (experiment, (h3, h4)) in enumerate(EXPERIMENTS.items()):
         ax = axes[0, col]
         for net in nets:
-            runs = of(results, experiment, net)
+            runs = runs_of(results, experiment, net)
             trained = np.array([r["history"] for r in runs if not r["stuck"]])
             label = f"{net}: {len(runs) - len(trained)}/{len(runs)} stuck"
             if len(trained):
@@ -520,7 +521,7 @@ def plot(results, alignment, path, fmt):
         if alignment:
             ax = axes[1, col]
             for net in nets:
-                runs = [r for r in of(results, experiment, net)
+                runs = [r for r in runs_of(results, experiment, net)
                         if r["alignment"] is not None and not r["stuck"]]
                 if runs:
                     cosines = np.median([r["alignment"][:, 0, :2] for r in runs], axis=0)
