@@ -146,6 +146,11 @@ def run_study(runs, settings, jobs, progress):
         done = (train_batch(group, settings) for group in groups)
     else:
         from joblib import Parallel, delayed
+        # When a study is stopped, loky's resource tracker (a process of its own) may warn
+        # of semaphores already cleaned up: noise after the one line that says why.
+        os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [
+            os.environ.get("PYTHONWARNINGS"),
+            "ignore::UserWarning:joblib.externals.loky.backend.resource_tracker"]))
         parallel = Parallel(n_jobs=jobs, return_as="generator_unordered")
         done = parallel(delayed(train_batch)(group, settings, os.getpid()) for group in groups)
     results = {}
