@@ -545,11 +545,16 @@ def plot(results, alignment, path, fmt):
 
 # ---------------------------------------------------------------- files
 
+def written_through(path):
+    """path exists and is no regular file (a FIFO, /dev/stdout): written, not replaced."""
+    return os.path.exists(path) and not stat.S_ISREG(os.stat(path).st_mode)
+
+
 def check_path(path, option):
     """Before any training: path can be written (raises UsageError if not)."""
     if os.path.isdir(path):
         raise UsageError(f"{option} {path}: is a folder; give a file name")
-    if os.path.exists(path) and not stat.S_ISREG(os.stat(path).st_mode):
+    if written_through(path):
         if not os.access(path, os.W_OK):  # a FIFO or a device: written through
             raise UsageError(f"{option} {path}: not writable")
         return
@@ -569,7 +574,7 @@ def write_file(path, write):
     replaced whole: a temporary file beside it, renamed over it, with the mode a plain
     write would leave (the old file's, or the umask's). Anything else that exists, a FIFO
     or /dev/stdout, is written through."""
-    if os.path.exists(path) and not stat.S_ISREG(os.stat(path).st_mode):
+    if written_through(path):
         write(path)
         return
     target = os.path.realpath(path)
@@ -653,6 +658,11 @@ def parse_args(argv):
     return args
 
 
+def say(message):
+    """message on stderr, on a line of its own even after an in-place progress line."""
+    print(("\n" if sys.stderr.isatty() else "") + message, file=sys.stderr)
+
+
 def terminate(signum, frame):
     raise Terminated()
 
@@ -669,15 +679,13 @@ def main(argv=None):
     try:
         return study(args, argv)
     except KeyboardInterrupt:
-        print("\ncompare.py: interrupted" if sys.stderr.isatty() else "compare.py: interrupted",
-              file=sys.stderr)
+        say("compare.py: interrupted")
         return 130
     except Terminated:
         print("compare.py: terminated", file=sys.stderr)
         return 143
     except StudyError as error:
-        print(f"\ncompare.py: error: {error}" if sys.stderr.isatty() else
-              f"compare.py: error: {error}", file=sys.stderr)
+        say(f"compare.py: error: {error}")
         return 1
     except BrokenPipeError:  # the reader went away (| head): stop without a word
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -688,8 +696,8 @@ def main(argv=None):
 
 def study(args, argv):
     """Run the study that args describe and write its report; returns the exit status."""
-    *_, data = original_net.load_data(four_samples=args.four_samples)
-    four = "four" in data
+    x_train, *_, data = original_net.load_data(four_samples=args.four_samples)
+    four = x_train is original_net.FOUR_X
     if four and not args.four_samples:
         print("compare.py: scikit-learn is not installed: training on the four embedded "
               "samples, with their settings", file=sys.stderr)
@@ -715,11 +723,10 @@ def study(args, argv):
     start = time.perf_counter()
     results, n_batches = run_study(runs, settings, jobs, progress_line(len(runs), jobs))
     seconds = time.perf_counter() - start
-    train_size = 4 if four else 350
     study = dict(command=shlex.join(["python3", "compare.py"] + list(argv)),
                  date=datetime.date.today().isoformat(), settings=settings,
                  environment=environment(), jobs=jobs, batches=n_batches, wall_seconds=seconds,
-                 run_steps_per_second=len(runs) * args.epochs * train_size / seconds)
+                 run_steps_per_second=len(runs) * args.epochs * len(x_train) / seconds)
     text = report(results, study, args.format, args.alignment)
     if args.out:
         write_file(args.out, lambda name: open(name, "w").write(text))

@@ -26,6 +26,8 @@ from original_net import COLS4, INDEX8, NAMES, VALID8
 GROUPS = {"W1": ("W1a", "W1b"), "W2": ("W2a", "W2b", "W2c", "W2d"),
           "W3": ("W3",), "W4": ("W4",), "W5": ("W5",)}
 CONV = 54  # W1a..W2d are the first 54 weights: the only ones a broken line reaches
+# What the conv part of backward reads from the forward pass's cache.
+CONV_CACHE = ("patches1", "z1", "first1", "patches2", "z2", "a2", "first2")
 
 # Pooling masks as floats: ROUTE[k] is 1.0 at position k of a 2x2 window and 0.0
 # elsewhere (the nets' FIRST[k]); ROUTE_T[k] is that mask with the window transposed.
@@ -301,7 +303,7 @@ class BatchMeter:
 
     def step(self, cache, d_p2, i):
         runs, batch, true = self.runs, self.batch, self.true
-        sub = {key: value[runs] for key, value in cache.items()}
+        sub = {key: cache[key][runs] for key in CONV_CACHE}
         batch.backward_conv(sub, d_p2[runs], batch.k2[runs], None, None,
                             true[:, i, :18].reshape(-1, 2, 9),
                             true[:, i, 18:].reshape(-1, 2, 2, 9))

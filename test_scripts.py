@@ -664,7 +664,7 @@ def fake_run(experiment, net, seed, costs, test_right, test_size=10, stuck=False
                 test_right=test_right, test_size=test_size, test_accuracy=test_right / test_size)
 
 
-BROKEN = "broken green,red"
+BROKEN = compare.BROKEN
 
 
 def verdicts(runs):
