@@ -103,17 +103,18 @@ def conv_index(n):
     """Gather table for a true 3x3 convolution of a zero-padded n x n map.
 
     Output pixel (i, j) is the sum over k = 3u + v of W[u, v] * x[i+1-u, j+1-v] (the
-    kernel flipped, as in scipy.signal.convolve2d), so patches[row, k] is x.flat at
-    index[row, k] where valid[row, k], and padding (0) where not. Rows come in window
-    order: (window row, window column, position in the 2x2 window, row-major), so each
-    pooling window is four consecutive outputs and pooling needs no reordering.
+    kernel flipped, as in scipy.signal.convolve2d), so patches[k, col] is x.flat at
+    index[k, col] where valid[k, col], and padding (0) where not; then W.ravel() @
+    patches is the output. Columns come in window order: (window row, window column,
+    position in the 2x2 window, row-major), so each pooling window is four consecutive
+    outputs and pooling needs no reordering.
     """
-    wi, wj, di, dj, u, v = np.meshgrid(*[np.arange(k) for k in (n // 2, n // 2, 2, 2, 3, 3)],
+    u, v, wi, wj, di, dj = np.meshgrid(*[np.arange(k) for k in (3, 3, n // 2, n // 2, 2, 2)],
                                        indexing="ij")
     r, c = 2 * wi + di + 1 - u, 2 * wj + dj + 1 - v
     valid = (r >= 0) & (r < n) & (c >= 0) & (c < n)
     index = np.where(valid, r * n + c, 0)
-    return index.reshape(n * n, 9), valid.reshape(n * n, 9).astype(float)
+    return index.reshape(9, n * n), valid.reshape(9, n * n).astype(float)
 
 
 # Layer 1 gathers its patches straight from the 8x8 image: no padded copy is made.
@@ -136,7 +137,9 @@ def init_params(seed=0, hidden=(28, 36)):
 
 
 def sigmoid(z):
-    return 0.5 + 0.5 * math.tanh(0.5 * z)  # = 1 / (1 + exp(-z)), without overflow in exp
+    """1 / (1 + exp(-z)) without overflow in exp; numpy's tanh, so that lockstep.py,
+    which computes it for many runs at once, gets the same bits."""
+    return 0.5 + 0.5 * np.tanh(0.5 * z)
 
 
 def maxpool(maps):
@@ -164,16 +167,16 @@ def forward(params, x):
     """
     p = params
     # Red star: layer 1, two channels, both convolving x. Red circle: activation, pooling.
-    patches1 = x.ravel()[INDEX8] * VALID8                     # (64, 9)
+    patches1 = x.ravel()[INDEX8] * VALID8                     # (9, 64): one column a pixel
     k1 = np.array([p["W1a"], p["W1b"]]).reshape(2, 9)
-    z1 = (k1 @ patches1.T).reshape(2, 4, 4, 4)                # both channels, one matmul
+    z1 = (k1 @ patches1).reshape(2, 4, 4, 4)                  # both channels, one matmul
     a1 = np.arctan(z1)                                        # 1b: arctan
     a1[0] = np.maximum(z1[0], 0)                              # 1a: ReLU
     p1, mask1 = maxpool(a1)                                   # (2, 4, 4)
     # Blue star: layer 2, four channels: 2a, 2b convolve 1a; 2c, 2d convolve 1b.
-    patches2 = (p1.reshape(2, 16) @ COLS4).reshape(2, 16, 9)
+    patches2 = (p1.reshape(2, 16) @ COLS4).reshape(2, 9, 16)
     k2 = np.array([[p["W2a"], p["W2b"]], [p["W2c"], p["W2d"]]]).reshape(2, 2, 9)
-    z2 = (k2 @ patches2.transpose(0, 2, 1)).reshape(4, 2, 2, 4)  # 2a, 2b, 2c, 2d
+    z2 = (k2 @ patches2).reshape(4, 2, 2, 4)                  # 2a, 2b, 2c, 2d
     a2 = np.arctan(z2)                                        # 2a, 2c: arctan
     a2[1] = np.maximum(z2[1], 0)                              # 2b: ReLU
     a2[3] = np.tanh(z2[3])                                    # 2d: tanh
@@ -183,7 +186,7 @@ def forward(params, x):
     z3 = f @ p["W3"]
     h3 = np.arctan(z3)
     h4 = np.tanh(h3 @ p["W4"])
-    y_hat = sigmoid((h4 @ p["W5"])[0])                        # a float
+    y_hat = float(sigmoid(h4 @ p["W5"])[0])                   # a float
     cache = dict(patches1=patches1, z1=z1, mask1=mask1, patches2=patches2, k2=k2,
                  z2=z2, a2=a2, mask2=mask2, f=f, z3=z3, h3=h3, h4=h4, y_hat=y_hat)
     return y_hat, cache
@@ -210,8 +213,8 @@ def backward(params, cache, y, breaks=BREAKS):  # BREAKS: which broken lines run
     act2[1] = z2[1] > 0                                       # ReLU' (2b)
     act2[3] = 1 - a2[3] * a2[3]                               # tanh' (2d)
     d_z2 = (d_a2 * act2).reshape(2, 2, 16)  # BLUE: plain element-wise product (unchanged)
-    d_k2 = (d_z2 @ c["patches2"]).reshape(2, 2, 3, 3)        # W2a, W2b; W2c, W2d
-    d_patches2 = d_z2.transpose(0, 2, 1) @ c["k2"]            # (2, 16, 9)
+    d_k2 = (d_z2 @ c["patches2"].transpose(0, 2, 1)).reshape(2, 2, 3, 3)  # W2a, W2b; W2c, W2d
+    d_patches2 = c["k2"].transpose(0, 2, 1) @ d_z2            # (2, 9, 16)
     d_p1 = (d_patches2.reshape(2, 144) @ COLS4.T).reshape(2, 4, 4)
     # Red star: layer 1, back through the pooling mask, activations and convolution.
     mask1 = c["mask1"]
@@ -223,7 +226,7 @@ def backward(params, cache, y, breaks=BREAKS):  # BREAKS: which broken lines run
     act1 = 1 / (1 + z1 * z1)                                  # arctan' (1b)
     act1[0] = z1[0] > 0                                       # ReLU' (1a)
     d_z1 = (d_a1 * act1).reshape(2, 64)  # BLUE: plain element-wise product (unchanged)
-    d_k1 = (d_z1 @ c["patches1"]).reshape(2, 3, 3)            # W1a, W1b
+    d_k1 = (d_z1 @ c["patches1"].T).reshape(2, 3, 3)          # W1a, W1b
     return {"W1a": d_k1[0], "W1b": d_k1[1],
             "W2a": d_k2[0, 0], "W2b": d_k2[0, 1], "W2c": d_k2[1, 0], "W2d": d_k2[1, 1],
             "W3": c["f"][:, None] * d_z3, "W4": c["h3"][:, None] * d_z4,
@@ -263,7 +266,8 @@ def train(params, images, labels, epochs=500, lr=0.001, momentum=0.9,
                     velocity *= momentum
                     velocity += lr * np.concatenate([g.ravel() for g in grads.values()])
                     theta -= velocity
-                    cost += 0.5 * (y_hat - y) ** 2
+                    error = y_hat - y  # the cost 0.5 (y_hat - y)^2, as products, not **:
+                    cost += 0.5 * error * error  # lockstep.py computes it the same way
         except FloatingPointError as error:
             raise TrainingDiverged(f"training diverged in epoch {epoch} ({error}); "
                                    f"try a smaller --lr than {lr}") from None

@@ -1,20 +1,23 @@
 """Lock-step training: many runs of one network shape at once, bit for bit as the nets.
 
 original_net.py and broken_net.py train one run, one image per step; on 8x8 images
-their time goes to numpy's per-call overhead (about 120 calls a step), not to arithmetic.
+their time goes to numpy's per-call overhead (about 100 calls a step), not to arithmetic.
 Here R independent runs take their steps together: every array gains a leading run
 axis, and each run keeps its own images and their order, its weights, velocity and
 broken lines. Nothing is summed over runs. Every number is computed by the operation
-the nets use, on the same operands in the same order (a stacked matmul makes one BLAS
-call per run, with the nets' shapes and strides; the sigmoid and the cost are Python
-floats per run, as in the nets), so each run's epoch costs and final weights equal a
-separate original_net.train / broken_net.train run bit for bit. test_scripts.py proves
-it; compare.py trains all its runs here.
+the nets use, on the same operands in the same order: a stacked matmul makes one BLAS
+call per run, with the nets' shapes and strides; elementwise functions (arctan, tanh,
+the sigmoid) are numpy's, lane by lane the same for one run or many. Where the result
+cannot depend on the order (a 0/1 matrix that only gathers, the position of a
+maximum), the batch may compute it another way. So each run's epoch costs and final
+weights equal a separate original_net.train / broken_net.train run bit for bit;
+test_scripts.py proves it, and compare.py trains all its runs here.
 
 It also holds the alignment measure of compare.py --alignment: how far a broken
 gradient points from the true one at the same weights.
 """
 import math
+import sys
 
 import numpy as np
 
@@ -26,14 +29,6 @@ from original_net import COLS4, INDEX8, NAMES, VALID8
 GROUPS = {"W1": ("W1a", "W1b"), "W2": ("W2a", "W2b", "W2c", "W2d"),
           "W3": ("W3",), "W4": ("W4",), "W5": ("W5",)}
 CONV = 54  # W1a..W2d are the first 54 weights: the only ones a broken line reaches
-# What the conv part of backward reads from the forward pass's cache.
-CONV_CACHE = ("patches1", "z1", "first1", "patches2", "z2", "a2", "first2")
-
-# Pooling masks as floats: ROUTE[k] is 1.0 at position k of a 2x2 window and 0.0
-# elsewhere (the nets' FIRST[k]); ROUTE_T[k] is that mask with the window transposed.
-# Multiplying by a float mask gives the same bits as by the nets' boolean one.
-ROUTE = np.eye(4)
-ROUTE_T = ROUTE[[0, 2, 1, 3]]
 
 
 class RunDiverged(ArithmeticError):
@@ -107,25 +102,43 @@ class AlignmentMeter:
 
 # ---------------------------------------------------------------- the batch
 
-def pool(maps, offsets):
+SWAP = np.array([0, 2, 1, 3])  # position k of a 2x2 window -> its position in the window.T
+
+
+def pool(maps, base):
     """2x2 max pooling of maps (runs, C, n, n, 4) in window layout, as original_net.maxpool.
 
-    Returns the pooled maps and, per window, the position of its first maximum (where
-    its gradient goes back to). offsets: the flat index of each window's position 0.
+    Returns the pooled maps and, per window, the flat index into maps of its first
+    maximum (where its gradient goes back to); base: the flat index of each window's
+    position 0.
     """
-    first = maps.argmax(axis=-1)
-    return maps.reshape(-1).take(first + offsets), first
+    at = maps.argmax(axis=-1) + base
+    return maps.reshape(-1).take(at), at
+
+
+def transposed(shape, runs, chosen, axes):
+    """A flat index table over (runs,) + shape: the identity, but with the array's axes
+    permuted as axes says in the runs where chosen is true."""
+    index = np.arange(runs * math.prod(shape)).reshape((runs,) + shape)
+    permuted = index.transpose((0,) + tuple(1 + a for a in axes))
+    return np.where(np.reshape(chosen, (runs,) + (1,) * len(shape)), permuted, index).ravel()
 
 
 class Batch:
     """R runs of one shape: their weights, velocities and gradients as rows of (R, P)
-    arrays, with the nets' forward and backward written for a leading run axis."""
+    arrays, with the nets' forward and backward written for a leading run axis.
 
-    def __init__(self, params, breaks):
+    frozen: per run, whether its conv weights (W1a..W2d) are kept at their initial
+    values (the frozen-conv control: its conv gradients are zeroed before the update).
+    """
+
+    def __init__(self, params, breaks, frozen=None):
         runs = self.runs = len(params)
         shapes = [params[0][name].shape for name in NAMES]
         starts = np.cumsum([0] + [math.prod(shape) for shape in shapes])
         spans = list(zip(NAMES, starts, starts[1:], shapes))
+        # Every op below runs over a whole contiguous array: numpy is several times
+        # slower on strided views.
         self.theta = np.stack([np.concatenate([p[name].ravel() for name in NAMES])
                                for p in params])
         self.velocity = np.zeros_like(self.theta)
@@ -142,145 +155,187 @@ class Batch:
         for r, p in enumerate(params):
             p.update({name: self.theta[r, lo:hi].reshape(shape)
                       for name, lo, hi, shape in spans})
-        # Per-run switches of the broken lines; None where no run of the batch has one.
-        green = np.array(["green" in b for b in breaks])
-        red = np.array(["red" in b for b in breaks])
-        self.green = green.reshape(runs, 1, 1, 1) if green.any() else None
-        self.red = red.reshape(runs, 1, 1, 1, 1) if red.any() else None
-        self.offsets1 = np.arange(0, runs * 128, 4).reshape(runs, 2, 4, 4)
-        self.offsets2 = np.arange(0, runs * 64, 4).reshape(runs, 4, 2, 2)
+        self.base1 = np.arange(0, runs * 128, 4).reshape(runs, 2, 4, 4)
+        self.base2 = np.arange(0, runs * 64, 4).reshape(runs, 4, 2, 2)
+        # Per-run switches of the broken lines as flat index tables (None where no run of
+        # the batch has the line): GREEN transposes each 2x2 map of d_p2; RED sends each
+        # window's gradient to where the 8x8 mask, transposed, has its 1: the position
+        # SWAP[k] of the transposed window, k being that window's first maximum.
+        green = ["green" in b for b in breaks]
+        red = ["red" in b for b in breaks]
+        self.green = transposed((4, 2, 2), runs, green, (0, 2, 1)) if any(green) else None
+        self.red = None
+        if any(red):
+            pixels = np.arange(runs * 128).reshape(runs, 2, 4, 4, 4)
+            flipped = pixels.transpose(0, 1, 3, 2, 4)[..., SWAP]
+            self.red = (transposed((2, 4, 4), runs, red, (0, 2, 1)),
+                        np.where(np.reshape(red, (runs, 1, 1, 1, 1)), flipped, pixels).ravel())
+        self.frozen = np.flatnonzero(frozen) if frozen is not None and any(frozen) else None
 
     def forward(self, patches1):
-        """original_net.forward for every run: y_hat (a list of floats) and the cache."""
+        """original_net.forward for every run, from the runs' layer-1 patches (R, 9, 64):
+        y_hat (R,) and the cache."""
         w, runs = self.w, self.runs
         # Red star: layer 1.
-        z1 = (self.k1 @ patches1.transpose(0, 2, 1)).reshape(runs, 2, 4, 4, 4)
+        z1 = (self.k1 @ patches1).reshape(runs, 2, 4, 4, 4)
         a1 = np.arctan(z1)
-        a1[:, 0] = np.maximum(z1[:, 0], 0)
-        p1, first1 = pool(a1, self.offsets1)
+        np.maximum(z1[:, 0], 0, out=a1[:, 0])
+        p1, at1 = pool(a1, self.base1)
         # Blue star: layer 2.
-        patches2 = (p1.reshape(runs, 2, 16) @ COLS4).reshape(runs, 2, 16, 9)
-        z2 = (self.k2 @ patches2.transpose(0, 1, 3, 2)).reshape(runs, 4, 2, 2, 4)
+        # A 0/1 matrix gathers the patches: each result is one input, whatever the order
+        # of the sum, so one matrix product for all runs gives the nets' numbers.
+        patches2 = (p1.reshape(runs * 2, 16) @ COLS4).reshape(runs, 2, 9, 16)
+        z2 = (self.k2 @ patches2).reshape(runs, 4, 2, 2, 4)
         a2 = np.arctan(z2)
-        a2[:, 1] = np.maximum(z2[:, 1], 0)
-        a2[:, 3] = np.tanh(z2[:, 3])
-        p2, first2 = pool(a2, self.offsets2)
-        # Green, pink and black stars; the sigmoid in Python floats, as the nets do it.
+        np.maximum(z2[:, 1], 0, out=a2[:, 1])
+        np.tanh(z2[:, 3], out=a2[:, 3])
+        p2, at2 = pool(a2, self.base2)
+        # Green, pink and black stars.
         f = p2.reshape(runs, 1, 16)
         z3 = f @ w["W3"]
         h3 = np.arctan(z3)
         h4 = np.tanh(h3 @ w["W4"])
-        y_hat = [0.5 + 0.5 * math.tanh(0.5 * z) for z in (h4 @ w["W5"]).ravel().tolist()]
-        cache = dict(patches1=patches1, z1=z1, first1=first1, patches2=patches2, z2=z2,
-                     a2=a2, first2=first2, f=f, z3=z3, h3=h3, h4=h4)
+        y_hat = original_net.sigmoid((h4 @ w["W5"]).reshape(runs))
+        cache = dict(patches1=patches1, z1=z1, at1=at1, patches2=patches2, z2=z2, p2=p2,
+                     at2=at2, f=f, z3=z3, h3=h3, h4=h4)
         return y_hat, cache
 
-    def backward_dense(self, cache, y_hat, y):
+    def backward_dense(self, cache, y_hat, error):
         """original_net.backward down to layer 2's pooled maps: writes the W3, W4, W5
-        gradients and returns d_p2, the gradient at those maps."""
-        w, g, c = self.w, self.g, cache
-        y_hat = np.array(y_hat)
-        d_z5 = ((y_hat - y) * y_hat * (1 - y_hat))[:, None, None]
+        gradients and returns d_p2, the gradient at those maps. error: y_hat - y."""
+        w, g, c, runs = self.w, self.g, cache, self.runs
+        d_z5 = (error * y_hat * (1 - y_hat)).reshape(runs, 1, 1)
         h4, z3 = c["h4"], c["z3"]
         d_z4 = w["W5"].transpose(0, 2, 1) * d_z5 * (1 - h4 * h4)           # (R, 1, h4)
         d_z3 = (w["W4"] @ d_z4.transpose(0, 2, 1)).transpose(0, 2, 1) / (1 + z3 * z3)
-        d_p2 = (w["W3"] @ d_z3.transpose(0, 2, 1)).reshape(-1, 4, 2, 2)
-        np.multiply(c["f"].transpose(0, 2, 1), d_z3, out=g["W3"])
-        np.multiply(c["h3"].transpose(0, 2, 1), d_z4, out=g["W4"])
-        np.multiply(h4.transpose(0, 2, 1), d_z5, out=g["W5"])
+        d_p2 = (w["W3"] @ d_z3.transpose(0, 2, 1)).reshape(runs, 4, 2, 2)
+        # The outer products: einsum's loop is twice as fast as multiply's here.
+        np.einsum("ri,rj->rij", c["f"].reshape(runs, -1), d_z3.reshape(runs, -1), out=g["W3"])
+        np.einsum("ri,rj->rij", c["h3"].reshape(runs, -1), d_z4.reshape(runs, -1), out=g["W4"])
+        np.multiply(h4.reshape(runs, -1, 1), d_z5, out=g["W5"])
         return d_p2
 
     @staticmethod
     def backward_conv(cache, d_p2, k2, green, red, d_k1, d_k2):
-        """The rest of backward: layer 2 and layer 1, with each run's broken lines
-        (green, red: per-run switches, or None), into d_k1 (R, 2, 9), d_k2 (R, 2, 2, 9)."""
-        c = cache
-        if green is not None:  # GREEN: transpose each 2x2 map of d_p2 in the green runs
-            d_p2 = np.where(green, d_p2.transpose(0, 1, 3, 2), d_p2)
-        d_a2 = ROUTE.take(c["first2"], axis=0) * d_p2[..., None]
-        z2, a2 = c["z2"], c["a2"]
-        act2 = 1 / (1 + z2 * z2)
-        act2[:, 1] = z2[:, 1] > 0
-        act2[:, 3] = 1 - a2[:, 3] * a2[:, 3]
-        d_z2 = (d_a2 * act2).reshape(-1, 2, 2, 16)
-        np.matmul(d_z2, c["patches2"], out=d_k2)
-        d_patches2 = d_z2.transpose(0, 1, 3, 2) @ k2
-        d_p1 = (d_patches2.reshape(-1, 2, 144) @ COLS4.T).reshape(-1, 2, 4, 4)
-        first1 = c["first1"]
-        mask1 = ROUTE.take(first1, axis=0)
-        if red is not None:  # RED: transpose each 8x8 mask of layer 1 in the red runs
-            flipped = ROUTE_T.take(first1.transpose(0, 1, 3, 2), axis=0)
-            mask1 = np.where(red, flipped, mask1)
-        d_a1 = mask1 * d_p1[..., None]
-        z1 = c["z1"]
-        act1 = 1 / (1 + z1 * z1)
-        act1[:, 0] = z1[:, 0] > 0
-        d_z1 = (d_a1 * act1).reshape(-1, 2, 64)
-        np.matmul(d_z1, c["patches1"], out=d_k1)
+        """The rest of backward, layer 2 and layer 1, with each run's broken lines (the
+        index tables green and red, or None), into d_k1 (R, 2, 9) and d_k2 (R, 2, 2, 9).
+
+        Max pooling sends each window's gradient to one position, so the activation
+        derivatives are needed there only: they are computed at those positions, and
+        the products scattered into zeros. Every nonzero number is the nets' (the same
+        operations on the same operands); a zero the nets write as -0.0 (0 times a
+        negative) is +0.0 here, and no later number depends on a zero's sign.
+        """
+        c, runs = cache, len(d_p2)
+        if green is not None:  # GREEN: each 2x2 map of d_p2 transposed, in the green runs
+            d_p2 = d_p2.reshape(-1).take(green).reshape(d_p2.shape)
+        at2 = c["at2"]
+        z = c["z2"].reshape(-1).take(at2)                 # z2 at each window's maximum
+        act = 1 / (1 + z * z)                             # arctan' (2a, 2c)
+        np.greater(z[:, 1], 0, out=act[:, 1])             # ReLU' (2b)
+        a = c["p2"][:, 3]                                 # a2 at the maxima of 2d
+        np.subtract(1, a * a, out=act[:, 3])              # tanh' (2d)
+        d_z2 = np.zeros(runs * 64)
+        d_z2.put(at2, d_p2 * act)
+        d_z2 = d_z2.reshape(runs, 2, 2, 16)
+        np.matmul(d_z2, c["patches2"].transpose(0, 1, 3, 2), out=d_k2)
+        d_patches2 = k2.transpose(0, 1, 3, 2) @ d_z2
+        d_p1 = (d_patches2.reshape(runs, 2, 144) @ COLS4.T).reshape(runs, 2, 4, 4)
+        at1 = c["at1"]
+        if red is not None:  # RED: each 8x8 mask transposed, in the red runs
+            windows, pixels = red
+            at1 = pixels.take(at1.reshape(-1).take(windows)).reshape(at1.shape)
+        z = c["z1"].reshape(-1).take(at1)
+        act = 1 / (1 + z * z)                             # arctan' (1b)
+        np.greater(z[:, 0], 0, out=act[:, 0])             # ReLU' (1a)
+        d_z1 = np.zeros(runs * 128)
+        d_z1.put(at1, d_p1 * act)
+        np.matmul(d_z1.reshape(runs, 2, 64), c["patches1"].transpose(0, 2, 1), out=d_k1)
 
     def update(self, lr, momentum):
         """v = momentum * v + lr * grad; W = W - v, for every weight of every run."""
-        self.velocity *= momentum
+        if self.frozen is not None:  # the frozen-conv control: no conv gradient
+            self.grad[self.frozen, :CONV] = 0.0
         self.grad *= lr
+        self.velocity *= momentum
         self.velocity += self.grad
         self.theta -= self.velocity
 
+    def finite(self, r):
+        """Run r's gradient, velocity and weights are all finite numbers."""
+        return all(np.isfinite(a[r]).all() for a in (self.grad, self.velocity, self.theta))
 
-def train(params, images, labels, breaks, epochs, lr, momentum, align=(), on_epoch=None):
+
+def distinct_rows(rows):
+    """The distinct rows of a 2-d array, and for each row the index of its copy there:
+    np.unique(rows, axis=0, return_inverse=True), but sorting a key of each row (its
+    product with a fixed random vector) instead of the rows, 20 times faster."""
+    key = rows @ np.random.default_rng(0).standard_normal(rows.shape[1])
+    _, first, which = np.unique(key, return_index=True, return_inverse=True)
+    distinct = rows[first]
+    if not np.array_equal(distinct[which.ravel()], rows):  # two rows shared a key
+        distinct, which = np.unique(rows, axis=0, return_inverse=True)
+    return distinct, which.ravel()
+
+
+def train(params, images, labels, breaks, epochs, lr, momentum, align=(), on_epoch=None,
+          frozen=None):
     """Train R runs in lock-step, each exactly as its net's train() would.
 
     params: R parameter dicts of one shape, trained in place (they become views, as in
     the nets). images (R, N, 8, 8), labels (R, N): each run's training images in its
     order. breaks: per run, its broken lines: () is the original net, ("green",),
-    ("red",) or ("green", "red") the broken one. align: consecutive indices of runs
-    whose broken gradient is measured against the true one (AlignmentMeter's measure).
-    on_epoch(epoch), if given, is called after each epoch.
+    ("red",) or ("green", "red") the broken one. frozen: per run, True for the
+    frozen-conv control (original_net.train with the conv gradients zeroed before each
+    update). align: consecutive indices of runs whose broken gradient is measured
+    against the true one (AlignmentMeter's measure). on_epoch(epoch), if given, is
+    called after each epoch.
 
     Returns the epoch costs (a list per run) and, per run in align, its (epochs, 2,
     groups) array of per-epoch mean cosine and sign agreement. Raises RunDiverged when
     a run's numbers stop being finite, as its net raises TrainingDiverged.
     """
     runs, steps = len(params), images.shape[1]
-    batch = Batch(params, breaks)
-    # Every image's layer-1 patches, gathered once: (N, R, 64, 9), one step a block.
-    patches = images.reshape(runs, steps, 64)[:, :, INDEX8] * VALID8
-    patches = np.ascontiguousarray(patches.transpose(1, 0, 2, 3))
+    batch = Batch(params, breaks, frozen)
+    # The layer-1 patches of each distinct image, once (the runs share their data set);
+    # a step's patches are then rows copied from this table.
+    distinct, which = distinct_rows(images.reshape(runs * steps, 64))
+    table = np.ascontiguousarray(distinct[:, INDEX8] * VALID8)   # (images, 9, 64)
+    which = which.reshape(runs, steps).T.copy()               # (N, R)
     targets = np.asarray(labels, dtype=float).T.copy()       # (N, R)
-    target_lists = targets.tolist()
     meter = BatchMeter(batch, params[0], align, steps) if len(align) else None
-    histories = [[] for _ in range(runs)]
+    histories = np.empty((epochs, runs))
     for epoch in range(1, epochs + 1):
-        costs = [0.0] * runs
+        costs = np.zeros(runs)
         with np.errstate(over="raise", invalid="raise", divide="raise"):
             for i in range(steps):
                 try:
-                    y_hat, cache = batch.forward(patches[i])
-                    d_p2 = batch.backward_dense(cache, y_hat, targets[i])
+                    y_hat, cache = batch.forward(table.take(which[i], axis=0))
+                    error = y_hat - targets[i]
+                    d_p2 = batch.backward_dense(cache, y_hat, error)
                     batch.backward_conv(cache, d_p2, batch.k2, batch.green, batch.red,
                                         batch.g_k1, batch.g_k2)
                     if meter:
                         meter.step(cache, d_p2, i)
-                except FloatingPointError as error:
-                    raise replay(params, images, labels, breaks, align, epoch, i, error,
+                except FloatingPointError as fault:
+                    raise replay(params, images, labels, breaks, align, epoch, i, fault,
                                  lr) from None
                 try:
                     batch.update(lr, momentum)
-                except FloatingPointError as error:
-                    raise RunDiverged(first_broken(batch), diverged(epoch, error, lr)) from None
-                costs = [cost + 0.5 * (p - y) ** 2
-                         for cost, p, y in zip(costs, y_hat, target_lists[i])]
-        for r, cost in enumerate(costs):
-            if not math.isfinite(cost) or not np.isfinite(batch.theta[r]).all():
+                    costs += 0.5 * error * error  # as the nets: products, not **
+                except FloatingPointError as fault:
+                    raise RunDiverged(first_broken(batch), diverged(epoch, fault, lr)) from None
+        for r, cost in enumerate(costs.tolist()):
+            if not math.isfinite(cost) or not batch.finite(r):
                 raise RunDiverged(r, diverged(epoch, f"cost {cost}", lr))
         # As in the nets: flush velocities that decay into slow subnormal numbers.
         batch.velocity[np.abs(batch.velocity) < 1e-200] = 0.0
-        for history, cost in zip(histories, costs):
-            history.append(cost)
+        histories[epoch - 1] = costs
         if meter:
             meter.end_epoch()
         if on_epoch:
             on_epoch(epoch)
-    return histories, ([np.array(means) for means in meter.means] if meter else [])
+    return histories.T.tolist(), ([np.array(means) for means in meter.means] if meter else [])
 
 
 class BatchMeter:
@@ -303,7 +358,10 @@ class BatchMeter:
 
     def step(self, cache, d_p2, i):
         runs, batch, true = self.runs, self.batch, self.true
-        sub = {key: cache[key][runs] for key in CONV_CACHE}
+        # The aligned runs' part of the cache; their flat indices made relative to it.
+        sub = {key: cache[key][runs] for key in ("patches1", "z1", "patches2", "z2", "p2")}
+        sub["at1"] = cache["at1"][runs] - runs.start * 128
+        sub["at2"] = cache["at2"][runs] - runs.start * 64
         batch.backward_conv(sub, d_p2[runs], batch.k2[runs], None, None,
                             true[:, i, :18].reshape(-1, 2, 9),
                             true[:, i, 18:].reshape(-1, 2, 2, 9))
@@ -326,10 +384,7 @@ def diverged(epoch, what, lr):
 
 def first_broken(batch):
     """The first run whose gradient, velocity or weights are no longer finite."""
-    for r in range(batch.runs):
-        if not all(np.isfinite(a[r]).all() for a in (batch.grad, batch.velocity, batch.theta)):
-            return r
-    return None
+    return next((r for r in range(batch.runs) if not batch.finite(r)), None)
 
 
 def replay(params, images, labels, breaks, align, epoch, i, error, lr):
@@ -354,12 +409,13 @@ def replay(params, images, labels, breaks, align, epoch, i, error, lr):
 
 # ---------------------------------------------------------------- python3 lockstep.py
 
-def main():
-    """Measure, side by side in one process, a step of original_net.train against a
-    run-step of lock-step batches of the article's network (W3 16x28, W4 28x36)."""
+def measure(sizes=(1, 5, 10, 20, 40), epochs=2, images=100, repeats=5):
+    """Seconds a step of original_net.train takes, and a run-step of lock-step batches
+    of each size, the best of repeats, all measured side by side in this process. The
+    runs are those compare.py trains: seed s's own images and order, half of them
+    broken; the article's network (W3 16x28, W4 28x36); the first images of each split."""
     import time
-    x, y, *_ = original_net.load_data(0)
-    x, y, epochs = x[:100], y[:100], 2
+    data = {seed: original_net.load_data(seed)[:2] for seed in range(max(sizes))}
 
     def seconds(train):
         start = time.perf_counter()
@@ -368,24 +424,44 @@ def main():
 
     def batch(runs):
         params = [original_net.init_params(seed) for seed in range(runs)]
-        images, labels = np.stack([x] * runs), np.stack([y] * runs)
+        x = np.stack([data[seed][0][:images] for seed in range(runs)])
+        y = np.stack([data[seed][1][:images] for seed in range(runs)])
         breaks = [()] * (runs - runs // 2) + [("green", "red")] * (runs // 2)
-        return lambda: train(params, images, labels, breaks, epochs, 0.001, 0.9)
+        return lambda: train(params, x, y, breaks, epochs, 0.001, 0.9)
 
-    sizes = (1, 5, 10, 20, 40)
-    best = {}
-    for _ in range(5):  # the best of five, each measured beside the others
-        best["one"] = min(best.get("one", 1e9), seconds(
+    best = dict.fromkeys(("one",) + tuple(sizes), math.inf)
+    x, y = data[0][0][:images], data[0][1][:images]
+    for _ in range(repeats):  # each measured beside the others, so that they see one machine
+        best["one"] = min(best["one"], seconds(
             lambda: original_net.train(original_net.init_params(0), x, y, epochs)))
         for runs in sizes:
-            best[runs] = min(best.get(runs, 1e9), seconds(batch(runs)) / runs)
-    step = best["one"] / (epochs * len(x))
-    print(f"one original_net.train step: {step * 1e6:.1f} us")
-    for runs in sizes:
-        per = best[runs] / (epochs * len(x))
-        print(f"lock-step batch of {original_net.count(runs, 'run'):7} ({runs // 2} broken): "
-              f"{per * 1e6:5.1f} us a run-step = {per / step:.2f}x")
+            best[runs] = min(best[runs], seconds(batch(runs)) / runs)
+    return {key: value / (epochs * images) for key, value in best.items()}
+
+
+def main(argv=None):
+    """python3 lockstep.py: the side-by-side measurement; returns the exit status."""
+    parser = original_net.Parser(
+        description="Measure a step of original_net.train against a run-step of lock-step "
+                    "batches, side by side in one process (about 20 s).", allow_abbrev=False)
+    try:
+        parser.parse_args(argv)
+        step = measure()
+        one = step.pop("one")
+        print(f"one original_net.train step: {one * 1e6:.1f} us (the best of five)")
+        for runs, per in step.items():
+            print(f"lock-step batch of {original_net.count(runs, 'run'):7} ({runs // 2} broken): "
+                  f"{per * 1e6:5.1f} us a run-step = {per / one:.3f}x", flush=True)
+    except original_net.UsageError as error:
+        print(f"lockstep.py: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("lockstep.py: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # the reader went away (| head)
+        return 141
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
