@@ -325,6 +325,9 @@ class Parser(argparse.ArgumentParser):
     def error(self, message):
         raise UsageError(message)
 
+    def print_help(self, file=None):  # argparse's own ignores a failed write
+        (file or sys.stdout).write(self.format_help())
+
 
 def parse_args(argv):
     """The options; argv None means sys.argv, whose unknown entries are ignored only
@@ -384,18 +387,32 @@ def progress(epochs, quiet):
 def main(argv=None):
     """The command line; returns the exit status. Ctrl-C and a closed pipe end quietly."""
     try:
-        return run(argv)
+        try:
+            status = run(argv)
+        except SystemExit as done:  # --help has printed its text
+            status = done.code
+        sys.stdout.flush()  # a failed write shows here, not after main has returned
+        return status
     except KeyboardInterrupt:
         if sys.stdout.isatty():
             print()  # end the progress line
         print(f"{SCRIPT}: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # the reader went away (| head): stop without a word
-        try:  # and let nothing more be flushed into the closed pipe
-            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        except (OSError, ValueError):
-            pass
+    except OSError as error:  # stdout closed (| head) or on a full device
+        return output_failed(SCRIPT, error)
+
+
+def output_failed(script, error):
+    """The exit status when writing stdout failed: 141 without a word when the reader
+    went away (| head), else one line and 1. Nothing more is written to stdout."""
+    try:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError):  # no real stdout (a notebook): nothing to silence
+        pass
+    if isinstance(error, BrokenPipeError):
         return 141
+    print(f"{script}: error: cannot write the output: {error.strerror or error}", file=sys.stderr)
+    return 1
 
 
 def run(argv):

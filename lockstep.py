@@ -445,7 +445,11 @@ def main(argv=None):
         description="Measure a step of original_net.train against a run-step of lock-step "
                     "batches, side by side in one process (about 20 s).", allow_abbrev=False)
     try:
-        parser.parse_args(argv)
+        try:
+            parser.parse_args(argv)
+        except SystemExit as done:  # --help has printed its text
+            sys.stdout.flush()
+            return done.code
         step = measure()
         one = step.pop("one")
         print(f"one original_net.train step: {one * 1e6:.1f} us (the best of five)")
@@ -458,8 +462,8 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("lockstep.py: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:  # the reader went away (| head)
-        return 141
+    except OSError as error:  # stdout closed (| head) or on a full device
+        return original_net.output_failed("lockstep.py", error)
     return 0
 
 

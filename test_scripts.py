@@ -911,6 +911,19 @@ def test_a_closed_pipe_ends_a_net_quietly():
     assert process.wait(timeout=30) == 141 and err == ""
 
 
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("args", [("original_net.py", "--epochs", "3", "--four-samples"),
+                                  ("broken_net.py", "--epochs", "3", "--four-samples"),
+                                  ("lockstep.py", "--help")])
+def test_a_full_stdout_gives_one_line_and_exit_1(args):
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([sys.executable, *args], stdout=full, stderr=subprocess.PIPE,
+                                text=True, cwd=HERE, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.endswith(": error: cannot write the output: No space left on device\n")
+    assert result.stderr.count("\n") == 1
+
+
 @pytest.mark.parametrize("script", ["original_net.py", "broken_net.py"])
 def test_a_net_refuses_a_head_too_big_for_memory_before_allocating(script):
     result = run(script, "--hidden", "100000", "100000")
