@@ -4,6 +4,7 @@ Run: python -m pytest -q test_scripts.py
 """
 import importlib
 import json
+import math
 import os
 import re
 import signal
@@ -488,6 +489,34 @@ def test_lockstep_equals_separate_runs_bit_for_bit(hidden):
     assert len({tuple(h) for h in histories}) == len(runs)  # the runs really differ
 
 
+def freeze_conv(params, cache, y, grads):
+    """The frozen-conv control's reference: an on_step hook that zeroes the conv
+    gradients (W1a..W2d) before original_net.train's update."""
+    for name in original_net.NAMES[:6]:
+        grads[name][...] = 0.0
+
+
+def test_lockstep_frozen_conv_control_equals_its_reference_bit_for_bit():
+    seeds, hidden, epochs = (0, 1, 2), (28, 36), 3
+    runs, x, y = lockstep_runs(hidden, seeds=seeds, images=40)
+    runs = runs[:3] + runs[-3:]  # originals and both-lines broken runs ...
+    x, y = np.concatenate([x[:3], x[-3:], x[:3]]), np.concatenate([y[:3], y[-3:], y[:3]])
+    frozen = [False] * 6 + [True] * 3  # ... and frozen runs of the same seeds, mixed in
+    params = [original_net.init_params(seed, hidden) for seed in seeds * 3]
+    start = [{k: v.copy() for k, v in p.items()} for p in params]
+    breaks = [b for _, b in runs] + [()] * 3
+    histories, _ = lockstep.train(params, x, y, breaks, epochs, 0.001, 0.9, frozen=frozen)
+    for r in range(6, 9):
+        alone = original_net.init_params(seeds[r - 6], hidden)
+        history = original_net.train(alone, x[r], y[r], epochs, 0.001, 0.9, on_step=freeze_conv)
+        assert history == histories[r]
+        for name in original_net.NAMES:
+            assert params[r][name].tobytes() == alone[name].tobytes(), name
+            frozen_weight = np.array_equal(params[r][name], start[r][name])
+            assert frozen_weight == (name in original_net.NAMES[:6]), name  # only W3..W5 learn
+    assert histories[6] != histories[0]  # the control trains otherwise than the original
+
+
 def test_lockstep_exactness_check_can_fail():
     """The comparison above notices one weight one bit off at the start."""
     runs, x, y = lockstep_runs((18, 20), seeds=(0,), images=20)
@@ -615,7 +644,8 @@ def test_batches_keep_one_shape_and_share_the_work():
         assert len(groups) % jobs == 0 and all(len(g) <= compare.MAX_BATCH for g in groups)
         assert all(len({r["experiment"] for r in g}) == 1 for g in groups)
     assert [len(g) for g in compare.batches(compare.plan(10, False), 2)] == [20, 20, 10, 10]
-    assert len(compare.batches(compare.plan(1000, False), 2)) == 150  # at most 40 a batch
+    at_most = math.ceil(2000 / compare.MAX_BATCH)  # batches for 2000 runs of one shape
+    assert len(compare.batches(compare.plan(1000, False), 2)) == 3 * at_most
 
 
 def test_compare_csv_parses_with_the_table_columns():
