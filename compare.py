@@ -75,8 +75,10 @@ def work(batch):
 def batches(runs, jobs):
     """The runs grouped for lock-step training, the most work first.
 
-    A batch holds runs of one experiment (one shape), at most MAX_BATCH of them; the
-    batches with the most work are halved until every process gets as many batches.
+    A batch holds runs of one experiment (one shape), at most MAX_BATCH of them. Until
+    every process can get as many batches, the batch with the most work is split in
+    two, where the split makes the processes finish closest together (joblib hands
+    the batches out in this order, each to the first process that is free).
     """
     groups = []
     for experiment in EXPERIMENTS:
@@ -84,9 +86,18 @@ def batches(runs, jobs):
         groups += split(same, math.ceil(len(same) / MAX_BATCH)) if same else []
     while len(groups) % jobs and max(map(len, groups)) > 1:
         largest = max((g for g in groups if len(g) > 1), key=work)
-        groups.remove(largest)
-        groups += split(largest, 2)
+        others = [g for g in groups if g is not largest]
+        groups = min(([*others, largest[:k], largest[k:]] for k in range(1, len(largest))),
+                     key=lambda candidate: finish(candidate, jobs))
     return sorted(groups, key=work, reverse=True)
+
+
+def finish(groups, jobs):
+    """When the last of jobs processes is done with groups, handed out most work first."""
+    free = [0] * jobs
+    for group in sorted(groups, key=work, reverse=True):
+        free[free.index(min(free))] += work(group)
+    return max(free)
 
 
 def name(run):

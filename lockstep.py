@@ -178,8 +178,9 @@ class Batch:
         w, runs = self.w, self.runs
         # Red star: layer 1.
         z1 = (self.k1 @ patches1).reshape(runs, 2, 4, 4, 4)
-        a1 = np.arctan(z1)
+        a1 = np.empty_like(z1)
         np.maximum(z1[:, 0], 0, out=a1[:, 0])
+        np.arctan(z1[:, 1], out=a1[:, 1])
         p1, at1 = pool(a1, self.base1)
         # Blue star: layer 2.
         # A 0/1 matrix gathers the patches: each result is one input, whatever the order
