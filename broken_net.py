@@ -72,29 +72,34 @@ class TrainingDiverged(ArithmeticError):
 
 # ---------------------------------------------------------------- data
 
-def load_data(seed=0, test_size=10, four_samples=False):
+def load_data(seed=0, test_size=10, four_samples=False, digits=(0, 1)):
     """Images (N, 8, 8) and labels (N,) for training and testing, and a one-line source.
 
-    Digits 0 and 1 of sklearn's load_digits() (360 images, pixels 0..16), shuffled once
-    with the seed; the first test_size images test, the rest train. Without
-    scikit-learn, or with four_samples, the four embedded samples train and test.
+    Digits A and B of sklearn's load_digits() (0 and 1: 360 images, pixels 0..16), label
+    0 for A and 1 for B, shuffled once with the seed; the first test_size images test,
+    the rest train. Without scikit-learn, or with four_samples, the four embedded
+    samples (digits 0 and 1 only) train and test.
     """
+    a, b = digits
     if not four_samples:
         try:
             from sklearn.datasets import load_digits
         except ImportError:
             four_samples = True
     if four_samples:
+        if (a, b) != (0, 1):
+            raise ValueError(f"--digits {a} {b} needs scikit-learn: the four embedded "
+                             "samples are digits 0 and 1")
         return FOUR_X, FOUR_Y, FOUR_X, FOUR_Y, "the four embedded samples (train = test)"
-    digits = load_digits()
-    keep = digits.target < 2
-    images, labels = digits.images[keep], digits.target[keep]
+    data = load_digits()
+    keep = (data.target == a) | (data.target == b)
+    images, labels = data.images[keep], (data.target[keep] == b).astype(int)
     if not 1 <= test_size < len(labels):
         raise ValueError(f"--test-size must be from 1 to {len(labels) - 1}, got {test_size}")
     order = np.random.default_rng(seed).permutation(len(labels))
     images, labels = images[order], labels[order]
     return (images[test_size:], labels[test_size:], images[:test_size], labels[:test_size],
-            f"sklearn digits 0 and 1: {len(labels) - test_size} train, {test_size} test")
+            f"sklearn digits {a} and {b}: {len(labels) - test_size} train, {test_size} test")
 
 
 # ---------------------------------------------------------------- fixed index tables
@@ -288,10 +293,30 @@ def predict(params, images):
     return np.array([forward(params, x)[0] for x in images])
 
 
-def is_stuck(digits):
-    """A run is stuck when it gives every training image the same digit: its outputs
-    saturated, so its gradients vanished and it stopped learning."""
-    return bool(digits.min() == digits.max())
+def binomial_tail(k, n, p):
+    """P(X >= k) for X ~ Binomial(n, p): the chance of k or more right by luck alone."""
+    if p >= 1:
+        return 1.0
+    log_pmf = [math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1)
+               + i * math.log(p) + (n - i) * math.log1p(-p) for i in range(k, n + 1)]
+    return min(1.0, sum(math.exp(t) for t in log_pmf))
+
+
+STUCK_LEVEL = 0.01  # a run has learned when its accuracy beats chance at this level
+
+
+def is_stuck(digits, labels):
+    """A run is stuck (it did not learn) when its training accuracy is no better than
+    giving every image the majority digit: the one-sided binomial test of its right
+    answers against the majority's rate is not significant at 1% (a study judges
+    hundreds of runs: a chance run should seldom pass for a trained one). Where even
+    every image right could not pass (four samples), it is stuck when it gives every
+    image the same digit."""
+    n, right = len(labels), int((digits == labels).sum())
+    majority = max(np.mean(labels), 1 - np.mean(labels))
+    if majority ** n > STUCK_LEVEL:
+        return bool(digits.min() == digits.max())
+    return binomial_tail(right, n, majority) > STUCK_LEVEL
 
 
 # ---------------------------------------------------------------- command line
@@ -344,8 +369,11 @@ def parse_args(argv):
                         default=DEFAULTS["hidden"],
                         help=f"W3 is 16xH3, W4 H3xH4, W5 H4x1 (default 28 36; "
                         f"at most {MAX_WEIGHTS:,} weights in all)")
-    parser.add_argument("--test-size", type=number(int, 0), default=DEFAULTS["test_size"],
-                        help="test images (default 10)")
+    parser.add_argument("--test-size", type=number(int, 0),
+                        help="test images, the rest train (default 10)")
+    parser.add_argument("--digits", type=number(int, 0, 10, low_ok=True), nargs=2,
+                        metavar=("A", "B"), default=(0, 1),
+                        help="the two digits told apart; B is label 1 (default 0 1)")
     parser.add_argument("--four-samples", action="store_true", help="use the four embedded samples")
     parser.add_argument("--quiet", action="store_true", help="no per-epoch progress")
     parser.add_argument("--breaks", default="green,red", choices=BREAK_CHOICES,  # BREAKS
@@ -357,6 +385,11 @@ def parse_args(argv):
             raise UsageError(f"unrecognized arguments: {' '.join(unknown)}")
     else:
         args = parser.parse_args(argv)
+    if args.digits[0] == args.digits[1]:
+        raise UsageError(f"--digits needs two different digits, got {args.digits[0]} twice")
+    if args.four_samples and (args.test_size is not None or tuple(args.digits) != (0, 1)):
+        raise UsageError("--four-samples trains and tests on the same four images of 0 and 1: "
+                         "no --test-size or --digits")
     h3, h4 = args.hidden
     weights = 54 + 16 * h3 + h3 * h4 + h4
     if weights > MAX_WEIGHTS:  # refused before anything is allocated
@@ -419,20 +452,23 @@ def run(argv):
     """Parse, load, train, test and print; returns the exit status."""
     try:
         args = parse_args(argv)
-        x_train, y_train, x_test, y_test, source = load_data(args.seed, args.test_size,
-                                                             args.four_samples)
+        test_size = DEFAULTS["test_size"] if args.test_size is None else args.test_size
+        x_train, y_train, x_test, y_test, source = load_data(args.seed, test_size,
+                                                             args.four_samples, args.digits)
     except (UsageError, ValueError) as error:
         print(f"{SCRIPT}: error: {error}", file=sys.stderr)
         return 2
     four = x_train is FOUR_X
     if four and not args.four_samples:
-        print("scikit-learn is not installed: training on the four embedded samples")
+        print("scikit-learn is not installed: training on the four embedded samples"
+              + ("" if args.test_size is None else f" (--test-size {args.test_size} unused)"))
     settings = FOUR_SAMPLE_DEFAULTS if four else DEFAULTS
     epochs = args.epochs or settings["epochs"]
     lr = args.lr or settings["lr"]
     momentum = settings["momentum"] if args.momentum is None else args.momentum
-    print(f"{NAME}: {source}; W3 16x{args.hidden[0]}, W4 {args.hidden[0]}x{args.hidden[1]}, "
-          f"W5 {args.hidden[1]}x1; {count(epochs, 'epoch')}, lr {lr}, momentum {momentum}, seed {args.seed}")
+    h3, h4 = args.hidden
+    print(f"{NAME}: {source}; W3 16x{h3}, W4 {h3}x{h4}, W5 {h4}x1")
+    print(f"{count(epochs, 'epoch')}, lr {lr}, momentum {momentum}, seed {args.seed}")
     params = init_params(args.seed, args.hidden)
     breaks = () if args.breaks == "none" else tuple(args.breaks.split(","))  # BREAKS
     start = time.perf_counter()
@@ -452,9 +488,11 @@ def run(argv):
     print(f"test accuracy {right}/{len(y_test)} = {right / len(y_test):.0%}; "
           f"final cost {history[-1]:.6f}")
     digits = (predict(params, x_train) >= 0.5).astype(int)
-    if is_stuck(digits):
-        print(f"stuck: this run gives every training image the digit {digits[0]}: its outputs "
-              "saturated and it stopped learning; try another --seed or a smaller --lr")
+    if is_stuck(digits, y_train):
+        majority = max(np.mean(y_train), 1 - np.mean(y_train))
+        print(f"stuck: training accuracy {np.mean(digits == y_train):.3f} is no better than "
+              f"answering the majority digit ({majority:.3f});\n"
+              "  its outputs saturated and it stopped learning: try another --seed or a smaller --lr")
     print(f"broken lines active: {', '.join(breaks) or 'none'}")  # BREAKS
     steps = epochs * len(x_train)
     print(f"wall time {seconds:.2f} s for {count(steps, 'training step')}: "

@@ -1,0 +1,387 @@
+"""The report of a compare.py study: its tables as text (within 100 columns), markdown,
+csv or json, and its figure. compare.py runs the study; verdicts.py judges it."""
+import csv
+import io
+import json
+import textwrap
+
+import numpy as np
+
+import lockstep
+import verdicts
+from original_net import count
+
+WIDTH = 100  # the text report's widest line
+CHECKPOINTS = (1, 100, 250)  # the epochs of the cost table, and the last
+SHORT = {"broken green,red": "broken", "broken green": "green", "broken red": "red"}
+COLOURS = {"original": "tab:blue", "broken green,red": "tab:red", "frozen": "tab:gray",
+           "broken green": "tab:green", "broken red": "tab:orange"}  # a colour a net
+
+
+def checkpoints(epochs):
+    return [e for e in CHECKPOINTS if e < epochs] + [epochs]
+
+
+def number(x, digits=3):
+    """x to digits significant digits, without an exponent for 1e-4 <= |x| < 1e6."""
+    if x is None:
+        return "-"
+    return f"{x:.{digits}g}" if 1e-4 <= abs(x) < 1e6 or x == 0 else f"{x:.2e}"
+
+
+def p_text(p):
+    return "<0.0001" if p < 1e-4 else number(p, 2)
+
+
+def spread(value, digits=3, fixed=False):
+    """median (lower quartile-upper quartile), or a dash where no run learned; fixed:
+    digits decimals (for accuracies) instead of significant digits."""
+    if value is None:
+        return "-"
+    median, low, high = (f"{v:.{digits}f}" if fixed else number(v, digits) for v in value)
+    return median if low == high == median else f"{median} ({low}-{high})"
+
+
+def interval_text(low, high, digits=3):
+    """An interval low-high; with too few seeds for one (an end no order statistic
+    reaches) it says so."""
+    if low is None or high is None:
+        return "too few seeds"
+    return f"{number(low, digits)}-{number(high, digits)}"
+
+
+def render(header, body, markdown):
+    """A table: markdown's pipes, or text columns padded to their widest cell."""
+    if markdown:
+        lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in body])
+    widths = [max(len(row[i]) for row in [header] + body) for i in range(len(header))]
+    return "\n".join("  ".join(v.ljust(w) for v, w in zip(row, widths)).rstrip()
+                     for row in [header] + body)
+
+
+def paragraph(text, markdown):
+    """Text wrapped to WIDTH columns (markdown keeps its long lines)."""
+    return text if markdown else "\n".join(textwrap.wrap(text, WIDTH, break_on_hyphens=False))
+
+
+def heading(text, markdown):
+    return f"## {text}" if markdown else paragraph(text, False)
+
+
+# ---------------------------------------------------------------- what ran where
+
+def describe(study):
+    """The sentences that say what ran where: command, data and settings, environment,
+    time."""
+    env, s = study["environment"], study["settings"]
+    seeds = f"seeds 0 to {s['seeds'] - 1}" if s["seeds"] > 1 else "seed 0"
+    return [f"Written by `{study['command']}` on {study['date']}.",
+            f"Data: {s['data']}. {count(s['epochs'], 'epoch')}, lr {s['lr']}, momentum "
+            f"{s['momentum']}, {seeds}.",
+            f"Environment: Python {env['python']}, numpy {env['numpy']}, BLAS {env['blas']}; "
+            f"{env['cpu']}, {count(env['cpus'], 'CPU')}, {env['system']}.",
+            f"Time: {study['wall_seconds']:.1f} s for {count(s['runs'], 'run')} in "
+            f"{count(study['batches'], 'lock-step batch', 'lock-step batches')} on "
+            f"{count(study['jobs'], 'process', 'processes')}: "
+            f"{study['run_steps_per_second']:,.0f} run-steps a second."]
+
+
+# ---------------------------------------------------------------- the tables
+
+def summarise(results, epochs, group_of):
+    """A row per group (experiment and digit pair) and net: its runs, how many learned,
+    and the median and quartiles, over the runs that learned, of the cost at each
+    checkpoint and of the train and test accuracy."""
+    rows = {}
+    for r in results:
+        rows.setdefault((group_of(r), r["net"]), []).append(r)
+    out = []
+    for (group, net), runs in rows.items():
+        learned = [r for r in runs if not r["stuck"]]
+        row = dict(group=group, experiment=runs[0]["experiment"], digits=runs[0]["digits"],
+                   net=net, hidden=runs[0]["hidden"], seeds=len(runs), stuck=len(runs) - len(learned))
+        for e in checkpoints(epochs):
+            row[f"cost_epoch_{e}"] = verdicts.median_iqr([r["history"][e - 1] for r in learned])
+        for key in ("train_accuracy", "test_accuracy"):
+            row[key] = verdicts.median_iqr([r[key] for r in learned])
+        out.append(row)
+    return out
+
+
+def cost_table(rows, epochs):
+    shown = [e for e in checkpoints(epochs) if e != 1] or [epochs]  # epoch 1 says little
+    header = ["group", "net", "learned"] + [f"cost@{e}" for e in shown]
+    body = [[r["group"], r["net"], f"{r['seeds'] - r['stuck']}/{r['seeds']}"]
+            + [spread(r[f"cost_epoch_{e}"]) for e in shown] for r in rows]
+    return header, body
+
+
+def accuracy_table(rows):
+    header = ["group", "net", "learned", "train accuracy", "test accuracy"]
+    body = [[r["group"], r["net"], f"{r['seeds'] - r['stuck']}/{r['seeds']}",
+             spread(r["train_accuracy"], fixed=True), spread(r["test_accuracy"], fixed=True)]
+            for r in rows]
+    return header, body
+
+
+def measured(row):
+    """What a claim's seeds showed, for its line of the claims table."""
+    if row["kind"] == "cost":
+        return (f"broken/original cost, epoch {row['epoch']}: {number(row['median_ratio'], 3)} "
+                f"({interval_text(*row['ratio_interval'], 2)})")
+    low, high = row["interval"]
+    return f"held in {row['held']}/{row['seeds']} seeds ({low:.2f}-{high:.2f})"
+
+
+def claims_section(rows, markdown):
+    """The claims, in the article's order: its words, what the seeds showed, the test's
+    p-value before and after Holm's correction, the word, and its replication."""
+    seeds = max(r["seeds"] for r in rows)
+    scaled = [r for r in rows if r["kind"] == "cost" and r["epoch"] not in (None, 250)
+              and "250" in r["claim"]]
+    head = (f"The article's claims over {count(seeds, 'seed')}: each word from an exact test, "
+            f"Holm-corrected over the {len(rows)} claims; 'again': the share of bootstrap "
+            f"resamples of the seeds giving the same word ({verdicts.BORDERLINE} below "
+            f"{verdicts.STEADY}); 'learned': the word over the seeds in which the claim's "
+            f"nets learned")
+    if markdown:
+        header = ["article", "the article says", "we measured", "p", "Holm p", "word",
+                  "again", "learned"]
+        body = [[r["section"], f'"{r["claim"]}"', measured(r), p_text(r["p_value"]),
+                 p_text(r["p_adjusted"]), f"**{verdicts.shown(r)}**", f"{r['replication']:.2f}",
+                 f"{r['trained_verdict']} ({r['trained_seeds']})"] for r in rows]
+        return [heading(head, True), render(header, body, True)]
+    lines = []
+    for r in rows:
+        about = " and ".join(r["nets"]) + (" net" if len(r["nets"]) == 1 else " nets")
+        lines.append(f'{r["section"]:9} "{r["claim"]}" ({about})')
+        lines.append(f"   {measured(r):<50} p {p_text(r['p_value']):<7} Holm "
+                     f"{p_text(r['p_adjusted']):<7} {verdicts.shown(r):<9} again "
+                     f"{r['replication']:.2f}")
+        lines.append(f"{'':53}learned ({r['trained_seeds']} seeds): {r['trained_verdict']}")
+    notes = [f"(At epoch {r['epoch']}, half the study's epochs: the article's 250 is beyond "
+             f"them.)" for r in scaled[:1]]
+    return [heading(head, False), "\n".join(lines)] + [paragraph(n, False) for n in notes]
+
+
+def comparisons_section(rows, markdown):
+    if not rows:
+        return []
+    head = (f"Nets compared seed by seed: a - b of held-out test accuracy, in points (a run "
+            f"that did not learn counts as it ended); a two-sided Wilcoxon signed-rank test, "
+            f"Holm-corrected over the {len(rows)} comparisons; 'as good': the 95% interval "
+            f"of the median difference within {verdicts.EQUIVALENCE * 100:g} points either "
+            f"way; the cost ratio a/b is of the final costs")
+    header = ["group", "a - b", "median (95%)", "w/t/l", "Holm p", "word", "as good",
+              "cost ratio a/b"]
+    body = []
+    for r in rows:
+        low, high = (None if v is None else 100 * v for v in r["interval"])
+        body.append([r["group"], " - ".join(SHORT.get(n, n) for n in r["nets"]),
+                     f"{100 * r['median_difference']:+.1f} ({interval_text(low, high, 2)})",
+                     f"{r['wins']}/{r['ties']}/{r['losses']}", p_text(r["p_adjusted"]),
+                     r["verdict"], "yes" if r["as_good"] else "no",
+                     f"{number(r['median_cost_ratio'], 2)} "
+                     f"({interval_text(*r['cost_ratio_interval'], 2)})"
+                     if r["median_cost_ratio"] is not None else "-"])
+    if not markdown:  # the cost ratios in a table of their own, to fit the width
+        main = render(header[:7], [row[:7] for row in body], False)
+        costs = render(["group", "a - b", "cost ratio a/b, median (95%)"],
+                       [[row[0], row[1], row[7]] for row in body], False)
+        return [heading(head, False), main, costs]
+    return [heading(head, True), render(header, body, True)]
+
+
+def alignment_rows(results, epochs, group_of):
+    """Per group, broken net and checkpoint: the median and quartiles, over the runs
+    that learned, of the per-epoch mean cosine and sign agreement of each group of
+    weights."""
+    rows = []
+    runs = {}
+    for r in results:
+        if r["alignment"] is not None and not r["stuck"]:
+            runs.setdefault((group_of(r), r["net"]), []).append(r)
+    for (group, net), aligned in runs.items():
+        for e in checkpoints(epochs):
+            row = dict(group=group, net=net, epoch=e, seeds=len(aligned))
+            for g, weights in enumerate(lockstep.GROUPS):
+                for k, key in enumerate(("cosine", "signs")):
+                    row[f"{weights}_{key}"] = verdicts.median_iqr(
+                        [r["alignment"][e - 1, k, g] for r in aligned])
+            rows.append(row)
+    return rows
+
+
+def alignment_section(rows, markdown):
+    if not rows:
+        return []
+    head = ("Alignment of the broken gradient with the true one at the same weights: per "
+            "epoch the mean over its steps, then the median (interquartile range) over the "
+            "runs that learned; W3, W4 and W5 get their true gradients (cosine and signs "
+            "exactly 1)")
+    measures = [(w, k) for w in ("W1", "W2") for k in ("cosine", "signs")
+                if markdown or k == "cosine"]  # the text has room for the cosines only
+    header = ["group", "net", "epoch"] + [f"{w} {k}" for w, k in measures]
+    body = [[r["group"], r["net"], str(r["epoch"])] + [spread(r[f"{w}_{k}"], 2) for w, k in measures]
+            for r in rows]
+    return [heading(head + ("" if markdown else "; sign agreement: --format markdown or json"),
+                    markdown), render(header, body, markdown)]
+
+
+def reading(results, claim_rows, comparison_rows):
+    """A few sentences that say what the tables say."""
+    text = []
+    if claim_rows:
+        words = [r["verdict"].split()[0] for r in claim_rows]
+        seeds = max(r["seeds"] for r in claim_rows)
+        if seeds == 1:
+            text.append(f"With one seed each claim was seen once: {words.count('holds')} held "
+                        f"and {words.count('fails')} did not. One run is an anecdote; judge "
+                        f"the claims over seeds (30 by default).")
+        else:
+            tally = ", ".join(f"{words.count(w)} {w}" for w in verdicts.WORDS)
+            text.append(f"Over {seeds} seeds, of the article's {len(claim_rows)} claims: "
+                        f"{tally}.")
+            shaky = [r["label"] for r in claim_rows if r["replication"] < verdicts.STEADY]
+            if shaky:
+                text.append(f"Borderline (the word comes out again in fewer than "
+                            f"{verdicts.STEADY:.0%} of resamples, so another machine may "
+                            f"give another): " + "; ".join(shaky) + ".")
+    for row in comparison_rows:
+        if row["nets"] == ["broken green,red", "original"]:
+            text.append(f"{row['group']}: the broken net against the original: "
+                        f"{row['verdict']}" + (", as good" if row["as_good"] else "") + ".")
+    stuck = {}
+    for r in results:
+        stuck.setdefault(r["net"], []).append(r["stuck"])
+    text.append(f"{sum(map(sum, stuck.values()))} of {len(results)} runs did not learn "
+                f"(stuck: training accuracy no better than the majority digit's, one-sided "
+                f"binomial test at 1%): "
+                + ", ".join(f"{net} {sum(v)}/{len(v)}" for net, v in stuck.items()) + ".")
+    return text
+
+
+# ---------------------------------------------------------------- the whole report
+
+def text_report(study, tables, fmt):
+    """The report as text, markdown or csv from the study's tables."""
+    summary, claim_rows, comparison_rows, aligned = (
+        tables["results"], tables["claims"], tables["comparisons"], tables["alignment"])
+    epochs = study["settings"]["epochs"]
+    if fmt == "csv":
+        out = io.StringIO()
+        keys = [k for k in summary[0] if k.startswith("cost_epoch") or k.endswith("accuracy")]
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(["experiment", "digits", "net", "W3", "W4", "W5", "seeds", "stuck"]
+                        + [f"{k}_{s}" for k in keys for s in ("median", "q1", "q3")])
+        for r in summary:
+            h3, h4 = r["hidden"]
+            writer.writerow([r["experiment"], "/".join(map(str, r["digits"])), r["net"],
+                             f"16x{h3}", f"{h3}x{h4}", f"{h4}x1", r["seeds"], r["stuck"]]
+                            + [v for k in keys for v in (r[k] or ["", "", ""])])
+        return out.getvalue()
+    markdown = fmt == "markdown"
+    parts = [("# " if markdown else "") + study["title"],
+             "\n".join(paragraph(line, markdown) for line in describe(study)),
+             heading("Cost: median (interquartile range) over the runs that learned", markdown),
+             render(*cost_table(summary, epochs), markdown),
+             heading("Accuracy: median (interquartile range) over the runs that learned",
+                     markdown),
+             render(*accuracy_table(summary), markdown)]
+    if claim_rows:
+        parts += claims_section(claim_rows, markdown)
+    parts += comparisons_section(comparison_rows, markdown)
+    parts.append("\n".join(paragraph(t, markdown)
+                           for t in reading(tables["runs"], claim_rows, comparison_rows)))
+    parts += alignment_section(aligned, markdown)
+    return "\n\n".join(parts) + "\n"
+
+
+def json_report(study, tables):
+    runs = [{k: r[k] for k in ("experiment", "digits", "net", "seed", "stuck", "history",
+                               "train_accuracy", "test_accuracy", "test_right", "test_size")}
+            for r in tables["runs"]]
+    return json.dumps(dict(study=study, results=tables["results"], claims=tables["claims"],
+                           comparisons=tables["comparisons"], alignment=tables["alignment"],
+                           runs=runs), indent=1) + "\n"
+
+
+# ---------------------------------------------------------------- the figure
+
+def plot(results, group_of, alignment, path, fmt):
+    """Per group, each net's median cost curve and interquartile band over the runs
+    that learned, its stuck runs counted in the legend; with alignment, a row of the
+    median cosine of the broken gradient with the true one (W1 solid, W2 dashed); with
+    more than two nets or one digit pair, a row of every seed's test accuracy per net,
+    the seed's nets joined by a line."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    groups = list(dict.fromkeys(group_of(r) for r in results))
+    nets = list(dict.fromkeys(r["net"] for r in results))
+    seeds_row = len(nets) > 2 or len({tuple(r["digits"]) for r in results}) > 1
+    rows = 1 + bool(alignment) + seeds_row
+    fig, axes = plt.subplots(rows, len(groups), figsize=(3.7 * len(groups), 3.6 * rows),
+                             squeeze=False)
+    epochs = np.arange(1, len(results[0]["history"]) + 1)
+    of = {}
+    for r in results:
+        of.setdefault((group_of(r), r["net"]), []).append(r)
+    for col, group in enumerate(groups):
+        ax = axes[0, col]
+        for net in nets:
+            runs = of.get((group, net), [])
+            learned = np.array([r["history"] for r in runs if not r["stuck"]])
+            label = f"{net}: {len(runs) - len(learned)}/{len(runs)} stuck"
+            if len(learned):
+                low, median, high = np.percentile(learned, [25, 50, 75], axis=0)
+                ax.plot(epochs, median, color=COLOURS[net], lw=1.4, label=label)
+                ax.fill_between(epochs, low, high, color=COLOURS[net], alpha=0.15, lw=0)
+            else:
+                ax.plot([], [], color=COLOURS[net], label=label)
+        ax.set(title=group, xlabel="epoch", yscale="log",
+               ylabel="epoch cost: median, IQR" if col == 0 else None)
+        ax.legend(fontsize=8)
+        row = 1
+        if alignment:
+            ax = axes[row, col]
+            for net in nets:
+                runs = [r for r in of.get((group, net), [])
+                        if r["alignment"] is not None and not r["stuck"]]
+                if runs:
+                    cosines = np.median([r["alignment"][:, 0, :2] for r in runs], axis=0)
+                    ax.plot(epochs, cosines[:, 0], color=COLOURS[net], lw=1.2)
+                    if "green" in net:  # without the green line W2's gradient is the true one
+                        ax.plot(epochs, cosines[:, 1], color=COLOURS[net], lw=1.2, ls="--")
+            ax.axhline(0, color="grey", lw=0.6)
+            ax.set(title=f"{group}: broken against true gradient", xlabel="epoch",
+                   ylim=(-0.25, 1.05), ylabel="cosine (median)" if col == 0 else None)
+            ax.legend([Line2D([], [], color="k"), Line2D([], [], color="k", ls="--")],
+                      ["W1 (W1a, W1b)", "W2 (W2a..W2d)"], fontsize=8, loc="lower right")
+            row += 1
+        if seeds_row:
+            ax = axes[row, col]
+            by_seed = {}
+            for i, net in enumerate(nets):
+                for r in of.get((group, net), []):
+                    by_seed.setdefault(r["seed"], {})[i] = r["test_accuracy"]
+            jitter = np.random.default_rng(0).uniform(-0.12, 0.12, max(by_seed) + 1)
+            for seed, points in by_seed.items():
+                xs = sorted(points)
+                ax.plot([x + jitter[seed] for x in xs], [points[x] for x in xs],
+                        color="grey", lw=0.4, alpha=0.5)
+            for i, net in enumerate(nets):
+                accuracy = [(r["seed"], r["test_accuracy"], r["stuck"])
+                            for r in of.get((group, net), [])]
+                ax.scatter([i + jitter[s] for s, _, _ in accuracy], [a for _, a, _ in accuracy],
+                           s=10, color=COLOURS[net],
+                           marker="o", zorder=3, label=net)
+            ax.set_xticks(range(len(nets)), [n.replace(" green,red", "") for n in nets],
+                          fontsize=8)
+            ax.set(title=f"{group}: test accuracy per seed",
+                   ylabel="held-out test accuracy" if col == 0 else None)
+    fig.tight_layout()
+    fig.savefig(path, format=fmt, dpi=100)
+    plt.close(fig)
