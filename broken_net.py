@@ -88,8 +88,8 @@ def load_data(seed=0, test_size=10, four_samples=False, digits=(0, 1)):
             four_samples = True
     if four_samples:
         if (a, b) != (0, 1):
-            raise ValueError(f"--digits {a} {b} needs scikit-learn: the four embedded "
-                             "samples are digits 0 and 1")
+            raise ValueError(f"--digits {a} {b} needs scikit-learn (the four embedded "
+                             "samples are 0 and 1)")
         return FOUR_X, FOUR_Y, FOUR_X, FOUR_Y, "the four embedded samples (train = test)"
     data = load_digits()
     keep = (data.target == a) | (data.target == b)
@@ -274,11 +274,11 @@ def train(params, images, labels, epochs=500, lr=0.001, momentum=0.9,
                     error = y_hat - y  # the cost 0.5 (y_hat - y)^2, as products, not **:
                     cost += 0.5 * error * error  # lockstep.py computes it the same way
         except FloatingPointError as error:
-            raise TrainingDiverged(f"training diverged in epoch {epoch} ({error}); "
-                                   f"try a smaller --lr than {lr}") from None
+            raise TrainingDiverged(f"diverged in epoch {epoch} ({error}); "
+                                   f"try a smaller --lr than {lr:g}") from None
         if not np.isfinite(cost) or not np.isfinite(theta).all():
-            raise TrainingDiverged(f"training diverged in epoch {epoch} (cost {cost}); "
-                                   f"try a smaller --lr than {lr}")
+            raise TrainingDiverged(f"diverged in epoch {epoch} (cost {cost}); "
+                                   f"try a smaller --lr than {lr:g}")
         # A weight whose gradient stays 0 (a saturated output) has its velocity decay
         # into subnormal numbers, which are 20x slower to compute with: flush them.
         velocity[np.abs(velocity) < 1e-200] = 0.0
@@ -337,6 +337,14 @@ def number(kind, low, high=math.inf, low_ok=False):
     return convert
 
 
+def looks_negative(text):
+    """text is a negative number (argparse would take -1e-3 for an option)."""
+    try:
+        return text.startswith("-") and float(text) < 0
+    except ValueError:
+        return False
+
+
 def count(n, word, plural=None):
     """'1 epoch', '2 epochs'; plural where an added s will not do."""
     return f"{n} {word if n == 1 else plural or word + 's'}"
@@ -349,6 +357,15 @@ class UsageError(Exception):
 class Parser(argparse.ArgumentParser):
     def error(self, message):
         raise UsageError(message)
+
+    def parse_known_args(self, args=None, namespace=None):
+        """As argparse's, but a negative number such as -1e-3 after an option is its value
+        (argparse takes one with an exponent for an option of its own)."""
+        args = list(sys.argv[1:] if args is None else args)
+        for i in range(len(args) - 1, 0, -1):
+            if args[i - 1].startswith("--") and "=" not in args[i - 1] and looks_negative(args[i]):
+                args[i - 1:i + 1] = [f"{args[i - 1]}={args[i]}"]
+        return super().parse_known_args(args, namespace)
 
     def print_help(self, file=None):  # argparse's own ignores a failed write
         (file or sys.stdout).write(self.format_help())
@@ -388,8 +405,8 @@ def parse_args(argv):
     if args.digits[0] == args.digits[1]:
         raise UsageError(f"--digits needs two different digits, got {args.digits[0]} twice")
     if args.four_samples and (args.test_size is not None or tuple(args.digits) != (0, 1)):
-        raise UsageError("--four-samples trains and tests on the same four images of 0 and 1: "
-                         "no --test-size or --digits")
+        raise UsageError("--four-samples takes no --test-size or --digits (four images of 0 "
+                         "and 1, train = test)")
     h3, h4 = args.hidden
     weights = 54 + 16 * h3 + h3 * h4 + h4
     if weights > MAX_WEIGHTS:  # refused before anything is allocated
@@ -399,21 +416,23 @@ def parse_args(argv):
 
 
 def progress(epochs, quiet):
-    """on_epoch callback: the epoch and its cost, in place on a terminal, else now and then."""
+    """on_epoch callback: the epoch and its cost, in place on a terminal; else at every
+    tenth of the epochs, and at least every 30 seconds."""
     tty = sys.stdout.isatty()
     every = max(1, epochs // 10)
-    width = 0
+    width, last = 0, time.perf_counter()
 
     def report(epoch, cost):
-        nonlocal width
+        nonlocal width, last
         line = f"epoch {epoch:4d}/{epochs}  cost {cost:.6f}"
         if quiet:
             return
         if tty:  # padded to the last line's width, so that none of it stays behind
             print("\r" + line.ljust(width), end="\n" if epoch == epochs else "", flush=True)
             width = len(line)
-        elif epoch % every == 0 or epoch in (1, epochs):
+        elif epoch % every == 0 or epoch in (1, epochs) or time.perf_counter() - last > 30:
             print(line, flush=True)
+            last = time.perf_counter()
     return report
 
 

@@ -267,8 +267,8 @@ def side_by_side(paths):
     labels = list(dict.fromkeys(label for _, _, claims in reports for label in claims))
     lines = [f"{i + 1}: {name}: BLAS {env['blas']}; {env['cpu']}"
              for i, (name, env, _) in enumerate(reports)]
-    for start in range(0, len(reports), 4):  # four reports a table: within 100 columns
-        block = reports[start:start + 4]
+    for start in range(0, len(reports), 3):  # three reports a table: within 100 columns
+        block = reports[start:start + 3]
         header = ["claim"] + [f"{start + i + 1}: held, Holm p, word" for i in range(len(block))]
         body = []
         for label in labels:
@@ -523,6 +523,9 @@ def main(argv=None):
     except Terminated:
         print("compare.py: terminated", file=sys.stderr)
         return 143
+    except UsageError as error:  # found before any training: the data do not fit
+        print(f"compare.py: error: {error}", file=sys.stderr)
+        return 2
     except (StudyError, WriteFailed) as error:
         say(f"compare.py: error: {error}")
         return 1

@@ -99,8 +99,14 @@ def check(folder):
             if extract((Path(folder) / name).read_text()) != BLOCK]
 
 
+class Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, not argparse's usage and message
+        print(f"digits_4samples.py: error: {message}", file=sys.stderr)
+        sys.exit(2)
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         description="Print the block of four embedded samples that original_net.py and "
                     "broken_net.py carry, or check their copies.")
     mode = parser.add_mutually_exclusive_group()

@@ -380,7 +380,7 @@ class BatchMeter:
 
 def diverged(epoch, what, lr):
     """The nets' TrainingDiverged message."""
-    return f"training diverged in epoch {epoch} ({what}); try a smaller --lr than {lr}"
+    return f"diverged in epoch {epoch} ({what}); try a smaller --lr than {lr:g}"
 
 
 def first_broken(batch):
@@ -410,7 +410,7 @@ def replay(params, images, labels, breaks, align, epoch, i, error, lr):
 
 # ---------------------------------------------------------------- python3 lockstep.py
 
-def measure(sizes=(1, 5, 10, 20, 40), epochs=2, images=100, repeats=5):
+def measure(sizes=(1, 5, 10, 20, 40), epochs=5, images=100, repeats=5):
     """Seconds a step of original_net.train takes, and a run-step of lock-step batches
     of each size, the best of repeats, all measured side by side in this process. The
     runs are those compare.py trains: seed s's own images and order, half of them

@@ -250,8 +250,11 @@ def reading(results, claim_rows, comparison_rows):
                             f"give another): " + "; ".join(shaky) + ".")
     for row in comparison_rows:
         if row["nets"] == ["broken green,red", "original"]:
-            text.append(f"{row['group']}: the broken net against the original: "
-                        f"{row['verdict']}" + (", as good" if row["as_good"] else "") + ".")
+            text.append(f"{row['group']}, the broken net against the original: {row['verdict']} "
+                        f"({row['wins']} wins, {row['ties']} ties, {row['losses']} losses)"
+                        + ("; the median difference is within "
+                           f"{verdicts.EQUIVALENCE * 100:g} points" if row["as_good"] else "")
+                        + ".")
     stuck = {}
     for r in results:
         stuck.setdefault(r["net"], []).append(r["stuck"])

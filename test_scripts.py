@@ -299,14 +299,20 @@ def test_cli_prints_the_articles_results(capsys):
     (["--test-size", "360"], "--test-size"), (["--seed", "-1"], "--seed"),
     (["--bogus"], "unrecognized"),
 ])
-@pytest.mark.parametrize("script", ["original_net.py", "broken_net.py"])
-def test_bad_input_gives_one_line_and_exit_2(script, args, message):
-    result = run(script, *args)
-    assert result.returncode == 2
-    assert result.stdout == ""
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"{script}: error:"), result.stderr
-    assert message in lines[0]
+@pytest.mark.parametrize("module_name", NETS)
+def test_bad_input_gives_one_line_and_exit_2(module_name, args, message, capsys):
+    assert net(module_name).main(args) == 2  # in this process: quick, as the CLI below
+    out, err = capsys.readouterr()
+    lines = err.splitlines()
+    assert out == "" and len(lines) == 1, err
+    assert lines[0].startswith(f"{module_name}.py: error:") and message in lines[0]
+
+
+@pytest.mark.parametrize("script", ["original_net.py", "broken_net.py", "compare.py"])
+def test_bad_input_on_the_command_line_gives_one_line_and_exit_2(script):
+    result = run(script, "--epochs", "0")
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith(f"{script}: error:")
 
 
 @pytest.mark.parametrize("script", ["original_net.py", "broken_net.py"])
@@ -314,7 +320,7 @@ def test_diverging_run_stops_with_a_clear_message_and_exit_1(script):
     result = run(script, "--lr", "1e100", "--epochs", "5", "--test-size", "300", "--quiet")
     assert result.returncode == 1
     lines = result.stderr.splitlines()
-    assert len(lines) == 1 and "training diverged in epoch" in lines[0], result.stderr
+    assert len(lines) == 1 and "diverged in epoch" in lines[0], result.stderr
     assert "Traceback" not in result.stderr
 
 
@@ -690,7 +696,7 @@ def test_batches_keep_one_shape_and_share_the_work():
 def test_compare_csv_parses_with_the_table_columns():
     import csv
     import io
-    result = run("compare.py", "--epochs", "3", "--format", "csv", "--seeds", "2")
+    result = run("compare.py", "--epochs", "3", "--format", "csv", "--seeds", "2", "--jobs", "1")
     assert result.returncode == 0, result.stderr
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert [(r["experiment"], r["net"]) for r in rows] == [
@@ -704,42 +710,37 @@ def test_compare_csv_parses_with_the_table_columns():
     assert rows[4]["W3"] == "16x28" and rows[4]["W4"] == "28x36" and rows[4]["W5"] == "36x1"
 
 
-@pytest.mark.parametrize("fmt, marks", [
-    ("text", ["Cost: median (interquartile range)", "The article's claims over 2 seeds",
-              "Environment: Python", '"classified every image on test set except for one"']),
-    ("markdown", ["# Original net against broken back prop net", "| Result 2 | broken green,red |",
-                  "Written by `python3 compare.py --epochs 2", "| word |"])])
-def test_compare_text_and_markdown_show_the_tables(fmt, marks):
-    result = run("compare.py", "--epochs", "2", "--format", fmt, "--ablation", "--seeds", "2")
-    assert result.returncode == 0, result.stderr
-    for mark in marks + ["broken green", "broken red", "Result 1", "Result 3", "Holm",
-                         "learned", "run-steps a second", "Accuracy: median"]:
-        assert mark in result.stdout
-
-
 def test_compare_text_fits_100_columns_and_keeps_the_articles_order():
     result = run("compare.py", "--epochs", "2", "--seeds", "3", "--ablation", "--controls",
-                 "--alignment")
+                 "--alignment", "--jobs", "1")
     assert result.returncode == 0, result.stderr
-    assert max(map(len, result.stdout.splitlines())) <= 100
-    quotes = [line.split('"')[1] for line in result.stdout.splitlines()
+    text = result.stdout
+    assert max(map(len, text.splitlines())) <= 100
+    quotes = [line.split('"')[1] for line in text.splitlines()
               if line[:9].strip() in ("Training", "Result 1", "Result 2", "Result 3") and '"' in line]
     assert quotes == [c.quote for c in verdicts.CLAIMS]
-    assert "epoch 1:" in result.stdout and "half the study's epochs" in result.stdout
+    assert "epoch 1:" in text and "half the study's epochs" in text
+    for mark in ["Cost: median (interquartile range)", "The article's claims over 3 seeds",
+                 "Environment: Python", "broken green", "broken red", "frozen", "Result 1",
+                 "Holm", "learned", "run-steps a second", "Accuracy: median", "Nets compared",
+                 "green - original"]:
+        assert mark in text, mark
+    assert text.count("Alignment of the broken gradient with the true one") == 1
+    assert "W1 cosine" in text and "W1 signs" not in text  # the text has room for cosines
 
 
-def test_compare_alignment_prints_its_table():
-    result = run("compare.py", "--epochs", "2", "--alignment", "--ablation", "--seeds", "1")
+def test_compare_markdown_shows_the_tables():
+    result = run("compare.py", "--epochs", "2", "--format", "markdown", "--ablation",
+                 "--alignment", "--seeds", "2", "--jobs", "1")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.count("Alignment of the broken gradient with the true one") == 1
-    assert "W1 cosine" in result.stdout and "broken red" in result.stdout
-    markdown = run("compare.py", "--epochs", "2", "--alignment", "--seeds", "1", "--format",
-                   "markdown").stdout
-    assert "| W1 signs |" in markdown
+    for mark in ["# Original net against broken back prop net", "| Result 2 | broken green,red |",
+                 "Written by `python3 compare.py --epochs 2", "| word |", "| W1 signs |",
+                 '| "classified every image on test set except for one" |']:
+        assert mark in result.stdout, mark
 
 
 def test_controls_and_the_extended_study_keep_the_json_contract():
-    report, _ = compare_json("--epochs", "2", "--seeds", "2", "--extended")
+    report, _ = compare_json("--epochs", "2", "--seeds", "2", "--extended", "--jobs", "1")
     settings = report["study"]["settings"]
     assert settings["digits"] == [list(p) for p in compare.PAIRS] and settings["extended"]
     assert {r["net"] for r in report["runs"]} == {"original", "broken green,red", "frozen"}
@@ -752,7 +753,7 @@ def test_controls_and_the_extended_study_keep_the_json_contract():
         ("broken green,red", "original"), ("frozen", "original"), ("broken green,red", "frozen"))}
     frozen = [r for r in report["results"] if r["net"] == "frozen"]
     assert len(frozen) == 4
-    controls, _ = compare_json("--epochs", "2", "--seeds", "2", "--controls")
+    controls, _ = compare_json("--epochs", "2", "--seeds", "2", "--controls", "--jobs", "1")
     assert {r["net"] for r in controls["results"]} == {"original", "broken green,red", "frozen"}
     assert len(controls["claims"]) == len(verdicts.CLAIMS)
 
@@ -911,12 +912,12 @@ def test_comparisons_count_wins_and_judge_equivalence():
 
 def test_compare_counts_stuck_runs_of_a_real_short_run():
     """At lr 1e6 the outputs saturate at once: most runs do not learn."""
-    report, _ = compare_json("--epochs", "2", "--seeds", "2", "--lr", "1e6")
-    stuck = {(r["experiment"], r["net"], r["seed"]): r["stuck"] for r in report["runs"]}
+    saved, _ = compare_json("--epochs", "2", "--seeds", "2", "--lr", "1e6", "--jobs", "1")
+    stuck = {(r["experiment"], r["net"], r["seed"]): r["stuck"] for r in saved["runs"]}
     assert sum(stuck.values()) >= 8
-    for row in report["results"]:
+    for row in saved["results"]:
         assert row["stuck"] == sum(stuck[row["experiment"], row["net"], s] for s in (0, 1))
-    text = run("compare.py", "--epochs", "2", "--seeds", "2", "--lr", "1e6").stdout
+    text = report.text_report(saved["study"], dict(saved, runs=saved["runs"]), "text")
     assert f"{sum(stuck.values())} of 12 runs did not learn" in text
 
 
@@ -962,14 +963,88 @@ def test_a_stuck_run_says_so_and_exits_0(script):
     (["--out", "."], "is a folder"), (["--out", "/proc/x"], "cannot write in /proc"),
     (["--plot", "curves.txt"], "matplotlib cannot write .txt"),
     (["--out", "same.png", "--plot", "same.png"], "the same file"),
+    (["--out", ""], "--out needs a file name"), (["--plot", ""], "--plot needs a file name"),
+    (["--plot", "."], "is a folder"), (["--plot", "no/such/folder/"], "is a folder"),
+    (["--lr", "-1e-3"], "must be greater than 0"), (["--digits", "3", "3"], "two different"),
+    (["--digits", "0", "10"], "below 10"), (["--digits", "a", "b"], "not a whole number"),
+    (["--four-samples", "--test-size", "5"], "--four-samples"),
+    (["--extended", "--digits", "3", "8"], "--extended"),
+    (["--test-size", "400"], "--test-size must be from 1 to 359"),
 ])
-def test_compare_bad_input_gives_one_line_and_exit_2_before_training(args, message):
+def test_compare_bad_input_gives_one_line_and_exit_2_before_training(args, message, capsys):
     start = time.perf_counter()
-    result = run("compare.py", *args)
-    assert result.returncode == 2 and result.stdout == ""
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1 and lines[0].startswith("compare.py: error:") and message in lines[0]
-    assert time.perf_counter() - start < 10
+    assert compare.main(args) == 2  # in this process; the command line is tested above
+    out, err = capsys.readouterr()
+    lines = err.splitlines()
+    assert out == "" and len(lines) == 1 and lines[0].startswith("compare.py: error:")
+    assert message in lines[0] and time.perf_counter() - start < 5
+
+
+def test_a_read_only_report_is_refused_before_training(tmp_path):
+    report_file = tmp_path / "report.txt"
+    report_file.write_text("old report")
+    report_file.chmod(0o444)
+    start = time.perf_counter()
+    result = run("compare.py", "--out", str(report_file))
+    assert result.returncode == 2 and result.stderr.count("\n") == 1 and "read-only" in result.stderr
+    assert time.perf_counter() - start < 10 and report_file.read_text() == "old report"
+
+
+def test_a_folder_given_to_plot_writes_no_png_beside_it(tmp_path):
+    folder = tmp_path / "figures"
+    folder.mkdir()
+    result = run("compare.py", "--plot", str(folder))
+    assert result.returncode == 2 and "is a folder" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["figures"]
+
+
+@pytest.fixture
+def full_disk(tmp_path):
+    """A real 64 KB file system, where this machine lets a test mount one."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount)],
+                          capture_output=True, text=True)
+    if done.returncode:
+        pytest.skip(f"no small file system can be mounted here ({done.stderr.strip()})")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)])
+
+
+@pytest.mark.parametrize("option, name", [("--out", "report.txt"), ("--plot", "figure.png")])
+def test_a_full_disk_leaves_the_old_file_as_it_was(full_disk, option, name):
+    if option == "--plot":
+        pytest.importorskip("matplotlib")
+    old = full_disk / name
+    old.write_bytes(b"x" * 2675)  # an existing report
+    try:  # and the rest of the disk full
+        with open(full_disk / "filler", "wb") as filler:
+            filler.write(b"f" * 64 * 1024)
+    except OSError:
+        pass
+    result = run("compare.py", "--seeds", "1", "--epochs", "1", "--jobs", "1", option, str(old))
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("compare.py: error")]
+    assert errors == [f"compare.py: error: cannot write {old}: No space left on device; "
+                      "nothing was replaced"]
+    assert old.read_bytes() == b"x" * 2675 and "wrote" not in result.stderr
+    assert sorted(p.name for p in full_disk.iterdir()) == sorted([name, "filler"])
+
+
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+def test_compare_to_a_full_device_says_so_in_one_line():
+    result = run("compare.py", "--seeds", "1", "--epochs", "1", "--jobs", "1", "--out", "/dev/full")
+    assert result.returncode == 1 and "wrote" not in result.stderr
+    assert result.stderr.splitlines()[-1] == ("compare.py: error: cannot write /dev/full: No "
+                                              "space left on device; nothing was replaced")
+    with open("/dev/full", "w") as full:
+        done = subprocess.run([sys.executable, "compare.py", "--seeds", "1", "--epochs", "1",
+                               "--jobs", "1"], stdout=full, stderr=subprocess.PIPE, text=True,
+                              cwd=HERE, timeout=120)
+    assert done.returncode == 1 and done.stderr.splitlines()[-1] == (
+        "compare.py: error: cannot write the output: No space left on device")
 
 
 def test_compare_plot_without_matplotlib_says_how_to_install_it(tmp_path):
@@ -984,7 +1059,7 @@ def test_compare_writes_out_and_plot_files(tmp_path):
     pytest.importorskip("matplotlib")
     out, png = tmp_path / "report.md", tmp_path / "curves.png"
     result = run("compare.py", "--epochs", "2", "--seeds", "2", "--format", "markdown",
-                 "--out", str(out), "--plot", str(png), "--alignment")
+                 "--out", str(out), "--plot", str(png), "--alignment", "--jobs", "1")
     assert result.returncode == 0, result.stderr
     assert result.stdout == "" and out.read_text().startswith("# Original net against broken")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -994,7 +1069,8 @@ def test_compare_writes_out_and_plot_files(tmp_path):
 
 def test_compare_plot_without_extension_adds_png_and_says_so(tmp_path):
     pytest.importorskip("matplotlib")
-    result = run("compare.py", "--epochs", "1", "--seeds", "1", "--plot", str(tmp_path / "c"))
+    result = run("compare.py", "--epochs", "1", "--seeds", "1", "--jobs", "1", "--plot",
+                 str(tmp_path / "c"))
     assert result.returncode == 0, result.stderr
     assert f"has no extension: writing {tmp_path / 'c'}.png" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.png"]
@@ -1198,7 +1274,7 @@ def test_a_diverging_run_in_a_worker_is_named_in_one_line():
     out, err = finish(process, 60)
     assert process.returncode == 1 and out == ""
     assert re.fullmatch(r"compare\.py: error: Result \d, (original|broken green,red), seed \d: "
-                        r"training diverged in epoch 1 \(.*\); try a smaller --lr than 1e\+100",
+                        r"diverged in epoch 1 \(.*\); try a smaller --lr than 1e\+100",
                         err.splitlines()[-1]), err
     assert "Traceback" not in err
 
@@ -1206,7 +1282,7 @@ def test_a_diverging_run_in_a_worker_is_named_in_one_line():
 def test_compare_in_process_reports_a_diverging_run_in_one_line(capsys):
     assert compare.main(["--epochs", "2", "--seeds", "1", "--jobs", "1", "--lr", "1e100"]) == 1
     err = capsys.readouterr().err.splitlines()
-    assert re.fullmatch(r"compare\.py: error: Result \d, .*, seed 0: training diverged .*", err[-1])
+    assert re.fullmatch(r"compare\.py: error: Result \d, .*, seed 0: diverged .*", err[-1])
 
 
 # ---------------------------------------------------------------- progress and helpers

@@ -66,7 +66,7 @@ CLAIMS = (  # in the article's order
           "R1: both 100%", "Result 1", ("original", "broken"), "rate",
           test=lambda o, b: all_right(o) and all_right(b)),
     Claim("Result 1", "broken net had a lower cost at epoch 250",
-          "R1: broken lower cost, ep. 250", "Result 1", ("original", "broken"), "cost",
+          "R1: broken lower cost @250", "Result 1", ("original", "broken"), "cost",
           epoch="mid", direction=-1),
     Claim("Result 2", "broken net had a higher cost",
           "R2: broken higher cost", "Result 2", ("original", "broken"), "cost"),
