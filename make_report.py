@@ -1,20 +1,21 @@
 """Regenerate REPORT.md, the reproduction report, its figures and REPORT.json.
 
     python3 make_report.py            # about 25 minutes on 2 cores
+    python3 make_report.py --render   # REPORT.md again from the saved studies, no training
 
 It runs compare.py's studies, one after the other: the article's study with the
 ablation and the alignment measure (REPORT.png); the default study again as three
 other CPUs would run it (another OpenBLAS kernel, numpy's AVX2 or SSE code paths, by
 environment variable), for the verdicts side by side; and the extended study
 (REPORT-extended.png). REPORT.json keeps the article's study's claims and comparisons,
-for `python3 compare.py --side-by-side REPORT.json yours.json`.
+for `python3 compare.py --side-by-side REPORT.json yours.json`; the studies' full JSON
+reports stay in reports/.
 """
 import json
 import os
 import shlex
 import subprocess
 import sys
-import tempfile
 import time
 
 import compare
@@ -31,6 +32,7 @@ SIMULATED = (
                                  "NPY_DISABLE_CPU_FEATURES": "X86_V3 X86_V4 AVX512_ICL AVX512_SPR"}),
 )
 COMMAND = "python3 make_report.py"
+SAVED = "reports"  # the studies' full JSON reports (not in git: a few MB each)
 
 
 def study(args, out, env=None):
@@ -40,7 +42,9 @@ def study(args, out, env=None):
     print(f"make_report.py: {shlex.join(['python3', *command[1:]])}", file=sys.stderr, flush=True)
     done = subprocess.run(command, env=dict(os.environ, **(env or {})))
     if done.returncode:
-        sys.exit(f"make_report.py: compare.py stopped with status {done.returncode}")
+        print(f"make_report.py: error: compare.py stopped with status {done.returncode}",
+              file=sys.stderr)
+        sys.exit(done.returncode)
     with open(out) as file:
         return json.load(file), time.perf_counter() - start
 
@@ -76,24 +80,38 @@ def side_by_side_table(names, reports):
     return report.render(header, body, True), differ
 
 
-def main():
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    if argv not in ([], ["--render"]):
+        print("make_report.py: error: the one option is --render (REPORT.md again from the "
+              "saved studies)", file=sys.stderr)
+        return 2
+    os.makedirs(SAVED, exist_ok=True)
     start = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="make_report-") as tmp:
-        main_study, main_seconds = study(["--ablation", "--alignment", "--plot", "REPORT.png"],
-                                         f"{tmp}/main.json")
-        simulated = [main_study]
-        for name, env in SIMULATED[1:]:
-            simulated.append(study([], f"{tmp}/{name.split()[0].lower()}.json", env)[0])
-        extended, extended_seconds = study(["--extended", "--plot", "REPORT-extended.png"],
-                                           f"{tmp}/extended.json")
-    minutes = (time.perf_counter() - start) / 60
+    if argv:  # no training: REPORT.md again from the studies saved by the last full run
+        load = lambda name: json.load(open(os.path.join(SAVED, name)))
+        main_study, extended = load("main.json"), load("extended.json")
+        simulated = [main_study] + [load(f"cpu{i}.json") for i in range(1, len(SIMULATED))]
+        minutes = load("minutes.json")
+    else:
+        main_study = study(["--ablation", "--alignment", "--plot", "REPORT.png"],
+                           os.path.join(SAVED, "main.json"))[0]
+        simulated = [main_study] + [study([], os.path.join(SAVED, f"cpu{i}.json"), env)[0]
+                                    for i, (_, env) in enumerate(SIMULATED) if i]
+        extended = study(["--extended", "--plot", "REPORT-extended.png"],
+                         os.path.join(SAVED, "extended.json"))[0]
+        minutes = (time.perf_counter() - start) / 60
+        with open(os.path.join(SAVED, "minutes.json"), "w") as file:
+            json.dump(minutes, file)
     text = write(main_study, simulated, extended, minutes)
     compare.write_file("REPORT.md", lambda file: file.write(text.encode()))
     compact = {key: main_study[key] for key in ("study", "claims", "comparisons", "results")}
     compare.write_file("REPORT.json", lambda file: file.write(
         (json.dumps(compact, indent=1) + "\n").encode()))
-    print(f"make_report.py: wrote REPORT.md, REPORT.png, REPORT-extended.png and REPORT.json "
-          f"in {minutes:.0f} minutes", file=sys.stderr)
+    print(f"make_report.py: wrote REPORT.md" + ("" if argv else
+          f", REPORT.png, REPORT-extended.png and REPORT.json in {minutes:.0f} minutes"),
+          file=sys.stderr)
+    return 0
 
 
 def write(main_study, simulated, extended, minutes):
@@ -105,8 +123,6 @@ def write(main_study, simulated, extended, minutes):
     claims = main_study["claims"]
     words = [c["verdict"] for c in claims]
     side, differ = side_by_side_table([name for name, _ in SIMULATED], simulated)
-    broken = [c for c in extended["comparisons"] if c["nets"] == ["broken green,red", "original"]]
-    frozen = [c for c in extended["comparisons"] if c["nets"] == ["frozen", "original"]]
     stuck = {}
     for r in main_study["runs"]:
         stuck.setdefault(r["net"], []).append(r["stuck"])
@@ -149,7 +165,7 @@ def write(main_study, simulated, extended, minutes):
         "## The article's claims",
         "",
         f"Over {s['seeds']} seeds: {words.count('holds')} of the {len(claims)} claims hold, "
-        f"{words.count('fails')} fail and {words.count('unclear')} stay unclear. "
+        f"{words.count('fails')} fail and {words.count('unclear')} stay unclear."
         + (" Borderline (replication below 0.9): "
            + "; ".join(c["label"] for c in claims if c["replication"] < verdicts.STEADY) + "."
            if any(c["replication"] < verdicts.STEADY for c in claims) else
@@ -196,7 +212,7 @@ def write(main_study, simulated, extended, minutes):
         f"seeds; {extended['study']['wall_seconds']:.0f} s "
         f"(`python3 compare.py --extended`).",
         "",
-        answer(broken, frozen),
+        answer(extended["comparisons"]),
         "",
         pick(beyond, "Nets compared"),
         "",
@@ -237,29 +253,32 @@ def write(main_study, simulated, extended, minutes):
     return "\n".join(lines) + "\n"
 
 
-def answer(broken, frozen):
-    """Three sentences that answer the article's question from the extended study: how
-    the broken net compares with the original, how the control does, what that means."""
-    def where(rows, test):
-        names = [r["group"] for r in rows if test(r)]
-        return f"{len(names)} of {len(rows)} digit pairs" + (f" ({', '.join(names)})" if names else "")
-    needs_conv = [r["group"] for r in frozen if r["verdict"] == "worse"]
-    first = (f"On held-out test accuracy the broken net is worse than the original on "
-             f"{where(broken, lambda r: r['verdict'] == 'worse')}, better on "
-             f"{where(broken, lambda r: r['verdict'] == 'better')}, and as good (its median "
-             f"difference surely within {verdicts.EQUIVALENCE * 100:g} points) on "
-             f"{where(broken, lambda r: r['as_good'])}.")
-    second = (f"The frozen-conv control, whose conv layers never learn, is worse than the "
-              f"original on {where(frozen, lambda r: r['verdict'] == 'worse')} and as good on "
-              f"{where(frozen, lambda r: r['as_good'])}.")
-    third = (f"So on {', '.join(needs_conv)} the conv layers' learning matters, and there the "
-             f"broken net's standing measures what its broken gradients still teach them; "
-             f"where the control does as well, a broken net that trains as well says nothing "
-             f"about its gradients." if needs_conv else
-             "So these tasks do not need the conv layers to learn at all: that the broken net "
-             "trains about as well says nothing about its broken gradients.")
-    return " ".join((first, second, third))
+def answer(rows):
+    """Three sentences that answer the article's question from the extended study's
+    comparisons: the broken net against the original, the control against the
+    original, and the broken net against the control."""
+    def of(a, b):
+        return [r for r in rows if r["nets"] == [a, b]]
+
+    def where(found, test):
+        names = [r["group"] for r in found if test(r)]
+        return f"{len(names)} of {len(found)} pairs" + (f" ({', '.join(names)})" if names else "")
+
+    def words(found):
+        return ", ".join(f"{w} on {where(found, lambda r: r['verdict'] == w)}"
+                         for w in ("worse", "better", "no difference shown")
+                         if any(r["verdict"] == w for r in found))
+    broken, frozen = of("broken green,red", "original"), of("frozen", "original")
+    between = of("broken green,red", "frozen")
+    return (f"Against the original net, on held-out test accuracy, the broken net is "
+            f"{words(broken)}; it is as good (the median difference surely within "
+            f"{verdicts.EQUIVALENCE * 100:g} points) on {where(broken, lambda r: r['as_good'])}. "
+            f"The frozen-conv control, whose conv layers never learn, is {words(frozen)}: "
+            f"where it is worse, the conv layers' learning matters. Against that control the "
+            f"broken net is {words(between)}, so its broken gradients teach the conv layers "
+            f"less than the true ones, and whether they teach them anything this study cannot "
+            f"tell where no difference is shown.")
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

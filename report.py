@@ -23,9 +23,12 @@ def checkpoints(epochs):
 
 
 def number(x, digits=3):
-    """x to digits significant digits, without an exponent for 1e-4 <= |x| < 1e6."""
+    """x to digits significant digits (a whole number from 100 up), without an exponent
+    for 1e-4 <= |x| < 1e6."""
     if x is None:
         return "-"
+    if 10 ** digits <= abs(x) < 1e6 or 100 <= abs(x) < 1e6:
+        return f"{x:.0f}"
     return f"{x:.{digits}g}" if 1e-4 <= abs(x) < 1e6 or x == 0 else f"{x:.2e}"
 
 
@@ -39,7 +42,7 @@ def spread(value, digits=3, fixed=False):
     if value is None:
         return "-"
     median, low, high = (f"{v:.{digits}f}" if fixed else number(v, digits) for v in value)
-    return median if low == high == median else f"{median} ({low}-{high})"
+    return median if low == high == median else f"{median} ({low} to {high})"
 
 
 def interval_text(low, high, digits=3):
@@ -47,7 +50,7 @@ def interval_text(low, high, digits=3):
     reaches) it says so."""
     if low is None or high is None:
         return "too few seeds"
-    return f"{number(low, digits)}-{number(high, digits)}"
+    return f"{number(low, digits)} to {number(high, digits)}"
 
 
 def render(header, body, markdown):
@@ -65,8 +68,12 @@ def paragraph(text, markdown):
     return text if markdown else "\n".join(textwrap.wrap(text, WIDTH, break_on_hyphens=False))
 
 
-def heading(text, markdown):
-    return f"## {text}" if markdown else paragraph(text, False)
+def heading(title, note, markdown):
+    """A section's title and what its table shows: a markdown heading and a paragraph,
+    or one wrapped text paragraph."""
+    if markdown:
+        return f"## {title}\n\n{note[0].upper()}{note[1:]}."
+    return paragraph(f"{title}: {note}", False)
 
 
 # ---------------------------------------------------------------- what ran where
@@ -131,7 +138,7 @@ def measured(row):
         return (f"broken/original cost, epoch {row['epoch']}: {number(row['median_ratio'], 3)} "
                 f"({interval_text(*row['ratio_interval'], 2)})")
     low, high = row["interval"]
-    return f"held in {row['held']}/{row['seeds']} seeds ({low:.2f}-{high:.2f})"
+    return f"held in {row['held']}/{row['seeds']} seeds ({low:.2f} to {high:.2f})"
 
 
 def claims_section(rows, markdown):
@@ -140,18 +147,18 @@ def claims_section(rows, markdown):
     seeds = max(r["seeds"] for r in rows)
     scaled = [r for r in rows if r["kind"] == "cost" and r["epoch"] not in (None, 250)
               and "250" in r["claim"]]
-    head = (f"The article's claims over {count(seeds, 'seed')}: each word from an exact test, "
-            f"Holm-corrected over the {len(rows)} claims; 'again': the share of bootstrap "
-            f"resamples of the seeds giving the same word ({verdicts.BORDERLINE} below "
-            f"{verdicts.STEADY}); 'learned': the word over the seeds in which the claim's "
-            f"nets learned")
+    title = f"The article's claims over {count(seeds, 'seed')}"
+    note = (f"each word from an exact test, Holm-corrected over the {len(rows)} claims; "
+            f"'again': the share of bootstrap resamples of the seeds giving the same word "
+            f"({verdicts.BORDERLINE} below {verdicts.STEADY}); 'learned': the word over the "
+            f"seeds in which the claim's nets learned")
     if markdown:
         header = ["article", "the article says", "we measured", "p", "Holm p", "word",
                   "again", "learned"]
         body = [[r["section"], f'"{r["claim"]}"', measured(r), p_text(r["p_value"]),
                  p_text(r["p_adjusted"]), f"**{verdicts.shown(r)}**", f"{r['replication']:.2f}",
                  f"{r['trained_verdict']} ({r['trained_seeds']})"] for r in rows]
-        return [heading(head, True), render(header, body, True)]
+        return [heading(title, note, True), render(header, body, True)]
     lines = []
     for r in rows:
         about = " and ".join(r["nets"]) + (" net" if len(r["nets"]) == 1 else " nets")
@@ -162,17 +169,18 @@ def claims_section(rows, markdown):
         lines.append(f"{'':53}learned ({r['trained_seeds']} seeds): {r['trained_verdict']}")
     notes = [f"(At epoch {r['epoch']}, half the study's epochs: the article's 250 is beyond "
              f"them.)" for r in scaled[:1]]
-    return [heading(head, False), "\n".join(lines)] + [paragraph(n, False) for n in notes]
+    return [heading(title, note, False), "\n".join(lines)] + [paragraph(n, False) for n in notes]
 
 
 def comparisons_section(rows, markdown):
     if not rows:
         return []
-    head = (f"Nets compared seed by seed: a - b of held-out test accuracy, in points (a run "
-            f"that did not learn counts as it ended); a two-sided Wilcoxon signed-rank test, "
-            f"Holm-corrected over the {len(rows)} comparisons; 'as good': the 95% interval "
-            f"of the median difference within {verdicts.EQUIVALENCE * 100:g} points either "
-            f"way; the cost ratio a/b is of the final costs")
+    title = "Nets compared seed by seed"
+    note = (f"a - b of held-out test accuracy, in points (a run that did not learn counts as "
+            f"it ended); a two-sided Wilcoxon signed-rank test, Holm-corrected over the "
+            f"{len(rows)} comparisons; 'as good': the 95% interval of the median difference "
+            f"within {verdicts.EQUIVALENCE * 100:g} points either way; the cost ratio a/b is "
+            f"of the final costs")
     header = ["group", "a - b", "median (95%)", "w/t/l", "Holm p", "word", "as good",
               "cost ratio a/b"]
     body = []
@@ -189,8 +197,8 @@ def comparisons_section(rows, markdown):
         main = render(header[:7], [row[:7] for row in body], False)
         costs = render(["group", "a - b", "cost ratio a/b, median (95%)"],
                        [[row[0], row[1], row[7]] for row in body], False)
-        return [heading(head, False), main, costs]
-    return [heading(head, True), render(header, body, True)]
+        return [heading(title, note, False), main, costs]
+    return [heading(title, note, True), render(header, body, True)]
 
 
 def alignment_rows(results, epochs, group_of):
@@ -216,17 +224,17 @@ def alignment_rows(results, epochs, group_of):
 def alignment_section(rows, markdown):
     if not rows:
         return []
-    head = ("Alignment of the broken gradient with the true one at the same weights: per "
-            "epoch the mean over its steps, then the median (interquartile range) over the "
-            "runs that learned; W3, W4 and W5 get their true gradients (cosine and signs "
-            "exactly 1)")
+    title = "Alignment of the broken gradient with the true one"
+    note = ("at the same weights, per epoch the mean over its steps, then the median "
+            "(interquartile range) over the runs that learned; W3, W4 and W5 get their true "
+            "gradients (cosine and signs exactly 1)")
     measures = [(w, k) for w in ("W1", "W2") for k in ("cosine", "signs")
                 if markdown or k == "cosine"]  # the text has room for the cosines only
     header = ["group", "net", "epoch"] + [f"{w} {k}" for w, k in measures]
     body = [[r["group"], r["net"], str(r["epoch"])] + [spread(r[f"{w}_{k}"], 2) for w, k in measures]
             for r in rows]
-    return [heading(head + ("" if markdown else "; sign agreement: --format markdown or json"),
-                    markdown), render(header, body, markdown)]
+    note += "" if markdown else "; sign agreement: --format markdown or json"
+    return [heading(title, note, markdown), render(header, body, markdown)]
 
 
 def reading(results, claim_rows, comparison_rows):
@@ -287,9 +295,9 @@ def text_report(study, tables, fmt):
     markdown = fmt == "markdown"
     parts = [("# " if markdown else "") + study["title"],
              "\n".join(paragraph(line, markdown) for line in describe(study)),
-             heading("Cost: median (interquartile range) over the runs that learned", markdown),
+             heading("Cost", "median (interquartile range) over the runs that learned", markdown),
              render(*cost_table(summary, epochs), markdown),
-             heading("Accuracy: median (interquartile range) over the runs that learned",
+             heading("Accuracy", "median (interquartile range) over the runs that learned",
                      markdown),
              render(*accuracy_table(summary), markdown)]
     if claim_rows:

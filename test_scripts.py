@@ -251,6 +251,12 @@ def test_pasted_text_runs_without_sklearn(script, no_sklearn, tmp_path):
     assert result.stderr == ""
     assert "scikit-learn is not installed: training on the four embedded samples" in result.stdout
     assert "test accuracy 4/4" in result.stdout
+    pair = run("-", "--digits", "0", "1", "--epochs", "5", stdin=text, env=no_sklearn, cwd=tmp_path)
+    assert pair.returncode == 0 and "four embedded samples" in pair.stdout
+    other = run("-", "--digits", "3", "8", stdin=text, env=no_sklearn, cwd=tmp_path)
+    assert other.returncode == 2 and other.stdout == ""
+    assert other.stderr == ("-: error: --digits 3 8 needs scikit-learn (the four embedded samples "
+                            "are 0 and 1)\n").replace("-:", f"{script}:")
 
 
 def test_pasted_text_refuses_a_mistyped_option():
@@ -297,7 +303,10 @@ def test_cli_prints_the_articles_results(capsys):
     (["--momentum", "1.5"], "--momentum"), (["--hidden", "0", "36"], "--hidden"),
     (["--hidden", "28"], "--hidden"), (["--test-size", "0"], "--test-size"),
     (["--test-size", "360"], "--test-size"), (["--seed", "-1"], "--seed"),
-    (["--bogus"], "unrecognized"),
+    (["--bogus"], "unrecognized"), (["--lr", "-1e-3"], "must be greater than 0"),
+    (["--digits", "3", "3"], "two different digits"), (["--digits", "0", "10"], "below 10"),
+    (["--digits", "a", "b"], "not a whole number"), (["--digits", "3"], "--digits"),
+    (["--four-samples", "--test-size", "5"], "--four-samples takes no --test-size"),
 ])
 @pytest.mark.parametrize("module_name", NETS)
 def test_bad_input_gives_one_line_and_exit_2(module_name, args, message, capsys):
