@@ -728,7 +728,7 @@ def test_compare_text_fits_100_columns_and_keeps_the_articles_order():
     quotes = [line.split('"')[1] for line in text.splitlines()
               if line[:9].strip() in ("Training", "Result 1", "Result 2", "Result 3") and '"' in line]
     assert quotes == [c.quote for c in verdicts.CLAIMS]
-    assert "epoch 1:" in text and "half the study's epochs" in text
+    assert "cost @1:" in text and "half the study's epochs" in text
     for mark in ["Cost: median (interquartile range)", "The article's claims over 3 seeds",
                  "Environment: Python", "broken green", "broken red", "frozen", "Result 1",
                  "Holm", "learned", "run-steps a second", "Accuracy: median", "Nets compared",
@@ -886,6 +886,20 @@ def test_a_word_near_a_boundary_is_borderline():
     assert verdicts.shown(dict(verdict="holds", replication=0.95)) == "holds"
 
 
+def test_replication_counts_both_studies_sampling_error():
+    """24 of 30 seeds: a lone rate claim's word comes out again as often as a count drawn
+    from Bin(30, K/30), K ~ Bin(30, 24/30), is significant: 0.867, where a single
+    resample (the effect taken as exactly 24/30) would say 0.939."""
+    claim, held = verdicts.CLAIMS[0], np.array([True] * 24 + [False] * 6)
+    significant = np.array([stats.binomtest(k, 30).pvalue < 0.05 and k > 15 for k in range(31)])
+    population = stats.binom.pmf(np.arange(31), 30, 24 / 30)
+    exact = sum(population[i] * stats.binom.pmf(np.arange(31), 30, i / 30) @ significant
+                for i in range(31))
+    assert exact == pytest.approx(0.867, abs=1e-3)
+    share, = verdicts.replication([claim], [held], ["holds"], replicates=20000)
+    assert share == pytest.approx(exact, abs=0.01)   # Monte Carlo error about 0.0024
+
+
 def test_one_seed_is_an_anecdote():
     runs = [fake_run("Result 3", "original", 0, {}, 9), fake_run("Result 3", BROKEN, 0, {}, 10)]
     claims = judged(runs)
@@ -969,11 +983,11 @@ def test_a_stuck_run_says_so_and_exits_0(script):
     (["--format", "xml"], "--format"), (["--epochs", "x"], "not a whole number"),
     (["--lr", "0"], "--lr"), (["--bogus"], "unrecognized"),
     (["--out", "/no/such/folder/report.md"], "no such folder"),
-    (["--out", "."], "is a folder"), (["--out", "/proc/x"], "cannot write in /proc"),
+    (["--out", "."], "names a folder"), (["--out", "/proc/x"], "cannot write in /proc"),
     (["--plot", "curves.txt"], "matplotlib cannot write .txt"),
     (["--out", "same.png", "--plot", "same.png"], "the same file"),
     (["--out", ""], "--out needs a file name"), (["--plot", ""], "--plot needs a file name"),
-    (["--plot", "."], "is a folder"), (["--plot", "no/such/folder/"], "is a folder"),
+    (["--plot", "."], "names a folder"), (["--plot", "no/such/folder/"], "names a folder"),
     (["--lr", "-1e-3"], "must be greater than 0"), (["--digits", "3", "3"], "two different"),
     (["--digits", "0", "10"], "below 10"), (["--digits", "a", "b"], "not a whole number"),
     (["--four-samples", "--test-size", "5"], "--four-samples"),
@@ -1003,7 +1017,7 @@ def test_a_folder_given_to_plot_writes_no_png_beside_it(tmp_path):
     folder = tmp_path / "figures"
     folder.mkdir()
     result = run("compare.py", "--plot", str(folder))
-    assert result.returncode == 2 and "is a folder" in result.stderr
+    assert result.returncode == 2 and "names a folder" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["figures"]
 
 

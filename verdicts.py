@@ -15,9 +15,10 @@ that README.md's "How a claim is judged" explains:
 - Holm's step-down correction over the family of claims; the word uses the adjusted
   p-value: `holds` when significant at 5% in the claimed direction, `fails` when
   significant in the other, `unclear` otherwise;
-- replication: the share of bootstrap resamples of the seeds (N drawn with
-  replacement, the whole rule rerun, Holm included) that give the same word; below
-  0.9 the word is borderline and printed with a question mark.
+- replication: the share of replicated studies that give the same word, each a
+  resample of a resample of the seeds (N drawn with replacement, twice: our sampling
+  error and the replication's), the whole rule rerun, Holm included; below 0.9 the
+  word is borderline and printed with a question mark.
 """
 from dataclasses import dataclass
 
@@ -26,7 +27,7 @@ from scipy import stats
 
 ALPHA = 0.05        # every test's level, after Holm's correction
 CONFIDENCE = 0.95   # every interval's
-REPLICATES = 1000   # bootstrap resamples of the seeds behind a word's replication
+REPLICATES = 1000   # replicated studies (resamples of the seeds) behind a word's replication
 STEADY = 0.9        # a word that comes out again less often than this is borderline
 BORDERLINE = "?"    # the mark of a borderline word: holds?, fails?, unclear?
 WORDS = ("holds", "fails", "unclear")
@@ -163,13 +164,27 @@ def test(claim, values):
 
 # ---------------------------------------------------------------- replication
 
+def resamples(n, replicates, seed=0):
+    """Seed indices (replicates, n) of replicated studies: a resample of a resample.
+
+    Another machine's study is a new sample of the seeds' outcomes from a population we
+    know only through ours. The first draw (n seeds with replacement) is a population
+    our seeds allow, so that our own sampling error counts; the second is the other
+    study, drawn from it. Its effect then varies about ours with twice the variance of
+    one study (Killeen 2005), not once, as one draw alone would assume: that is, that
+    the effect is exactly what our seeds show."""
+    rng = np.random.default_rng(seed)
+    population = rng.integers(0, n, (replicates, n))
+    return np.take_along_axis(population, rng.integers(0, n, (replicates, n)), axis=1)
+
+
 def replication(claims, values, words, replicates=REPLICATES, seed=0):
-    """For each claim, the share of bootstrap resamples of the seeds that give it the
-    same word: the seeds (shared by all claims) drawn with replacement, every claim's
-    test and the Holm correction rerun. Resamples repeat seeds, so the signed-rank
-    test there uses its normal approximation with the tie correction."""
+    """For each claim, the share of replicated studies (resamples()) that give it the
+    same word: the seeds (shared by all claims) resampled, every claim's test and the
+    Holm correction rerun. Resamples repeat seeds, so the signed-rank test there uses
+    its normal approximation with the tie correction."""
     n = len(values[0])
-    draws = np.random.default_rng(seed).integers(0, n, (replicates, n))
+    draws = resamples(n, replicates, seed)
     p, side = np.empty((replicates, len(claims))), np.empty((replicates, len(claims)), int)
     for c, (claim, x) in enumerate(zip(claims, values)):
         resampled = x[draws]
