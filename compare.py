@@ -143,7 +143,8 @@ def train_batch(batch, settings, parent=None):
             settings["momentum"], align=aligned, on_epoch=orphaned if parent else None,
             frozen=[run["frozen"] for run in batch])
     except lockstep.RunDiverged as error:
-        who = f"one run of {batch[0]['experiment']}" if error.run is None else name(batch[error.run])
+        who = (f"one run of {batch[0]['experiment']}" if error.run is None
+               else name(batch[error.run]))
         raise StudyError(f"{who}: {error}") from None
     results = []
     for r, run in enumerate(batch):
@@ -328,7 +329,7 @@ def check_path(path, option):
     if not path:
         raise UsageError(f"{option} needs a file name")
     if os.path.isdir(path) or path.endswith(os.sep):
-        raise UsageError(f"{option} {path}: is a folder; give a file name")
+        raise UsageError(f"{option} {path}: names a folder; give a file name")
     if written_through(path):
         if not os.access(path, os.W_OK):  # a FIFO or a device: written through
             raise UsageError(f"{option} {path}: not writable")
@@ -416,10 +417,10 @@ EPILOG = """Output: the report goes to stdout (or --out), progress and messages 
 the article's claims gets one word over the seeds: holds (an exact test, Holm-corrected
 over the claims, is significant at 5% in the claimed direction), fails (significant the
 other way) or unclear (not significant: no difference, or too few seeds); a word
-followed by ? is borderline: resampled seeds give it less than 90% of the time, so
-another CPU may print another. Nets are compared seed by seed: better, worse, or no
-difference shown; as good when the median difference in test accuracy is surely within
-2 points. README.md, "How a claim is judged", says why.
+followed by ? is borderline: replicated studies (the seeds resampled) give it less than
+90% of the time, so another CPU may print another. Nets are compared seed by seed:
+better, worse, or no difference shown; as good when the median difference in test
+accuracy is surely within 2 points. README.md, "How a claim is judged", says why.
 """
 
 
@@ -565,6 +566,11 @@ def data_settings(args):
                 train_sizes={pair: sizes[pair] - test[pair] for pair in pairs})
 
 
+def by_pair(sizes):
+    """{(a, b): n} as JSON keys: {"a/b": n}."""
+    return {f"{a}/{b}": n for (a, b), n in sizes.items()}
+
+
 def study(args, argv):
     """Run the study that args describe and write its report; returns the exit status."""
     data = data_settings(args)
@@ -600,8 +606,8 @@ def study(args, argv):
     study = dict(title=title, command=shlex.join(["python3", "compare.py"] + list(argv)),
                  date=datetime.date.today().isoformat(),
                  settings=dict(settings, digits=[list(p) for p in settings["digits"]],
-                               test_sizes={f"{a}/{b}": n for (a, b), n in data["test_sizes"].items()},
-                               train_sizes={f"{a}/{b}": n for (a, b), n in data["train_sizes"].items()}),
+                               test_sizes=by_pair(data["test_sizes"]),
+                               train_sizes=by_pair(data["train_sizes"])),
                  environment=environment(), jobs=jobs, batches=n_batches, wall_seconds=seconds,
                  run_steps_per_second=steps / seconds)
     found = tables(results, settings)

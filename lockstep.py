@@ -444,7 +444,7 @@ def main(argv=None):
     """python3 lockstep.py: the side-by-side measurement; returns the exit status."""
     parser = original_net.Parser(
         description="Measure a step of original_net.train against a run-step of lock-step "
-                    "batches, side by side in one process (about 20 s).", allow_abbrev=False)
+                    "batches, side by side in one process (about 5 s).", allow_abbrev=False)
     try:
         try:
             parser.parse_args(argv)

@@ -14,9 +14,12 @@ reports stay in reports/.
 import json
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import time
+
+import numpy as np
 
 import compare
 import report
@@ -28,8 +31,9 @@ SIMULATED = (
     ("OpenBLAS Haswell", {"OPENBLAS_CORETYPE": "Haswell"}),
     ("Haswell + numpy AVX2", {"OPENBLAS_CORETYPE": "Haswell",
                               "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR"}),
-    ("Sandybridge + numpy SSE", {"OPENBLAS_CORETYPE": "Sandybridge",
-                                 "NPY_DISABLE_CPU_FEATURES": "X86_V3 X86_V4 AVX512_ICL AVX512_SPR"}),
+    ("Sandybridge + numpy SSE", {
+        "OPENBLAS_CORETYPE": "Sandybridge",
+        "NPY_DISABLE_CPU_FEATURES": "X86_V3 X86_V4 AVX512_ICL AVX512_SPR"}),
 )
 COMMAND = "python3 make_report.py"
 SAVED = "reports"  # the studies' full JSON reports (not in git: a few MB each)
@@ -40,10 +44,13 @@ def study(args, out, env=None):
     start = time.perf_counter()
     command = [sys.executable, "compare.py", "--format", "json", "--out", out, *args]
     print(f"make_report.py: {shlex.join(['python3', *command[1:]])}", file=sys.stderr, flush=True)
-    done = subprocess.run(command, env=dict(os.environ, **(env or {})))
-    if done.returncode:
-        print(f"make_report.py: error: compare.py stopped with status {done.returncode}",
-              file=sys.stderr)
+    # Ctrl-C reaches compare.py too, which stops and says so in one line: wait for it.
+    waiting = signal.signal(signal.SIGINT, lambda signum, frame: None)
+    try:
+        done = subprocess.run(command, env=dict(os.environ, **(env or {})))
+    finally:
+        signal.signal(signal.SIGINT, waiting)
+    if done.returncode:  # compare.py has said why
         sys.exit(done.returncode)
     with open(out) as file:
         return json.load(file), time.perf_counter() - start
@@ -72,7 +79,7 @@ def side_by_side_table(names, reports):
         for saved in reports:
             c = next(c for c in saved["claims"] if c["label"] == row["label"])
             cells.append(f"{c['held']}/{c['seeds']}, {report.p_text(c['p_adjusted'])}, "
-                         f"**{verdicts.shown(c)}** ({c['replication']:.2f})")
+                         f"**{verdicts.shown(c)}** ({report.share(c['replication'])})")
             words.add(c["verdict"])
         body.append(cells)
         if len(words) > 1:
@@ -80,16 +87,64 @@ def side_by_side_table(names, reports):
     return report.render(header, body, True), differ
 
 
+def pooled_words(studies, replicates=1000):
+    """What a study of N seeds would say, drawn from the seeds of all the studies pooled
+    (the simulated CPUs: N seeds each, judged alike): per claim label, the share of
+    replicates giving each word, and the mean number of claims whose words differ
+    between two such studies. The studies share their seeds' data and initial weights,
+    so the pool is less varied than as many fresh seeds would be."""
+    values = [[] for _ in verdicts.CLAIMS]
+    for saved in studies:
+        runs = {(r["experiment"], r["net"], r["seed"]): r for r in saved["runs"]}
+        settings = saved["study"]["settings"]
+        for v, claim in zip(values, verdicts.CLAIMS):
+            pairs = [(runs[claim.experiment, "original", s],
+                      runs[claim.experiment, compare.BROKEN, s]) for s in range(settings["seeds"])]
+            v.append(verdicts.observations(claim, pairs, settings["epochs"]))
+    values = [np.concatenate(v) for v in values]
+    seeds = studies[0]["study"]["settings"]["seeds"]
+    draws = np.random.default_rng(0).integers(0, len(values[0]), (replicates, seeds))
+    words = np.array([[w for *_, w in verdicts.judge(verdicts.CLAIMS, [v[d] for v in values])]
+                      for d in draws])
+    shares = {claim.label: {w: float(np.mean(words[:, c] == w)) for w in verdicts.WORDS}
+              for c, claim in enumerate(verdicts.CLAIMS)}
+    differ = float(np.mean(np.sum(words[::2] != words[1::2], axis=1)))
+    return shares, differ
+
+
 def main(argv=None):
+    """The command line; returns the exit status."""
     argv = sys.argv[1:] if argv is None else argv
     if argv not in ([], ["--render"]):
         print("make_report.py: error: the one option is --render (REPORT.md again from the "
               "saved studies)", file=sys.stderr)
         return 2
+    try:
+        return build(render=bool(argv))
+    except KeyboardInterrupt:
+        print("make_report.py: interrupted", file=sys.stderr)
+        return 130
+    except compare.WriteFailed as error:
+        print(f"make_report.py: error: {error}", file=sys.stderr)
+        return 1
+
+
+def load(name):
+    """A study saved in SAVED by the last full run."""
+    try:
+        with open(os.path.join(SAVED, name)) as file:
+            return json.load(file)
+    except (OSError, ValueError) as error:
+        print(f"make_report.py: error: --render needs the studies of a full run in {SAVED}/ "
+              f"({name}: {getattr(error, 'strerror', None) or error})", file=sys.stderr)
+        sys.exit(2)
+
+
+def build(render):
+    """Run the studies (or, with render, load the saved ones) and write the report."""
     os.makedirs(SAVED, exist_ok=True)
     start = time.perf_counter()
-    if argv:  # no training: REPORT.md again from the studies saved by the last full run
-        load = lambda name: json.load(open(os.path.join(SAVED, name)))
+    if render:  # no training: REPORT.md again from the studies saved by the last full run
         main_study, extended = load("main.json"), load("extended.json")
         simulated = [main_study] + [load(f"cpu{i}.json") for i in range(1, len(SIMULATED))]
         minutes = load("minutes.json")
@@ -108,7 +163,7 @@ def main(argv=None):
     compact = {key: main_study[key] for key in ("study", "claims", "comparisons", "results")}
     compare.write_file("REPORT.json", lambda file: file.write(
         (json.dumps(compact, indent=1) + "\n").encode()))
-    print(f"make_report.py: wrote REPORT.md" + ("" if argv else
+    print(f"make_report.py: wrote REPORT.md" + ("" if render else
           f", REPORT.png, REPORT-extended.png and REPORT.json in {minutes:.0f} minutes"),
           file=sys.stderr)
     return 0
@@ -204,6 +259,8 @@ def write(main_study, simulated, extended, minutes):
         "time (Goodman 1992); another CPU is such a rerun, which is why the borderline mark "
         "exists: check those claims with more seeds before trusting them.",
         "",
+        pooled_section(simulated),
+        "",
         "## Beyond the article: does a broken back-propagation train as well?",
         "",
         f"{extended['study']['settings']['data']}; the article's Result 3 head; the original "
@@ -251,6 +308,30 @@ def write(main_study, simulated, extended, minutes):
         pick(article, "Alignment"),
     ]
     return "\n".join(lines) + "\n"
+
+
+def pooled_section(simulated):
+    """Which words are robust: the four settings' seeds pooled, the share of studies of
+    as many seeds that give each word."""
+    shares, differ = pooled_words(simulated)
+    seeds, pool = simulated[0]["study"]["settings"]["seeds"], len(simulated)
+    body = [[label] + [report.share(s[w]) for w in verdicts.WORDS]
+            + [max(s, key=s.get) + ("" if max(s.values()) >= verdicts.STEADY else " (borderline)")]
+            for label, s in shares.items()]
+    robust = [label for label, s in shares.items() if max(s.values()) >= verdicts.STEADY]
+    return "\n".join([
+        f"Which words are robust? The {pool} settings' runs pooled ({pool} x {seeds} seeds: "
+        f"the settings share each seed's data and initial weights, but chaos makes their runs "
+        f"differ), 1,000 studies of {seeds} seeds drawn from the pool and judged by the same "
+        f"rule give each word this often:",
+        "",
+        report.render(["claim"] + list(verdicts.WORDS) + ["the likely word"], body, True),
+        "",
+        f"Robust (one word in at least {verdicts.STEADY:.0%} of the studies): "
+        + ("; ".join(robust) if robust else "none") + f". Two such studies differ in "
+        f"{differ:.1f} of the {len(shares)} words on average: the others sit near the 5% line, "
+        f"where {seeds} seeds cannot settle them and each study's own replication estimate, "
+        f"made from its own seeds alone, can miss."])
 
 
 def answer(rows):

@@ -2,6 +2,7 @@
 csv or json, and its figure. compare.py runs the study; verdicts.py judges it."""
 import csv
 import io
+import math
 import json
 import textwrap
 
@@ -30,6 +31,12 @@ def number(x, digits=3):
     if 10 ** digits <= abs(x) < 1e6 or 100 <= abs(x) < 1e6:
         return f"{x:.0f}"
     return f"{x:.{digits}g}" if 1e-4 <= abs(x) < 1e6 or x == 0 else f"{x:.2e}"
+
+
+def share(x):
+    """A share to two decimals, rounded down: a word marked borderline (below 0.9) never
+    shows 0.90. (Shares are counts out of a thousand or fewer.)"""
+    return f"{math.floor(round(x * 1000) / 10) / 100:.2f}"
 
 
 def p_text(p):
@@ -107,7 +114,8 @@ def summarise(results, epochs, group_of):
     for (group, net), runs in rows.items():
         learned = [r for r in runs if not r["stuck"]]
         row = dict(group=group, experiment=runs[0]["experiment"], digits=runs[0]["digits"],
-                   net=net, hidden=runs[0]["hidden"], seeds=len(runs), stuck=len(runs) - len(learned))
+                   net=net, hidden=runs[0]["hidden"], seeds=len(runs),
+                   stuck=len(runs) - len(learned))
         for e in checkpoints(epochs):
             row[f"cost_epoch_{e}"] = verdicts.median_iqr([r["history"][e - 1] for r in learned])
         for key in ("train_accuracy", "test_accuracy"):
@@ -135,7 +143,7 @@ def accuracy_table(rows):
 def measured(row):
     """What a claim's seeds showed, for its line of the claims table."""
     if row["kind"] == "cost":
-        return (f"broken/original cost, epoch {row['epoch']}: {number(row['median_ratio'], 3)} "
+        return (f"broken/original cost @{row['epoch']}: {number(row['median_ratio'], 3)} "
                 f"({interval_text(*row['ratio_interval'], 2)})")
     low, high = row["interval"]
     return f"held in {row['held']}/{row['seeds']} seeds ({low:.2f} to {high:.2f})"
@@ -149,14 +157,14 @@ def claims_section(rows, markdown):
               and "250" in r["claim"]]
     title = f"The article's claims over {count(seeds, 'seed')}"
     note = (f"each word from an exact test, Holm-corrected over the {len(rows)} claims; "
-            f"'again': the share of bootstrap resamples of the seeds giving the same word "
-            f"({verdicts.BORDERLINE} below {verdicts.STEADY}); 'learned': the word over the "
-            f"seeds in which the claim's nets learned")
+            f"'again': the share of replicated studies (resamples of a resample of the seeds) "
+            f"giving the same word ({verdicts.BORDERLINE} below {verdicts.STEADY}); 'learned': "
+            f"the word over the seeds in which the claim's nets learned")
     if markdown:
         header = ["article", "the article says", "we measured", "p", "Holm p", "word",
                   "again", "learned"]
         body = [[r["section"], f'"{r["claim"]}"', measured(r), p_text(r["p_value"]),
-                 p_text(r["p_adjusted"]), f"**{verdicts.shown(r)}**", f"{r['replication']:.2f}",
+                 p_text(r["p_adjusted"]), f"**{verdicts.shown(r)}**", share(r["replication"]),
                  f"{r['trained_verdict']} ({r['trained_seeds']})"] for r in rows]
         return [heading(title, note, True), render(header, body, True)]
     lines = []
@@ -165,8 +173,9 @@ def claims_section(rows, markdown):
         lines.append(f'{r["section"]:9} "{r["claim"]}" ({about})')
         lines.append(f"   {measured(r):<50} p {p_text(r['p_value']):<7} Holm "
                      f"{p_text(r['p_adjusted']):<7} {verdicts.shown(r):<9} again "
-                     f"{r['replication']:.2f}")
-        lines.append(f"{'':53}learned ({r['trained_seeds']} seeds): {r['trained_verdict']}")
+                     f"{share(r['replication'])}")
+        lines.append(f"{'':53}learned ({count(r['trained_seeds'], 'seed')}): "
+                     f"{r['trained_verdict']}")
     notes = [f"(At epoch {r['epoch']}, half the study's epochs: the article's 250 is beyond "
              f"them.)" for r in scaled[:1]]
     return [heading(title, note, False), "\n".join(lines)] + [paragraph(n, False) for n in notes]
@@ -231,8 +240,8 @@ def alignment_section(rows, markdown):
     measures = [(w, k) for w in ("W1", "W2") for k in ("cosine", "signs")
                 if markdown or k == "cosine"]  # the text has room for the cosines only
     header = ["group", "net", "epoch"] + [f"{w} {k}" for w, k in measures]
-    body = [[r["group"], r["net"], str(r["epoch"])] + [spread(r[f"{w}_{k}"], 2) for w, k in measures]
-            for r in rows]
+    body = [[r["group"], r["net"], str(r["epoch"])]
+            + [spread(r[f"{w}_{k}"], 2) for w, k in measures] for r in rows]
     note += "" if markdown else "; sign agreement: --format markdown or json"
     return [heading(title, note, markdown), render(header, body, markdown)]
 
@@ -254,12 +263,13 @@ def reading(results, claim_rows, comparison_rows):
             shaky = [r["label"] for r in claim_rows if r["replication"] < verdicts.STEADY]
             if shaky:
                 text.append(f"Borderline (the word comes out again in fewer than "
-                            f"{verdicts.STEADY:.0%} of resamples, so another machine may "
+                            f"{verdicts.STEADY:.0%} of replicated studies, so another machine may "
                             f"give another): " + "; ".join(shaky) + ".")
     for row in comparison_rows:
         if row["nets"] == ["broken green,red", "original"]:
             text.append(f"{row['group']}, the broken net against the original: {row['verdict']} "
-                        f"({row['wins']} wins, {row['ties']} ties, {row['losses']} losses)"
+                        f"({count(row['wins'], 'win')}, {count(row['ties'], 'tie')}, "
+                        f"{count(row['losses'], 'loss', 'losses')})"
                         + ("; the median difference is within "
                            f"{verdicts.EQUIVALENCE * 100:g} points" if row["as_good"] else "")
                         + ".")
@@ -384,15 +394,20 @@ def plot(results, group_of, alignment, path, fmt):
                 ax.plot([x + jitter[seed] for x in xs], [points[x] for x in xs],
                         color="grey", lw=0.4, alpha=0.5)
             for i, net in enumerate(nets):
-                accuracy = [(r["seed"], r["test_accuracy"], r["stuck"])
-                            for r in of.get((group, net), [])]
-                ax.scatter([i + jitter[s] for s, _, _ in accuracy], [a for _, a, _ in accuracy],
-                           s=10, color=COLOURS[net],
-                           marker="o", zorder=3, label=net)
+                for stuck in (False, True):  # a run that did not learn: a hollow point
+                    runs = [r for r in of.get((group, net), []) if r["stuck"] == stuck]
+                    ax.scatter([i + jitter[r["seed"]] for r in runs],
+                               [r["test_accuracy"] for r in runs], s=12, zorder=3,
+                               color="none" if stuck else COLOURS[net],
+                               edgecolors=COLOURS[net], linewidths=0.8)
             ax.set_xticks(range(len(nets)), [n.replace(" green,red", "") for n in nets],
                           fontsize=8)
             ax.set(title=f"{group}: test accuracy per seed",
                    ylabel="held-out test accuracy" if col == 0 else None)
+            if col == 0:
+                ax.legend([Line2D([], [], ls="", marker="o", color="k"),
+                           Line2D([], [], ls="", marker="o", mfc="none", color="k")],
+                          ["learned", "did not learn"], fontsize=8, loc="lower left")
     fig.tight_layout()
     fig.savefig(path, format=fmt, dpi=100)
     plt.close(fig)
