@@ -8,9 +8,9 @@ unclear) and how often that word comes out again on resampled seeds. Runs train 
 lock-step batches (lockstep.py), bit for bit as the nets train alone, on parallel
 processes.
 
-    python3 compare.py                   # 3 experiments x 2 nets x 30 seeds: about 3 min
+    python3 compare.py                   # 3 experiments x 2 nets x 30 seeds: 2 to 3 min
     python3 compare.py --seeds 1         # one seed: an anecdote, as each of the article's was
-    python3 compare.py --extended        # frozen-conv control, 4 digit pairs: about 4 min
+    python3 compare.py --extended        # frozen-conv control, 4 digit pairs: 4 to 5 min
     python3 compare.py --format json --out a.json; python3 compare.py --side-by-side a.json b.json
 """
 import argparse

@@ -189,9 +189,9 @@ def comparisons_section(rows, markdown):
             f"it ended); a two-sided Wilcoxon signed-rank test, Holm-corrected over the "
             f"{len(rows)} comparisons; 'as good': the 95% interval of the median difference "
             f"within {verdicts.EQUIVALENCE * 100:g} points either way; the cost ratio a/b is "
-            f"of the final costs")
+            f"of the final costs; each net's runs that did not learn are counted beside")
     header = ["group", "a - b", "median (95%)", "w/t/l", "Holm p", "word", "as good",
-              "cost ratio a/b"]
+              "cost ratio a/b", "did not learn (a, b)"]
     body = []
     for r in rows:
         low, high = (None if v is None else 100 * v for v in r["interval"])
@@ -201,11 +201,12 @@ def comparisons_section(rows, markdown):
                      r["verdict"], "yes" if r["as_good"] else "no",
                      f"{number(r['median_cost_ratio'], 2)} "
                      f"({interval_text(*r['cost_ratio_interval'], 2)})"
-                     if r["median_cost_ratio"] is not None else "-"])
+                     if r["median_cost_ratio"] is not None else "-",
+                     f"{r['stuck'][0]}, {r['stuck'][1]}"])
     if not markdown:  # the cost ratios in a table of their own, to fit the width
         main = render(header[:7], [row[:7] for row in body], False)
-        costs = render(["group", "a - b", "cost ratio a/b, median (95%)"],
-                       [[row[0], row[1], row[7]] for row in body], False)
+        costs = render(["group", "a - b", "cost ratio a/b, median (95%)", header[8]],
+                       [[row[0], row[1], row[7], row[8]] for row in body], False)
         return [heading(title, note, False), main, costs]
     return [heading(title, note, True), render(header, body, True)]
 

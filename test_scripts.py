@@ -920,8 +920,8 @@ def test_summaries_are_medians_over_the_runs_that_learned():
 
 
 def test_comparisons_count_wins_and_judge_equivalence():
-    def pairs(diffs):
-        return [(dict(test_accuracy=0.9 + d, history=[1.0], stuck=False),
+    def pairs(diffs):  # a's run did not learn where it lost 10 points
+        return [(dict(test_accuracy=0.9 + d, history=[1.0], stuck=d <= -0.1),
                  dict(test_accuracy=0.9, history=[1.0], stuck=False)) for d in diffs]
     rows = verdicts.comparisons([
         (("Result 3", (0, 1), "0/1"), BROKEN, "original", pairs([0.0] * 26 + [0.014] * 4)),
@@ -931,6 +931,9 @@ def test_comparisons_count_wins_and_judge_equivalence():
     assert same["as_good"] and same["median_difference"] == 0
     assert worse["verdict"] == "worse" and not worse["as_good"]
     assert worse["p_adjusted"] == pytest.approx(min(1, 2 * worse["p_value"]))
+    assert same["stuck"] == [0, 0] and worse["stuck"] == [20, 0]  # counted beside, per net
+    table = "\n".join(report.comparisons_section(rows, True))
+    assert "| did not learn (a, b) |" in table and "| 20, 0 |" in table
 
 
 def test_compare_counts_stuck_runs_of_a_real_short_run():
