@@ -318,7 +318,9 @@ def number(kind, low, high=math.inf, low_ok=False):
         except ValueError:
             what = "a whole number" if kind is int else "a number"
             raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
-        if not (low <= value < high if low_ok else low < value < high):  # NaN fails too
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+        if not (low <= value < high if low_ok else low < value < high):
             bound = f"at least {low}" if low_ok else f"greater than {low}"
             bound += f" and below {high}" if high < math.inf else ""
             raise argparse.ArgumentTypeError(f"{text!r} must be {bound}")
@@ -345,6 +347,12 @@ class UsageError(Exception):
 
 class Parser(argparse.ArgumentParser):
     def error(self, message):
+        """A bad command line, in one line: argparse's list of choices made shorter."""
+        head, found, rest = message.partition(": invalid choice: ")
+        if found and " (choose from " in rest:
+            value, choices = rest[:-1].split(" (choose from ", 1)
+            *most, last = [choice.strip("'") for choice in choices.split(", ")]
+            message = f"{head}: {value} is not {', '.join(most)} or {last}"
         raise UsageError(message)
 
     def parse_known_args(self, args=None, namespace=None):
@@ -352,7 +360,7 @@ class Parser(argparse.ArgumentParser):
         (argparse takes one with an exponent for an option of its own)."""
         args = list(sys.argv[1:] if args is None else args)
         for i in range(len(args) - 1, 0, -1):
-            if args[i - 1].startswith("--") and "=" not in args[i - 1] and looks_negative(args[i]):
+            if args[i - 1] in self._option_string_actions and looks_negative(args[i]):
                 args[i - 1:i + 1] = [f"{args[i - 1]}={args[i]}"]
         return super().parse_known_args(args, namespace)
 
@@ -391,13 +399,13 @@ def parse_args(argv):
     if args.digits[0] == args.digits[1]:
         raise UsageError(f"--digits needs two different digits, got {args.digits[0]} twice")
     if args.four_samples and (args.test_size is not None or tuple(args.digits) != (0, 1)):
-        raise UsageError("--four-samples takes no --test-size or --digits (four images of 0 "
-                         "and 1, train = test)")
+        raise UsageError("--four-samples takes no --test-size or --digits (four images, "
+                         "train = test)")
     h3, h4 = args.hidden
     weights = 54 + 16 * h3 + h3 * h4 + h4
     if weights > MAX_WEIGHTS:  # refused before anything is allocated
-        raise UsageError(f"--hidden {h3} {h4} makes {weights:,} weights; the limit is "
-                         f"{MAX_WEIGHTS:,} (about 0.5 GB to train)")
+        raise UsageError(f"--hidden {h3} {h4} makes {weights:,} weights, over the limit of "
+                         f"{MAX_WEIGHTS:,}")
     return args
 
 
