@@ -13,6 +13,23 @@ processes.
     python3 compare.py --extended        # frozen-conv control, 4 digit pairs: 4 to 5 min
     python3 compare.py --format json --out a.json; python3 compare.py --side-by-side a.json b.json
 """
+import sys
+
+
+def loading_failed(kind, error, trace):
+    """Ctrl-C or a missing library while the libraries load: one line, as later on."""
+    if kind is KeyboardInterrupt:
+        print("compare.py: interrupted", file=sys.stderr)
+    elif issubclass(kind, ImportError):  # scipy or joblib, say
+        print(f"compare.py: error: {f'cannot import {error.name}' if error.name else error}: "
+              "python3 -m pip install -r requirements.txt", file=sys.stderr)
+    else:
+        sys.__excepthook__(kind, error, trace)
+
+
+if __name__ == "__main__":
+    sys.excepthook = loading_failed
+
 import argparse
 import datetime
 import json
@@ -22,7 +39,6 @@ import platform
 import shlex
 import signal
 import stat
-import sys
 import tempfile
 import time
 
@@ -179,7 +195,17 @@ def run_study(runs, settings, jobs, progress):
             os.environ.get("PYTHONWARNINGS"),
             "ignore::UserWarning:joblib.externals.loky.backend.resource_tracker"]))
         parallel = Parallel(n_jobs=jobs, return_as="generator_unordered")
-        done = parallel(delayed(train_batch)(group, settings, os.getpid()) for group in groups)
+        # The workers start here, their stderr on /dev/null: Ctrl-C reaches them too, and
+        # one still loading its libraries would print a traceback. What goes wrong in a
+        # batch comes back here, to be said in one line.
+        stderr = os.dup(2)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
+        try:
+            done = parallel(delayed(train_batch)(group, settings, os.getpid())
+                            for group in groups)
+        finally:
+            os.dup2(stderr, 2)
+            os.close(stderr)
     results = {}
     for finished, batch in enumerate(done, 1):
         results.update({key(r): r for r in batch})
@@ -260,30 +286,38 @@ def side_by_side(paths):
             with open(path) as file:
                 saved = json.load(file)
             claims = {c["label"]: c for c in saved["claims"]}
-            env = saved["study"]["environment"]
+            env, settings = saved["study"]["environment"], saved["study"]["settings"]
+            setup = (f"{count(settings['seeds'], 'seed')}, {count(settings['epochs'], 'epoch')}, "
+                     f"lr {settings['lr']}, momentum {settings['momentum']}, {settings['data']}")
         except (OSError, ValueError, KeyError, TypeError) as error:
             what = error.strerror if isinstance(error, OSError) else "not a compare.py JSON report"
             raise UsageError(f"--side-by-side {path}: {what}") from None
-        reports.append((os.path.basename(path), env, claims))
-    labels = list(dict.fromkeys(label for _, _, claims in reports for label in claims))
-    lines = [f"{i + 1}: {name}: BLAS {env['blas']}; {env['cpu']}"
-             for i, (name, env, _) in enumerate(reports)]
+        if not claims:
+            raise UsageError(f"--side-by-side {path}: judges none of the article's claims (a "
+                             "study of other digits, or the extended study)")
+        reports.append((os.path.basename(path), env, setup, claims))
+    labels = list(dict.fromkeys(label for *_, claims in reports for label in claims))
+    lines = [line for i, (name, env, setup, _) in enumerate(reports)
+             for line in (f"{i + 1}: {name}: BLAS {env['blas']}; {env['cpu']}", f"   {setup}")]
     for start in range(0, len(reports), 3):  # three reports a table: within 100 columns
         block = reports[start:start + 3]
         header = ["claim"] + [f"{start + i + 1}: held, Holm p, word" for i in range(len(block))]
         body = []
         for label in labels:
             row = [label]
-            for _, _, claims in block:
+            for *_, claims in block:
                 c = claims.get(label)
                 row.append("-" if c is None else f"{c['held']}/{c['seeds']} "
                            f"{report.p_text(c['p_adjusted'])} {verdicts.shown(c)}")
             body.append(row)
         lines += ["", report.render(header, body, False)]
     differ = [label for label in labels
-              if len({claims[label]["verdict"] for _, _, claims in reports if label in claims}) > 1]
-    lines += ["", report.paragraph(("Words differ: " + "; ".join(differ) + ".") if differ
-                                   else "Every claim has the same word in every report.", False)]
+              if len({claims[label]["verdict"] for *_, claims in reports if label in claims}) > 1]
+    summary = (("Words differ: " + "; ".join(differ) + ".") if differ
+               else "Every claim has the same word in every report.")
+    if len({setup for _, _, setup, _ in reports}) > 1:
+        summary += " The reports' settings differ (above): their words need not agree."
+    lines += ["", report.paragraph(summary, False)]
     return "\n".join(lines) + "\n"
 
 
@@ -388,6 +422,15 @@ def write_file(path, write):
                           "nothing was replaced") from None
 
 
+def put(text, out):
+    """The report to the file out (said on stderr), or to stdout."""
+    if out:
+        write_file(out, lambda file: file.write(text.encode()))
+        print(f"compare.py: wrote {out}", file=sys.stderr)
+    else:
+        print(text, end="", flush=True)
+
+
 def plot_format(path):
     """The plot's file name and format: its extension, which matplotlib must write; with
     none, .png is added (and said)."""
@@ -398,8 +441,8 @@ def plot_format(path):
         print(f"compare.py: --plot {path} has no extension: writing {path}.png", file=sys.stderr)
         return path + ".png", "png"
     if extension not in formats:
-        raise UsageError(f"--plot {path}: matplotlib cannot write .{extension}; use one of "
-                         + ", ".join(f".{f}" for f in sorted(formats)))
+        raise UsageError(f"--plot {path}: matplotlib writes no .{extension}; try .png, .pdf "
+                         "or .svg")
     return path, extension
 
 
@@ -464,6 +507,17 @@ def parse_args(argv):
                              "side, and which words differ")
     args = parser.parse_args(argv)
     if args.side_by_side:
+        given = [f"--{key.replace('_', '-')}" for key, value in vars(args).items()
+                 if key not in ("side_by_side", "out")
+                 and (tuple(value) if isinstance(value, list) else value)
+                 != parser.get_default(key)]
+        if given:
+            raise UsageError(f"--side-by-side reads saved reports: it takes --out, not "
+                             f"{', '.join(given)}")
+        if len(args.side_by_side) < 2:
+            raise UsageError("--side-by-side needs two or more saved reports")
+        if args.out is not None:
+            check_path(args.out, "--out")
         return args
     if args.digits[0] == args.digits[1]:
         raise UsageError(f"--digits needs two different digits, got {args.digits[0]} twice")
@@ -472,8 +526,7 @@ def parse_args(argv):
                          "or --test-size")
     if args.four_samples and (args.extended or args.test_size is not None
                               or tuple(args.digits) != (0, 1)):
-        raise UsageError("--four-samples trains and tests on the same four images of 0 and 1: "
-                         "no --test-size, --digits or --extended")
+        raise UsageError("--four-samples takes no --test-size, --digits or --extended")
     if args.out is not None:
         check_path(args.out, "--out")
     if args.plot is not None:
@@ -508,11 +561,14 @@ def main(argv=None):
             sys.stdout.flush()
             return done.code
         if args.side_by_side:
-            print(side_by_side(args.side_by_side), end="", flush=True)
+            put(side_by_side(args.side_by_side), args.out)
             return 0
     except UsageError as error:
         print(f"compare.py: error: {error}", file=sys.stderr)
         return 2
+    except WriteFailed as error:
+        print(f"compare.py: error: {error}", file=sys.stderr)
+        return 1
     except OSError as error:  # stdout closed or full
         return original_net.output_failed("compare.py", error)
     handler = signal.signal(signal.SIGTERM, terminate)  # stop the workers as on Ctrl-C
@@ -613,11 +669,7 @@ def study(args, argv):
     found = tables(results, settings)
     text = (report.json_report(study, found) if args.format == "json"
             else report.text_report(study, found, args.format))
-    if args.out:
-        write_file(args.out, lambda file: file.write(text.encode()))
-        print(f"compare.py: wrote {args.out}", file=sys.stderr)
-    else:
-        print(text, end="", flush=True)
+    put(text, args.out)
     if args.plot:
         write_file(args.plot, lambda file: report.plot(
             results, group_of(settings), args.alignment, file, args.plot_format))

@@ -299,7 +299,8 @@ def test_cli_prints_the_articles_results(capsys):
 @pytest.mark.parametrize("args, message", [
     (["--epochs", "0"], "--epochs"), (["--epochs", "-3"], "--epochs"),
     (["--epochs", "ten"], "not a whole number"), (["--lr", "0"], "--lr"),
-    (["--lr", "-0.1"], "--lr"), (["--lr", "nan"], "--lr"), (["--lr", "abc"], "not a number"),
+    (["--lr", "-0.1"], "--lr"), (["--lr", "nan"], "not a finite number"),
+    (["--lr", "inf"], "not a finite number"), (["--lr", "abc"], "not a number"),
     (["--momentum", "1.5"], "--momentum"), (["--hidden", "0", "36"], "--hidden"),
     (["--hidden", "28"], "--hidden"), (["--test-size", "0"], "--test-size"),
     (["--test-size", "360"], "--test-size"), (["--seed", "-1"], "--seed"),
@@ -307,13 +308,14 @@ def test_cli_prints_the_articles_results(capsys):
     (["--digits", "3", "3"], "two different digits"), (["--digits", "0", "10"], "below 10"),
     (["--digits", "a", "b"], "not a whole number"), (["--digits", "3"], "--digits"),
     (["--four-samples", "--test-size", "5"], "--four-samples takes no --test-size"),
+    (["--hidden", "5000", "5000"], "over the limit"),
 ])
 @pytest.mark.parametrize("module_name", NETS)
 def test_bad_input_gives_one_line_and_exit_2(module_name, args, message, capsys):
     assert net(module_name).main(args) == 2  # in this process: quick, as the CLI below
     out, err = capsys.readouterr()
     lines = err.splitlines()
-    assert out == "" and len(lines) == 1, err
+    assert out == "" and len(lines) == 1 and len(lines[0]) <= 100, err
     assert lines[0].startswith(f"{module_name}.py: error:") and message in lines[0]
 
 
@@ -421,7 +423,8 @@ def test_final_printout_names_the_active_breaks(choice, shown, capsys):
 def test_bad_breaks_are_refused():
     result = run("broken_net.py", "--breaks", "blue")
     assert result.returncode == 2 and len(result.stderr.splitlines()) == 1
-    assert "--breaks" in result.stderr
+    assert result.stderr == ("broken_net.py: error: argument --breaks: 'blue' is not green,red, "
+                             "red,green, green, red or none\n")  # argparse's list, shorter
     with pytest.raises(ValueError, match="unknown breaks"):
         broken_net.train(broken_net.init_params(0), original_net.FOUR_X,
                          original_net.FOUR_Y, epochs=1, breaks=("gren",))
@@ -738,6 +741,14 @@ def test_compare_text_fits_100_columns_and_keeps_the_articles_order():
     assert "W1 cosine" in text and "W1 signs" not in text  # the text has room for cosines
 
 
+def test_the_text_of_the_full_study_fits_100_columns():
+    """The 500-epoch figures of REPORT.json are wider than a short run's."""
+    saved = json.loads((HERE / "REPORT.json").read_text())
+    assert saved["study"]["settings"]["epochs"] == 500
+    text = report.text_report(saved["study"], dict(saved, alignment=[], runs=[]), "text")
+    assert max(map(len, text.splitlines())) <= 100 and "cost@250" in text
+
+
 def test_compare_markdown_shows_the_tables():
     result = run("compare.py", "--epochs", "2", "--format", "markdown", "--ablation",
                  "--alignment", "--seeds", "2", "--jobs", "1")
@@ -947,23 +958,40 @@ def test_compare_counts_stuck_runs_of_a_real_short_run():
     assert f"{sum(stuck.values())} of 12 runs did not learn" in text
 
 
-def test_side_by_side_reads_saved_reports_and_names_what_differs(tmp_path, short_compare):
+def test_side_by_side_reads_saved_reports_and_names_what_differs(tmp_path, short_compare,
+                                                                 capsys):
     report, _ = short_compare
     a, b = tmp_path / "a.json", tmp_path / "b.json"
     a.write_text(json.dumps(report))
     other = json.loads(json.dumps(report))
     other["claims"][2]["verdict"] = "holds" if other["claims"][2]["verdict"] != "holds" else "fails"
     b.write_text(json.dumps(other))
-    result = run("compare.py", "--side-by-side", str(a), str(b))
+    result = run("compare.py", "--side-by-side", str(a), str(b))  # once as a user types it
     assert result.returncode == 0 and result.stderr == ""
     lines = result.stdout.splitlines()
     assert max(map(len, lines)) <= 100
     assert lines[-1] == f"Words differ: {report['claims'][2]['label']}."
     assert sum(line.startswith(c["label"]) for line in lines for c in report["claims"]) == 8
-    same = run("compare.py", "--side-by-side", str(a), str(a)).stdout
-    assert same.splitlines()[-1] == "Every claim has the same word in every report."
-    bad = run("compare.py", "--side-by-side", str(tmp_path / "missing.json"))
-    assert bad.returncode == 2 and bad.stderr.count("\n") == 1
+
+    def side_by_side(*args):  # the rest in this process: quicker
+        status = compare.main(["--side-by-side", *map(str, args)])
+        return (status, *capsys.readouterr())
+    status, same, _ = side_by_side(a, a)
+    assert status == 0 and same.splitlines()[-1] == "Every claim has the same word in every report."
+    shorter = json.loads(json.dumps(report))
+    shorter["study"]["settings"]["epochs"] += 1  # another study: said, not hidden
+    b.write_text(json.dumps(shorter))
+    assert " ".join(side_by_side(a, b)[1].split()).endswith(
+        "The reports' settings differ (above): their words need not agree.")
+    b.write_text(json.dumps(dict(report, claims=[])))  # an extended study has no claims
+    for args, message in [((a, b), "judges none of the article's claims"),
+                          ((a,), "needs two or more"),
+                          ((tmp_path / "missing.json", a), "No such file"),
+                          ((a, a, "--seeds", "3"), "it takes --out, not --seeds")]:
+        status, out, err = side_by_side(*args)
+        assert status == 2 and err.count("\n") == 1 and message in err and out == "", args
+    written = tmp_path / "side.txt"
+    assert side_by_side(a, a, "--out", written)[0] == 0 and written.read_text() == same
 
 
 @pytest.mark.parametrize("script", ["original_net.py", "broken_net.py"])
@@ -987,7 +1015,7 @@ def test_a_stuck_run_says_so_and_exits_0(script):
     (["--lr", "0"], "--lr"), (["--bogus"], "unrecognized"),
     (["--out", "/no/such/folder/report.md"], "no such folder"),
     (["--out", "."], "names a folder"), (["--out", "/proc/x"], "cannot write in /proc"),
-    (["--plot", "curves.txt"], "matplotlib cannot write .txt"),
+    (["--plot", "curves.txt"], "matplotlib writes no .txt"),
     (["--out", "same.png", "--plot", "same.png"], "the same file"),
     (["--out", ""], "--out needs a file name"), (["--plot", ""], "--plot needs a file name"),
     (["--plot", "."], "names a folder"), (["--plot", "no/such/folder/"], "names a folder"),
@@ -996,6 +1024,9 @@ def test_a_stuck_run_says_so_and_exits_0(script):
     (["--four-samples", "--test-size", "5"], "--four-samples"),
     (["--extended", "--digits", "3", "8"], "--extended"),
     (["--test-size", "400"], "--test-size must be from 1 to 359"),
+    (["--format", "xml"], "'xml' is not text, markdown, csv or json"),
+    (["--seed", "-1"], "unrecognized arguments: --seed -1"),  # as typed: compare has --seeds
+    (["--plot", "figure.unknown"], "no .unknown; try .png, .pdf or .svg"),
 ])
 def test_compare_bad_input_gives_one_line_and_exit_2_before_training(args, message, capsys):
     start = time.perf_counter()
@@ -1003,6 +1034,7 @@ def test_compare_bad_input_gives_one_line_and_exit_2_before_training(args, messa
     out, err = capsys.readouterr()
     lines = err.splitlines()
     assert out == "" and len(lines) == 1 and lines[0].startswith("compare.py: error:")
+    assert len(lines[0]) <= 100
     assert message in lines[0] and time.perf_counter() - start < 5
 
 
@@ -1236,7 +1268,7 @@ def test_a_net_refuses_a_head_too_big_for_memory_before_allocating(script):
     result = run(script, "--hidden", "100000", "100000")
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr == (f"{script}: error: --hidden 100000 100000 makes 10,001,700,054 "
-                             "weights; the limit is 10,000,000 (about 0.5 GB to train)\n")
+                             "weights, over the limit of 10,000,000\n")
 
 
 def test_ctrl_c_stops_a_large_study_within_2_s_leaving_no_process():
@@ -1249,6 +1281,36 @@ def test_ctrl_c_stops_a_large_study_within_2_s_leaving_no_process():
     assert time.monotonic() - sent < 2
     assert process.returncode == 130 and out == "" and err == "compare.py: interrupted\n"
     assert group_left(process, 2) == ""
+
+
+@pytest.mark.parametrize("moment", ["loading", "starting workers"])
+def test_ctrl_c_at_the_start_of_a_study_says_one_line(moment):
+    """While compare loads its libraries, and while its workers load theirs."""
+    process = start("compare.py", "--seeds", "1000")
+    if moment == "loading":
+        time.sleep(0.3)
+    else:
+        wait_for(process.stderr, "Ctrl-C stops")
+    os.killpg(process.pid, signal.SIGINT)
+    out, err = finish(process, 10)
+    assert process.returncode in (130, -signal.SIGINT) and out == ""
+    assert err == "compare.py: interrupted\n" and group_left(process, 2) == ""
+
+
+def test_compare_without_scipy_says_what_to_install(tmp_path):
+    result = subprocess.run([sys.executable, "compare.py"], cwd=HERE, capture_output=True,
+                            text=True, env=blocked(tmp_path, "scipy"))
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.startswith("compare.py: error:") and result.stderr.count("\n") == 1
+    assert "scipy" in result.stderr and "pip install -r requirements.txt" in result.stderr
+
+
+def test_make_report_has_help_and_renders_only_saved_studies(tmp_path):
+    assert "--render" in run("make_report.py", "--help").stdout
+    result = subprocess.run([sys.executable, str(HERE / "make_report.py"), "--render"],
+                            cwd=tmp_path, capture_output=True, text=True)
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
+    assert "reports/main.json" in result.stderr and not (tmp_path / "reports").exists()
 
 
 def test_sigterm_to_the_main_process_alone_leaves_no_worker():
