@@ -11,17 +11,24 @@ environment variable), for the verdicts side by side; and the extended study
 for `python3 compare.py --side-by-side REPORT.json yours.json`; the studies' full JSON
 reports stay in reports/.
 """
+import sys
+
+if __name__ == "__main__":  # Ctrl-C while the libraries load: one line, as at any time later
+    sys.excepthook = lambda kind, error, trace: (
+        print("make_report.py: interrupted", file=sys.stderr) if kind is KeyboardInterrupt
+        else sys.__excepthook__(kind, error, trace))
+
 import json
 import os
 import shlex
 import signal
 import subprocess
-import sys
 import time
 
 import numpy as np
 
 import compare
+import original_net
 import report
 import verdicts
 
@@ -114,13 +121,20 @@ def pooled_words(studies, replicates=1000):
 
 def main(argv=None):
     """The command line; returns the exit status."""
-    argv = sys.argv[1:] if argv is None else argv
-    if argv not in ([], ["--render"]):
-        print("make_report.py: error: the one option is --render (REPORT.md again from the "
-              "saved studies)", file=sys.stderr)
+    parser = original_net.Parser(description=__doc__.splitlines()[0], allow_abbrev=False)
+    parser.add_argument("--render", action="store_true",
+                        help=f"no training: REPORT.md again from the studies the last full "
+                             f"run saved in {SAVED}/")
+    try:
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as done:  # --help has printed its text
+            return done.code
+    except original_net.UsageError as error:
+        print(f"make_report.py: error: {error}", file=sys.stderr)
         return 2
     try:
-        return build(render=bool(argv))
+        return build(args.render)
     except KeyboardInterrupt:
         print("make_report.py: interrupted", file=sys.stderr)
         return 130
@@ -135,20 +149,20 @@ def load(name):
         with open(os.path.join(SAVED, name)) as file:
             return json.load(file)
     except (OSError, ValueError) as error:
-        print(f"make_report.py: error: --render needs the studies of a full run in {SAVED}/ "
-              f"({name}: {getattr(error, 'strerror', None) or error})", file=sys.stderr)
+        print(f"make_report.py: error: {SAVED}/{name}: {getattr(error, 'strerror', None) or error}"
+              f"; run without --render first", file=sys.stderr)
         sys.exit(2)
 
 
 def build(render):
     """Run the studies (or, with render, load the saved ones) and write the report."""
-    os.makedirs(SAVED, exist_ok=True)
     start = time.perf_counter()
     if render:  # no training: REPORT.md again from the studies saved by the last full run
         main_study, extended = load("main.json"), load("extended.json")
         simulated = [main_study] + [load(f"cpu{i}.json") for i in range(1, len(SIMULATED))]
         minutes = load("minutes.json")
     else:
+        os.makedirs(SAVED, exist_ok=True)
         main_study = study(["--ablation", "--alignment", "--plot", "REPORT.png"],
                            os.path.join(SAVED, "main.json"))[0]
         simulated = [main_study] + [study([], os.path.join(SAVED, f"cpu{i}.json"), env)[0]
@@ -223,8 +237,9 @@ def write(main_study, simulated, extended, minutes):
         "",
         "## The article's claims",
         "",
-        f"Over {s['seeds']} seeds: {words.count('holds')} of the {len(claims)} claims hold, "
-        f"{words.count('fails')} fail and {words.count('unclear')} stay unclear."
+        f"Over {s['seeds']} seeds, of the article's {len(claims)} claims, {report.tally(claims)}. "
+        f"A claim fails when the seeds show its opposite: that some test images are wrong "
+        f"fails when most seeds get them all right."
         + (" Borderline (replication below 0.9): "
            + "; ".join(c["label"] for c in claims if c["replication"] < verdicts.STEADY) + "."
            if any(c["replication"] < verdicts.STEADY for c in claims) else
@@ -280,7 +295,7 @@ def write(main_study, simulated, extended, minutes):
         "",
         pick(beyond, "Nets compared"),
         "",
-        pick(beyond, "Accuracy"),
+        pick(beyond, "Accuracy").replace("## Accuracy", "## Accuracy on the four digit pairs", 1),
         "",
         "![Test accuracy per seed and cost curves of the extended study](REPORT-extended.png)",
         "",
@@ -347,15 +362,17 @@ def answer(rows, seeds):
     def of(a, b):
         return [r for r in rows if r["nets"] == [a, b]]
 
-    def pairs(found, test=lambda r: True):
+    def pairs(found, test=lambda r: True, every="all {} pairs"):
         names = [r["group"] for r in found if test(r)]
-        return (f"all {len(found)} pairs" if len(names) == len(found) else
+        return (every.format(len(found)) if len(names) == len(found) else
                 " and ".join(filter(None, [", ".join(names[:-1]), names[-1]])) if names
                 else "no pair")
 
     def words(found):
         said = {"worse": "worse", "better": "better", "no difference shown": "not shown to differ"}
-        return "; ".join(f"{said[w]} on {pairs(found, lambda r: r['verdict'] == w)}"
+        return "; ".join(f"{said[w]} on " + pairs(found, lambda r: r["verdict"] == w,
+                                                   "any of the {} pairs" if w != "worse" and
+                                                   w != "better" else "all {} pairs")
                          for w in said if any(r["verdict"] == w for r in found))
     broken = of(compare.BROKEN, "original")
     frozen = of(compare.FROZEN, "original")
@@ -366,11 +383,15 @@ def answer(rows, seeds):
                f"{seeds * len(between)} runs (the original in "
                f"{sum(r['stuck'][1] for r in broken)}, the control in "
                f"{sum(r['stuck'][1] for r in between)})")
-    return (f"Against the original net, on held-out test accuracy, the broken net is "
+    conclusion = ("Yes: " if all(r["as_good"] for r in broken) else
+                  "No: " if any(r["verdict"] == "worse" for r in broken) else "Not shown: ")
+    every = all(r["verdict"] == "worse" for r in frozen)
+    return (conclusion + f"against the original net, on held-out test accuracy, the broken net is "
             f"{words(broken)}; it is as good (the 95% interval of the median difference within "
             f"{verdicts.EQUIVALENCE * 100:g} points) on {pairs(broken, lambda r: r['as_good'])}. "
-            f"The frozen-conv control, whose conv layers never learn, is {words(frozen)}: where "
-            f"it is worse, learning in the conv layers matters, and the task can tell broken "
+            f"The frozen-conv control, whose conv layers never learn, is {words(frozen)}: "
+            f"{'on every pair' if every else 'where it is worse'} learning in the conv layers "
+            f"matters, and the task can tell broken "
             f"gradients from none. Against that control the broken net is {words(between)}: "
             f"seed by seed it wins {min(wins)} to {max(wins)} of {seeds} (median difference "
             f"{min(median):+.1f} to {max(median):+.1f} points), but {learned}, and a run that "

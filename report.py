@@ -124,8 +124,11 @@ def summarise(results, epochs, group_of):
     return out
 
 
-def cost_table(rows, epochs):
-    shown = [e for e in checkpoints(epochs) if e != 1] or [epochs]  # epoch 1 says little
+def cost_table(rows, epochs, markdown):
+    """The cost at the checkpoints after epoch 1 (which says little); the text, to fit
+    100 columns, the last two: the claims' epochs."""
+    shown = [e for e in checkpoints(epochs) if e != 1] or [epochs]
+    shown = shown if markdown else shown[-2:]
     header = ["group", "net", "learned"] + [f"cost@{e}" for e in shown]
     body = [[r["group"], r["net"], f"{r['seeds'] - r['stuck']}/{r['seeds']}"]
             + [spread(r[f"cost_epoch_{e}"]) for e in shown] for r in rows]
@@ -143,10 +146,11 @@ def accuracy_table(rows):
 def measured(row):
     """What a claim's seeds showed, for its line of the claims table."""
     if row["kind"] == "cost":
+        interval = interval_text(*row["ratio_interval"], 2)
         return (f"broken/original cost @{row['epoch']}: {number(row['median_ratio'], 3)} "
-                f"({interval_text(*row['ratio_interval'], 2)})")
+                f"({'' if interval == 'too few seeds' else '95% '}{interval})")
     low, high = row["interval"]
-    return f"held in {row['held']}/{row['seeds']} seeds ({low:.2f} to {high:.2f})"
+    return f"held in {row['held']}/{row['seeds']} seeds (95% {low:.2f} to {high:.2f})"
 
 
 def claims_section(rows, markdown):
@@ -185,11 +189,14 @@ def comparisons_section(rows, markdown):
     if not rows:
         return []
     title = "Nets compared seed by seed"
-    note = (f"a - b of held-out test accuracy, in points (a run that did not learn counts as "
-            f"it ended); a two-sided Wilcoxon signed-rank test, Holm-corrected over the "
-            f"{len(rows)} comparisons; 'as good': the 95% interval of the median difference "
-            f"within {verdicts.EQUIVALENCE * 100:g} points either way; the cost ratio a/b is "
-            f"of the final costs; each net's runs that did not learn are counted beside")
+    note = (f"per seed, a - b of held-out test accuracy, in points (a run that did not learn "
+            f"counts as it ended); the word from a two-sided Wilcoxon signed-rank test, "
+            f"Holm-corrected over the {len(rows)} comparisons, which weighs how far each seed "
+            f"leans, so a few large losses can outweigh many small wins that move the median "
+            f"and its 95% interval; 'as good': that interval within "
+            f"{verdicts.EQUIVALENCE * 100:g} points either way (a difference can be shown and "
+            f"yet be that small); the cost ratio a/b is of the final costs; each net's runs "
+            f"that did not learn are counted beside")
     header = ["group", "a - b", "median (95%)", "w/t/l", "Holm p", "word", "as good",
               "cost ratio a/b", "did not learn (a, b)"]
     body = []
@@ -247,6 +254,17 @@ def alignment_section(rows, markdown):
     return [heading(title, note, markdown), render(header, body, markdown)]
 
 
+def tally(claim_rows):
+    """'2 hold (1 borderline), 2 fail and 4 stay unclear'."""
+    def part(word, verb, plural):
+        rows = [r for r in claim_rows if r["verdict"] == word]
+        shaky = sum(r["replication"] < verdicts.STEADY for r in rows)
+        return (f"{len(rows)} {verb if len(rows) == 1 else plural}"
+                + (f" ({shaky} borderline)" if shaky and word != "unclear" else ""))
+    return (f"{part('holds', 'holds', 'hold')}, {part('fails', 'fails', 'fail')} and "
+            f"{part('unclear', 'stays unclear', 'stay unclear')}")
+
+
 def reading(results, claim_rows, comparison_rows):
     """A few sentences that say what the tables say."""
     text = []
@@ -258,9 +276,8 @@ def reading(results, claim_rows, comparison_rows):
                         f"and {words.count('fails')} did not. One run is an anecdote; judge "
                         f"the claims over seeds (30 by default).")
         else:
-            tally = ", ".join(f"{words.count(w)} {w}" for w in verdicts.WORDS)
-            text.append(f"Over {seeds} seeds, of the article's {len(claim_rows)} claims: "
-                        f"{tally}.")
+            text.append(f"Over {seeds} seeds, of the article's {len(claim_rows)} claims, "
+                        + tally(claim_rows) + ".")
             shaky = [r["label"] for r in claim_rows if r["replication"] < verdicts.STEADY]
             if shaky:
                 text.append(f"Borderline (the word comes out again in fewer than "
@@ -271,7 +288,8 @@ def reading(results, claim_rows, comparison_rows):
             text.append(f"{row['group']}, the broken net against the original: {row['verdict']} "
                         f"({count(row['wins'], 'win')}, {count(row['ties'], 'tie')}, "
                         f"{count(row['losses'], 'loss', 'losses')})"
-                        + ("; the median difference is within "
+                        + (f"; {'and' if row['verdict'] == 'no difference shown' else 'but'} "
+                           f"the median difference is surely within "
                            f"{verdicts.EQUIVALENCE * 100:g} points" if row["as_good"] else "")
                         + ".")
     stuck = {}
@@ -306,8 +324,10 @@ def text_report(study, tables, fmt):
     markdown = fmt == "markdown"
     parts = [("# " if markdown else "") + study["title"],
              "\n".join(paragraph(line, markdown) for line in describe(study)),
-             heading("Cost", "median (interquartile range) over the runs that learned", markdown),
-             render(*cost_table(summary, epochs), markdown),
+             heading("Cost", "median (interquartile range) over the runs that learned"
+                     + ("" if markdown else " (all checkpoints: --format markdown or json)"),
+                     markdown),
+             render(*cost_table(summary, epochs, markdown), markdown),
              heading("Accuracy", "median (interquartile range) over the runs that learned",
                      markdown),
              render(*accuracy_table(summary), markdown)]
