@@ -41,6 +41,7 @@ import signal
 import stat
 import tempfile
 import time
+import warnings
 
 import numpy as np
 
@@ -197,15 +198,25 @@ def run_study(runs, settings, jobs, progress):
         parallel = Parallel(n_jobs=jobs, return_as="generator_unordered")
         # The workers start here, their stderr on /dev/null: Ctrl-C reaches them too, and
         # one still loading its libraries would print a traceback. What goes wrong in a
-        # batch comes back here, to be said in one line.
-        stderr = os.dup(2)
-        os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
+        # batch comes back here, to be said in one line. A Ctrl-C that comes while they
+        # start is noted, and raised once they have.
+        stderr, quiet = os.dup(2), os.open(os.devnull, os.O_WRONLY)
+        os.dup2(quiet, 2)
+        os.close(quiet)
+        noted = []
+        handler = signal.signal(signal.SIGINT, lambda signum, frame: noted.append(signum))
         try:
             done = parallel(delayed(train_batch)(group, settings, os.getpid())
                             for group in groups)
         finally:
+            signal.signal(signal.SIGINT, handler)
             os.dup2(stderr, 2)
             os.close(stderr)
+        if noted:
+            with warnings.catch_warnings():  # joblib would warn of the batches it cancels
+                warnings.simplefilter("ignore")
+                done.close()
+            raise KeyboardInterrupt
     results = {}
     for finished, batch in enumerate(done, 1):
         results.update({key(r): r for r in batch})
