@@ -322,8 +322,7 @@ def side_by_side(paths):
                            f"{report.p_text(c['p_adjusted'])} {verdicts.shown(c)}")
             body.append(row)
         lines += ["", report.render(header, body, False)]
-    differ = [label for label in labels
-              if len({claims[label]["verdict"] for *_, claims in reports if label in claims}) > 1]
+    differ = verdicts.differing([claims for *_, claims in reports])
     summary = (("Words differ: " + "; ".join(differ) + ".") if differ
                else "Every claim has the same word in every report.")
     if len({setup for _, _, setup, _ in reports}) > 1:

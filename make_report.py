@@ -79,19 +79,12 @@ def sections(text):
 def side_by_side_table(names, reports):
     """The claims of the simulated CPUs' reports side by side, in markdown."""
     header = ["claim"] + [f"{name}: held, Holm p, word" for name in names]
-    body, differ = [], []
-    for row in reports[0]["claims"]:
-        cells = [row["label"]]
-        words = set()
-        for saved in reports:
-            c = next(c for c in saved["claims"] if c["label"] == row["label"])
-            cells.append(f"{c['held']}/{c['seeds']}, {report.p_text(c['p_adjusted'])}, "
-                         f"**{verdicts.shown(c)}** ({report.share(c['replication'])})")
-            words.add(c["verdict"])
-        body.append(cells)
-        if len(words) > 1:
-            differ.append(row["label"])
-    return report.render(header, body, True), differ
+    claim_sets = [{c["label"]: c for c in saved["claims"]} for saved in reports]
+    body = [[label] + [f"{c['held']}/{c['seeds']}, {report.p_text(c['p_adjusted'])}, "
+                       f"**{verdicts.shown(c)}** ({report.share(c['replication'])})"
+                       for c in (claims[label] for claims in claim_sets)]
+            for label in claim_sets[0]]
+    return report.render(header, body, True), verdicts.differing(claim_sets)
 
 
 def pooled_words(studies, replicates=1000):
@@ -190,15 +183,12 @@ def write(main_study, simulated, extended, minutes):
     beyond = sections(report.text_report(extended["study"], tables(extended), "markdown"))
     pick = lambda parts, start: next(v for k, v in parts.items() if k.startswith(start))
     claims = main_study["claims"]
-    words = [c["verdict"] for c in claims]
+    borderline = [c["label"] for c in claims if c["replication"] < verdicts.STEADY]
     side, differ = side_by_side_table([name for name, _ in SIMULATED], simulated)
     shares, apart = pooled_words(simulated)
     fragile = [c["label"] for c in claims  # firm here, not in the pool
                if c["verdict"] in ("holds", "fails") and c["replication"] >= verdicts.STEADY
                and shares[c["label"]][c["verdict"]] < verdicts.STEADY]
-    stuck = {}
-    for r in main_study["runs"]:
-        stuck.setdefault(r["net"], []).append(r["stuck"])
     lines = [
         "# Reproduction report: manual back-propagation in numpy, and a broken one",
         "",
@@ -240,9 +230,8 @@ def write(main_study, simulated, extended, minutes):
         f"Over {s['seeds']} seeds, of the article's {len(claims)} claims, {report.tally(claims)}. "
         f"A claim fails when the seeds show its opposite: that some test images are wrong "
         f"fails when most seeds get them all right."
-        + (" Borderline (replication below 0.9): "
-           + "; ".join(c["label"] for c in claims if c["replication"] < verdicts.STEADY) + "."
-           if any(c["replication"] < verdicts.STEADY for c in claims) else
+        + (" Borderline (replication below 0.9): " + "; ".join(borderline) + "."
+           if borderline else
            " Every word replicates in at least 90% of replicated studies.")
         + (" Firm here (replication at least 0.9) but not robust on the four simulated CPUs "
            "(below): " + "; ".join(fragile) + "." if fragile else ""),
@@ -259,7 +248,7 @@ def write(main_study, simulated, extended, minutes):
         "",
         "Runs that did not learn (training accuracy no better than answering the majority "
         "digit; one-sided binomial test at 1%): "
-        + ", ".join(f"{net} {sum(v)}/{len(v)}" for net, v in stuck.items()) + ".",
+        + report.stuck_by_net(main_study["runs"]) + ".",
         "",
         pick(article, "Cost"),
         "",
@@ -371,8 +360,8 @@ def answer(rows, seeds):
     def words(found):
         said = {"worse": "worse", "better": "better", "no difference shown": "not shown to differ"}
         return "; ".join(f"{said[w]} on " + pairs(found, lambda r: r["verdict"] == w,
-                                                   "any of the {} pairs" if w != "worse" and
-                                                   w != "better" else "all {} pairs")
+                                                   "all {} pairs" if w in ("worse", "better")
+                                                   else "any of the {} pairs")
                          for w in said if any(r["verdict"] == w for r in found))
     broken = of(compare.BROKEN, "original")
     frozen = of(compare.FROZEN, "original")

@@ -2,8 +2,8 @@
 csv or json, and its figure. compare.py runs the study; verdicts.py judges it."""
 import csv
 import io
-import math
 import json
+import math
 import textwrap
 
 import numpy as np
@@ -28,7 +28,7 @@ def number(x, digits=3):
     for 1e-4 <= |x| < 1e6."""
     if x is None:
         return "-"
-    if 10 ** digits <= abs(x) < 1e6 or 100 <= abs(x) < 1e6:
+    if 100 <= abs(x) < 1e6:
         return f"{x:.0f}"
     return f"{x:.{digits}g}" if 1e-4 <= abs(x) < 1e6 or x == 0 else f"{x:.2e}"
 
@@ -146,9 +146,9 @@ def accuracy_table(rows):
 def measured(row):
     """What a claim's seeds showed, for its line of the claims table."""
     if row["kind"] == "cost":
-        interval = interval_text(*row["ratio_interval"], 2)
+        known = None not in row["ratio_interval"]
         return (f"broken/original cost @{row['epoch']}: {number(row['median_ratio'], 3)} "
-                f"({'' if interval == 'too few seeds' else '95% '}{interval})")
+                f"({'95% ' if known else ''}{interval_text(*row['ratio_interval'], 2)})")
     low, high = row["interval"]
     return f"held in {row['held']}/{row['seeds']} seeds (95% {low:.2f} to {high:.2f})"
 
@@ -292,14 +292,18 @@ def reading(results, claim_rows, comparison_rows):
                            f"the median difference is surely within "
                            f"{verdicts.EQUIVALENCE * 100:g} points" if row["as_good"] else "")
                         + ".")
+    text.append(f"{sum(r['stuck'] for r in results)} of {len(results)} runs did not learn "
+                f"(stuck: training accuracy no better than the majority digit's, one-sided "
+                f"binomial test at 1%): {stuck_by_net(results)}.")
+    return text
+
+
+def stuck_by_net(results):
+    """'original 1/90, broken green,red 14/90': each net's runs that did not learn."""
     stuck = {}
     for r in results:
         stuck.setdefault(r["net"], []).append(r["stuck"])
-    text.append(f"{sum(map(sum, stuck.values()))} of {len(results)} runs did not learn "
-                f"(stuck: training accuracy no better than the majority digit's, one-sided "
-                f"binomial test at 1%): "
-                + ", ".join(f"{net} {sum(v)}/{len(v)}" for net, v in stuck.items()) + ".")
-    return text
+    return ", ".join(f"{net} {sum(v)}/{len(v)}" for net, v in stuck.items())
 
 
 # ---------------------------------------------------------------- the whole report

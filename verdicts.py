@@ -263,6 +263,14 @@ def article_claims(pairs_of, epochs, replicates=REPLICATES):
     return rows
 
 
+def differing(claim_sets):
+    """The labels of the claims whose word differs between claim_sets (each a dict of
+    claim rows by label), in the order they first appear."""
+    labels = dict.fromkeys(label for claims in claim_sets for label in claims)
+    return [label for label in labels
+            if len({claims[label]["verdict"] for claims in claim_sets if label in claims}) > 1]
+
+
 def shown(row):
     """The word as printed: with the borderline mark when it replicates below STEADY."""
     return row["verdict"] + (BORDERLINE if row.get("replication", 1.0) < STEADY else "")
