@@ -183,11 +183,11 @@ def write(main_study, simulated, extended, minutes):
     beyond = sections(report.text_report(extended["study"], tables(extended), "markdown"))
     pick = lambda parts, start: next(v for k, v in parts.items() if k.startswith(start))
     claims = main_study["claims"]
-    borderline = [c["label"] for c in claims if c["replication"] < verdicts.STEADY]
+    borderline = [c["label"] for c in claims if verdicts.borderline(c)]
     side, differ = side_by_side_table([name for name, _ in SIMULATED], simulated)
     shares, apart = pooled_words(simulated)
     fragile = [c["label"] for c in claims  # firm here, not in the pool
-               if c["verdict"] in ("holds", "fails") and c["replication"] >= verdicts.STEADY
+               if c["verdict"] in ("holds", "fails") and not verdicts.borderline(c)
                and shares[c["label"]][c["verdict"]] < verdicts.STEADY]
     lines = [
         "# Reproduction report: manual back-propagation in numpy, and a broken one",

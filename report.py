@@ -258,7 +258,7 @@ def tally(claim_rows):
     """'2 hold (1 borderline), 2 fail and 4 stay unclear'."""
     def part(word, verb, plural):
         rows = [r for r in claim_rows if r["verdict"] == word]
-        shaky = sum(r["replication"] < verdicts.STEADY for r in rows)
+        shaky = sum(map(verdicts.borderline, rows))
         return (f"{len(rows)} {verb if len(rows) == 1 else plural}"
                 + (f" ({shaky} borderline)" if shaky and word != "unclear" else ""))
     return (f"{part('holds', 'holds', 'hold')}, {part('fails', 'fails', 'fail')} and "
@@ -278,7 +278,7 @@ def reading(results, claim_rows, comparison_rows):
         else:
             text.append(f"Over {seeds} seeds, of the article's {len(claim_rows)} claims, "
                         + tally(claim_rows) + ".")
-            shaky = [r["label"] for r in claim_rows if r["replication"] < verdicts.STEADY]
+            shaky = [r["label"] for r in claim_rows if verdicts.borderline(r)]
             if shaky:
                 text.append(f"Borderline (the word comes out again in fewer than "
                             f"{verdicts.STEADY:.0%} of replicated studies, so another machine may "

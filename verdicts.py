@@ -271,9 +271,15 @@ def differing(claim_sets):
             if len({claims[label]["verdict"] for claims in claim_sets if label in claims}) > 1]
 
 
+def borderline(row):
+    """Whether a claim's word replicates below STEADY (a row without a replication is
+    not borderline)."""
+    return row.get("replication", 1.0) < STEADY
+
+
 def shown(row):
-    """The word as printed: with the borderline mark when it replicates below STEADY."""
-    return row["verdict"] + (BORDERLINE if row.get("replication", 1.0) < STEADY else "")
+    """The word as printed: with the borderline mark when it is borderline."""
+    return row["verdict"] + (BORDERLINE if borderline(row) else "")
 
 
 # ---------------------------------------------------------------- nets compared
