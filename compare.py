@@ -35,7 +35,6 @@ import datetime
 import json
 import math
 import os
-import platform
 import shlex
 import signal
 import stat
@@ -45,21 +44,18 @@ import warnings
 
 import numpy as np
 
+import cpus
 import lockstep
 import original_net
 import report
+import saved
 import verdicts
 from original_net import Parser, UsageError, count, number
+from registry import BROKEN, COMPARED, EXPERIMENTS, FROZEN, NETS, PAIRS
 
-EXPERIMENTS = {"Result 1": (18, 20), "Result 2": (48, 56), "Result 3": (28, 36)}
-BROKEN, FROZEN = "broken green,red", "frozen"  # the article's broken net; the control
-NETS = {"original": (), BROKEN: ("green", "red"),  # label: its broken lines
-        "broken green": ("green",), "broken red": ("red",), FROZEN: ()}
-COMPARED = ((BROKEN, "original"), (FROZEN, "original"), (BROKEN, FROZEN),
-            ("broken green", "original"), ("broken red", "original"))
-PAIRS = ((0, 1), (3, 8), (4, 9), (1, 7))  # the extended study's digit pairs
 FORMATS = ("text", "markdown", "csv", "json")
 SEEDS = 30      # the default: enough for the claims that do not sit near a boundary
+MAX_SEEDS = 10_000  # seeds a study: a million runs, more than any machine here trains
 MAX_BATCH = 60  # runs in a lock-step batch: more saves little time a run, costs memory
 
 
@@ -79,7 +75,12 @@ def plan(settings):
                  net=net, breaks=NETS[net], frozen=net == FROZEN, seed=seed,
                  train_size=settings["train_sizes"][digits])
             for experiment in settings["experiments"] for digits in settings["digits"]
-            for net in settings["nets"] for seed in range(settings["seeds"])]
+            for net in settings["nets"] for seed in seed_range(settings)]
+
+
+def seed_range(settings):
+    """The study's seeds: first_seed, first_seed + 1, ..., seeds of them."""
+    return range(settings["first_seed"], settings["first_seed"] + settings["seeds"])
 
 
 def split(runs, parts):
@@ -263,15 +264,26 @@ def group_of(settings):
     return label
 
 
+def pooled_group(strata, settings):
+    """A pooled comparison's group label: its experiment and digit pairs, as they vary."""
+    label = group_of(settings)(strata[0][1][0][0])
+    if len(strata) == 1:
+        return label
+    pairs = f"all {len(strata)} pairs"
+    return f"{strata[0][1][0][0]['experiment']}, {pairs}" if len(settings["experiments"]) > 1 \
+        else pairs
+
+
 def tables(results, settings):
     """The study's tables: results (a row per group and net), claims, comparisons,
     alignment, and the runs."""
     group = group_of(settings)
     runs = {key(r): r for r in results}
+    seeds = sorted({r["seed"] for r in results})
 
     def pairs(experiment, digits, a, b):
         return [(runs[experiment, digits, a, s], runs[experiment, digits, b, s])
-                for s in range(settings["seeds"])
+                for s in seeds
                 if (experiment, digits, a, s) in runs and (experiment, digits, b, s) in runs]
 
     claims = (verdicts.article_claims(lambda e: pairs(e, (0, 1), "original", BROKEN),
@@ -280,85 +292,15 @@ def tables(results, settings):
     compared = [((experiment, digits, group(pair[0][0])), a, b, pair)
                 for experiment in settings["experiments"] for digits in settings["digits"]
                 for a, b in COMPARED if (pair := pairs(experiment, digits, a, b))]
+    pooled = [verdicts.pooled_comparison(experiment, pooled_group(strata, settings), a, b,
+                                         strata)
+              for experiment in settings["experiments"] for a, b in COMPARED
+              if (strata := [(digits, pair) for digits in settings["digits"]
+                             if (pair := pairs(experiment, digits, a, b))])]
     return dict(results=report.summarise(results, settings["epochs"], group), claims=claims,
-                comparisons=verdicts.comparisons(compared),
+                comparisons=verdicts.comparisons(compared) + pooled,
                 alignment=report.alignment_rows(results, settings["epochs"], group)
                 if settings["alignment"] else [], runs=results)
-
-
-# ---------------------------------------------------------------- side by side
-
-def side_by_side(paths):
-    """The claims of saved JSON reports side by side: per claim and report its count,
-    p-value after Holm's correction and word; then the claims whose word differs."""
-    reports = []
-    for path in paths:
-        try:
-            with open(path) as file:
-                saved = json.load(file)
-            claims = {c["label"]: c for c in saved["claims"]}
-            env, settings = saved["study"]["environment"], saved["study"]["settings"]
-            setup = (f"{count(settings['seeds'], 'seed')}, {count(settings['epochs'], 'epoch')}, "
-                     f"lr {settings['lr']}, momentum {settings['momentum']}, {settings['data']}")
-        except (OSError, ValueError, KeyError, TypeError) as error:
-            what = error.strerror if isinstance(error, OSError) else "not a compare.py JSON report"
-            raise UsageError(f"--side-by-side {path}: {what}") from None
-        if not claims:
-            raise UsageError(f"--side-by-side {path}: judges none of the article's claims (a "
-                             "study of other digits, or the extended study)")
-        reports.append((os.path.basename(path), env, setup, claims))
-    labels = list(dict.fromkeys(label for *_, claims in reports for label in claims))
-    lines = [line for i, (name, env, setup, _) in enumerate(reports)
-             for line in (f"{i + 1}: {name}: BLAS {env['blas']}; {env['cpu']}", f"   {setup}")]
-    for start in range(0, len(reports), 3):  # three reports a table: within 100 columns
-        block = reports[start:start + 3]
-        header = ["claim"] + [f"{start + i + 1}: held, Holm p, word" for i in range(len(block))]
-        body = []
-        for label in labels:
-            row = [label]
-            for *_, claims in block:
-                c = claims.get(label)
-                row.append("-" if c is None else f"{c['held']}/{c['seeds']} "
-                           f"{report.p_text(c['p_adjusted'])} {verdicts.shown(c)}")
-            body.append(row)
-        lines += ["", report.render(header, body, False)]
-    differ = verdicts.differing([claims for *_, claims in reports])
-    summary = (("Words differ: " + "; ".join(differ) + ".") if differ
-               else "Every claim has the same word in every report.")
-    if len({setup for _, _, setup, _ in reports}) > 1:
-        summary += " The reports' settings differ (above): their words need not agree."
-    lines += ["", report.paragraph(summary, False)]
-    return "\n".join(lines) + "\n"
-
-
-# ---------------------------------------------------------------- environment
-
-def environment():
-    """Where the numbers came from: Python, numpy, BLAS and its kernel, the CPUs."""
-    blas = "unknown"
-    try:
-        from threadpoolctl import threadpool_info
-        found = [m for m in threadpool_info() if m.get("user_api") == "blas"]
-        # numpy's own BLAS first: scikit-learn's scipy may bring another one.
-        found.sort(key=lambda m: "numpy" not in m.get("filepath", ""))
-        if found:
-            blas = (f"{found[0].get('internal_api')} {found[0].get('version')}, "
-                    f"kernel {found[0].get('architecture', 'unknown')}")
-    except ImportError:  # threadpoolctl comes with scikit-learn; numpy knows its build
-        try:
-            built = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
-            blas = f"{built['name']} {built['version']} (kernel unknown)"
-        except (TypeError, KeyError):  # numpy before 1.25
-            pass
-    cpu = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as info:
-            cpu = next(line.split(":", 1)[1].strip() for line in info
-                       if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
-    return dict(python=platform.python_version(), numpy=np.__version__, blas=blas,
-                cpu=cpu, cpus=os.cpu_count(), system=f"{platform.system()} {platform.machine()}")
 
 
 # ---------------------------------------------------------------- files
@@ -458,7 +400,7 @@ def plot_format(path):
 
 # ---------------------------------------------------------------- command line
 
-def cpus():
+def available_cpus():
     """The CPUs this process may run on."""
     try:
         return len(os.sched_getaffinity(0))
@@ -477,12 +419,25 @@ accuracy is surely within 2 points. README.md, "How a claim is judged", says why
 """
 
 
+def seed_block(text):
+    """An argparse type: 'N' is seeds 0..N-1, 'A:B' seeds A..B-1; returns (A, B)."""
+    first, colon, stop = text.partition(":")
+    try:
+        first, stop = (0, int(first)) if not colon else (int(first), int(stop))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not N or A:B, whole numbers") from None
+    if not 0 <= first < stop or stop - first > MAX_SEEDS or stop > 2 ** 63:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not 1 to {MAX_SEEDS} seeds (N, or A:B with 0 <= A < B)")
+    return first, stop
+
+
 def parse_args(argv):
     parser = Parser(description=__doc__.splitlines()[0], epilog=EPILOG, allow_abbrev=False,
                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=number(int, 0, 10001), default=SEEDS,
-                        help=f"seeds 0..N-1; every claim is judged over them (default {SEEDS}, "
-                             "at most 10000)")
+    parser.add_argument("--seeds", type=seed_block, default=(0, SEEDS), metavar="N or A:B",
+                        help=f"seeds 0..N-1, or A..B-1; every claim is judged over them "
+                             f"(default {SEEDS}, at most {MAX_SEEDS} a study)")
     parser.add_argument("--epochs", type=number(int, 0), default=500, help="default 500")
     parser.add_argument("--ablation", action="store_true",
                         help="also run each broken line alone (broken green, broken red)")
@@ -502,8 +457,9 @@ def parse_args(argv):
                         help="learning rate (default the nets': 0.001; 0.01 on four samples)")
     parser.add_argument("--momentum", type=number(float, 0, 1, low_ok=True),
                         help="default the nets': 0.9")
-    parser.add_argument("--jobs", type=number(int, 0), default=cpus(),
-                        help=f"parallel processes (default and most: the CPUs, {cpus()})")
+    parser.add_argument("--jobs", type=number(int, 0), default=available_cpus(),
+                        help=f"parallel processes (default and most: the CPUs, "
+                             f"{available_cpus()})")
     parser.add_argument("--format", choices=FORMATS, default="text",
                         help="text (default, within 100 columns), markdown, csv (the cost "
                              "and accuracy table) or json (everything)")
@@ -512,24 +468,30 @@ def parse_args(argv):
                                        "needs matplotlib)")
     parser.add_argument("--four-samples", action="store_true",
                         help="train and test on the four embedded samples")
-    parser.add_argument("--side-by-side", nargs="+", metavar="JSON",
-                        help="no training: the claims of saved --format json reports side by "
-                             "side, and which words differ")
+    saved = parser.add_mutually_exclusive_group()
+    saved.add_argument("--side-by-side", nargs="+", metavar="JSON",
+                       help="no training: the claims of saved --format json reports side by "
+                            "side, and which words differ")
+    saved.add_argument("--pool", nargs="+", metavar="JSON",
+                       help="no training: one report over the runs of saved --format json "
+                            "reports of one study on other seeds (blocks)")
     args = parser.parse_args(argv)
-    if args.side_by_side:
+    reading = "side_by_side" if args.side_by_side else "pool" if args.pool else None
+    if reading:  # saved reports, no training: only the options that say where output goes
+        takes = ("out",) if reading == "side_by_side" else ("out", "format", "plot")
         given = [f"--{key.replace('_', '-')}" for key, value in vars(args).items()
-                 if key not in ("side_by_side", "out")
+                 if key not in (reading, *takes)
                  and (tuple(value) if isinstance(value, list) else value)
                  != parser.get_default(key)]
+        option = f"--{reading.replace('_', '-')}"
         if given:
-            raise UsageError(f"--side-by-side reads saved reports: it takes --out, not "
-                             f"{', '.join(given)}")
-        if len(args.side_by_side) < 2:
-            raise UsageError("--side-by-side needs two or more saved reports")
-        if args.out is not None:
-            check_path(args.out, "--out")
-        return args
-    if args.digits[0] == args.digits[1]:
+            raise UsageError(f"{option} reads saved reports: it takes "
+                             f"{', '.join('--' + t for t in takes)}, not {', '.join(given)}")
+        if len(getattr(args, reading)) < 2:
+            raise UsageError(f"{option} needs two or more saved reports")
+    args.first_seed, stop = args.seeds
+    args.seeds = stop - args.first_seed
+    if not reading and args.digits[0] == args.digits[1]:
         raise UsageError(f"--digits needs two different digits, got {args.digits[0]} twice")
     if args.extended and (tuple(args.digits) != (0, 1) or args.test_size is not None):
         raise UsageError("--extended sets its own digit pairs and test sizes: no --digits "
@@ -571,12 +533,19 @@ def main(argv=None):
             sys.stdout.flush()
             return done.code
         if args.side_by_side:
-            put(side_by_side(args.side_by_side), args.out)
+            put(saved.side_by_side(args.side_by_side), args.out)
             return 0
+        if args.pool:
+            write_report(args, *saved.pool(args.pool, lambda line: print(
+                f"compare.py: {line}", file=sys.stderr)))
+            return 0
+    except saved.Refused as error:
+        print(f"compare.py: error: {error}", file=sys.stderr)
+        return 1
     except UsageError as error:
         print(f"compare.py: error: {error}", file=sys.stderr)
         return 2
-    except WriteFailed as error:
+    except (WriteFailed, StudyError) as error:
         print(f"compare.py: error: {error}", file=sys.stderr)
         return 1
     except OSError as error:  # stdout closed or full
@@ -643,17 +612,18 @@ def study(args, argv):
     defaults = original_net.FOUR_SAMPLE_DEFAULTS if data["four_samples"] else original_net.DEFAULTS
     nets = (["original", BROKEN] + (["broken green", "broken red"] if args.ablation else [])
             + ([FROZEN] if args.controls or args.extended else []))
-    settings = dict(data, epochs=args.epochs, seeds=args.seeds, lr=args.lr or defaults["lr"],
+    settings = dict(data, epochs=args.epochs, seeds=args.seeds, first_seed=args.first_seed,
+                    lr=args.lr or defaults["lr"],
                     momentum=defaults["momentum"] if args.momentum is None else args.momentum,
                     experiments=["Result 3"] if args.extended else list(EXPERIMENTS),
                     nets=nets, ablation=args.ablation, alignment=args.alignment,
                     extended=args.extended)
     runs = plan(settings)
     settings["runs"] = len(runs)
-    jobs = min(args.jobs, cpus())
+    jobs = min(args.jobs, available_cpus())
     if args.jobs > jobs:
-        print(f"compare.py: --jobs {args.jobs} is more than the {cpus()} CPUs here: using "
-              f"{jobs}", file=sys.stderr)
+        print(f"compare.py: --jobs {args.jobs} is more than the {available_cpus()} CPUs here: "
+              f"using {jobs}", file=sys.stderr)
     if jobs > 1:
         try:
             import joblib  # noqa: F401
@@ -674,18 +644,27 @@ def study(args, argv):
                  settings=dict(settings, digits=[list(p) for p in settings["digits"]],
                                test_sizes=by_pair(data["test_sizes"]),
                                train_sizes=by_pair(data["train_sizes"])),
-                 environment=environment(), jobs=jobs, batches=n_batches, wall_seconds=seconds,
+                 environment=cpus.environment(), jobs=jobs, batches=n_batches,
+                 wall_seconds=seconds,
                  run_steps_per_second=steps / seconds)
-    found = tables(results, settings)
+    write_report(args, study, results, settings)
+    return 0
+
+
+def write_report(args, study, results, settings):
+    """The report of a study (trained or pooled) in args.format to args.out or stdout,
+    and its figure to args.plot."""
+    try:
+        found = tables(results, settings)
+    except verdicts.NotJudged as error:
+        raise StudyError(error) from None
     text = (report.json_report(study, found) if args.format == "json"
             else report.text_report(study, found, args.format))
     put(text, args.out)
     if args.plot:
         write_file(args.plot, lambda file: report.plot(
-            results, group_of(settings), args.alignment, file, args.plot_format))
+            results, group_of(settings), settings["alignment"], file, args.plot_format))
         print(f"compare.py: wrote {args.plot}", file=sys.stderr)
-    return 0
-
 
 if __name__ == "__main__":
     sys.exit(main())

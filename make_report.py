@@ -1,15 +1,15 @@
 """Regenerate REPORT.md, the reproduction report, its figures and REPORT.json.
 
-    python3 make_report.py            # about 22 minutes on 2 cores
+    python3 make_report.py            # about 25 minutes on 2 cores
+    python3 make_report.py --cpus     # the simulated CPUs it would use here (seconds)
     python3 make_report.py --render   # REPORT.md again from the saved studies, no training
 
-It runs compare.py's studies, one after the other: the article's study with the
-ablation and the alignment measure (REPORT.png); the default study again as three
-other CPUs would run it (another OpenBLAS kernel, numpy's AVX2 or SSE code paths, by
-environment variable), for the verdicts side by side; and the extended study
-(REPORT-extended.png). REPORT.json keeps the article's study's claims and comparisons,
-for `python3 compare.py --side-by-side REPORT.json yours.json`; the studies' full JSON
-reports stay in reports/.
+It runs compare.py's studies one after the other, each block of fresh seeds under its own
+simulated CPU (cpus.py): the article's study as four blocks of 30 seeds, the first with
+the ablation and the alignment measure (REPORT.png), and the extended study as two; then
+it pools each study's blocks (compare.py --pool) and fills docs/REPORT_TEMPLATE.md.
+REPORT.json keeps the first block's claims, for `python3 compare.py --side-by-side
+REPORT.json yours.json`; every study's full JSON report stays in reports/.
 """
 import sys
 
@@ -20,371 +20,425 @@ if __name__ == "__main__":  # Ctrl-C while the libraries load: one line, as at a
 
 import json
 import os
-import shlex
 import signal
+import string
 import subprocess
+import threading
 import time
 
-import numpy as np
-
 import compare
+import cpus
 import original_net
 import report
+import saved
 import verdicts
+from original_net import count
+from registry import BROKEN, FROZEN, PAIRS
 
-# The settings the issue tracker's reviewers used to see what other CPUs compute.
-SIMULATED = (
-    ("as is", {}),
-    ("OpenBLAS Haswell", {"OPENBLAS_CORETYPE": "Haswell"}),
-    ("Haswell + numpy AVX2", {"OPENBLAS_CORETYPE": "Haswell",
-                              "NPY_DISABLE_CPU_FEATURES": "X86_V4 AVX512_ICL AVX512_SPR"}),
-    ("Sandybridge + numpy SSE", {
-        "OPENBLAS_CORETYPE": "Sandybridge",
-        "NPY_DISABLE_CPU_FEATURES": "X86_V3 X86_V4 AVX512_ICL AVX512_SPR"}),
-)
-COMMAND = "python3 make_report.py"
-SAVED = "reports"  # the studies' full JSON reports (not in git: a few MB each)
+HERE = os.path.dirname(os.path.abspath(__file__))  # the code, and where the report goes
+OUT = HERE
+SAVED = os.path.join(HERE, "reports")  # the studies' full JSON reports (not in git)
+TEMPLATE = os.path.join(HERE, "docs", "REPORT_TEMPLATE.md")
+BLOCKS, EXTENDED_BLOCKS, SEEDS = 4, 2, compare.SEEDS
+STUDY_OPTIONS = []  # more compare.py options for every study (the tests' short epochs)
+STOP_SECONDS = 2.5  # how long a study has to stop when asked, before it is killed
 
 
-def study(args, out, env=None):
-    """Run compare.py with args, its JSON report into out; returns (report, seconds)."""
-    start = time.perf_counter()
-    command = [sys.executable, "compare.py", "--format", "json", "--out", out, *args]
-    print(f"make_report.py: {shlex.join(['python3', *command[1:]])}", file=sys.stderr, flush=True)
-    # Ctrl-C reaches compare.py too, which stops and says so in one line: wait for it.
-    waiting = signal.signal(signal.SIGINT, lambda signum, frame: None)
+class Stopped(Exception):
+    """SIGINT or SIGTERM: every study is stopped, one line, exit 130 or 143."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.status = 128 + signum
+
+
+class StudyFailed(Exception):
+    """A study ended with an error, which compare.py has said: exit with its status."""
+
+
+class NotSaved(Exception):
+    """--render without the saved studies: one line, exit status 2."""
+
+
+def stop(signum, frame):
+    raise Stopped(signum)
+
+
+# ---------------------------------------------------------------- the studies
+
+def blocks(how_many):
+    """The (first, stop) seeds of each block."""
+    return [(i * SEEDS, (i + 1) * SEEDS) for i in range(how_many)]
+
+
+def saved_name(first, stop_, extended=False):
+    return os.path.join(SAVED, f"{'extended' if extended else 'article'}-{first}-{stop_}.json")
+
+
+def run_study(args, out, env, what):
+    """Run compare.py with args, its JSON report into out, under the simulated CPU env;
+    what: the line that says so.
+
+    compare.py runs in a session of its own, so that it and its workers are stopped
+    together (its process group) when make_report is; its stderr is passed on line by
+    line until then, so that a stopped study says nothing more than make_report's line.
+    """
+    command = [sys.executable, os.path.join(HERE, "compare.py"), "--format", "json",
+               "--out", os.path.relpath(out, HERE), *args, *STUDY_OPTIONS]
+    print(f"make_report.py: {what}", file=sys.stderr, flush=True)
+    child_env = {k: v for k, v in os.environ.items() if k not in cpus.SIMULATING}
+    child = subprocess.Popen(command, env=dict(child_env, **env), cwd=HERE,
+                             stderr=subprocess.PIPE, text=True, start_new_session=True)
+    passing = threading.Event()
+    passing.set()
+
+    def pass_on():
+        for line in child.stderr:
+            if passing.is_set():
+                sys.stderr.write(line)
+                sys.stderr.flush()
+    reader = threading.Thread(target=pass_on, daemon=True)
+    reader.start()
     try:
-        done = subprocess.run(command, env=dict(os.environ, **(env or {})))
-    finally:
-        signal.signal(signal.SIGINT, waiting)
-    if done.returncode:  # compare.py has said why
-        sys.exit(done.returncode)
+        status = child.wait()
+    except BaseException:  # Stopped (a signal) or anything else: stop the study first
+        passing.clear()
+        end(child)
+        raise
+    reader.join()
+    if status:
+        raise StudyFailed(status)
     with open(out) as file:
-        return json.load(file), time.perf_counter() - start
+        return json.load(file)
 
 
-def tables(saved):
-    """A saved JSON report's tables, as report.text_report takes them."""
-    return dict(results=saved["results"], claims=saved["claims"],
-                comparisons=saved["comparisons"], alignment=saved["alignment"],
-                runs=saved["runs"])
+def end(child):
+    """Stop a study and its workers: SIGTERM to its process group (compare.py stops its
+    workers and exits), then SIGKILL to whatever is left after STOP_SECONDS."""
+    for signum, seconds in ((signal.SIGTERM, STOP_SECONDS), (signal.SIGKILL, 5)):
+        try:
+            os.killpg(child.pid, signum)
+        except ProcessLookupError:
+            return
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            child.poll()  # reaped, compare.py no longer counts as a member of its group
+            try:
+                os.killpg(child.pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
 
 
-def sections(text):
-    """The markdown report's '## ' sections by heading (the heading's first words)."""
-    parts = text.split("\n## ")
-    return {part.split("\n", 1)[0]: "## " + part for part in parts[1:]}
+def choose_cpus():
+    """The simulated CPUs the blocks run under (cpus.distinct), said on stderr."""
+    found = cpus.distinct()
+    print(f"make_report.py: {count(len(found), 'setting')} computing other bits here: "
+          + "; ".join(name for name, *_ in found), file=sys.stderr, flush=True)
+    return [dict(name=name, env=env, fingerprint=f) for name, env, f in found]
 
 
-def side_by_side_table(names, reports):
-    """The claims of the simulated CPUs' reports side by side, in markdown."""
-    header = ["claim"] + [f"{name}: held, Holm p, word" for name in names]
-    claim_sets = [{c["label"]: c for c in saved["claims"]} for saved in reports]
-    body = [[label] + [f"{c['held']}/{c['seeds']}, {report.p_text(c['p_adjusted'])}, "
-                       f"**{verdicts.shown(c)}** ({report.share(c['replication'])})"
-                       for c in (claims[label] for claims in claim_sets)]
-            for label in claim_sets[0]]
-    return report.render(header, body, True), verdicts.differing(claim_sets)
+def train_all(settings):
+    """Every study, each block under its setting (cycled when there are fewer settings
+    than blocks); returns the minutes it took."""
+    start = time.perf_counter()
+    os.makedirs(SAVED, exist_ok=True)
+    studies = BLOCKS + EXTENDED_BLOCKS
+    for i, (first, stop_) in enumerate(blocks(BLOCKS)):
+        extra = ["--ablation", "--alignment", "--plot", os.path.join(OUT, "REPORT.png")] \
+            if i == 0 else []
+        setting = settings[i % len(settings)]
+        run_study(["--seeds", f"{first}:{stop_}", *extra], saved_name(first, stop_),
+                  setting["env"], f"study {i + 1} of {studies}: the article's, seeds "
+                  f"{first}:{stop_}, as {setting['name']}")
+    for i, (first, stop_) in enumerate(blocks(EXTENDED_BLOCKS)):
+        setting = settings[i % len(settings)]
+        run_study(["--extended", "--seeds", f"{first}:{stop_}"], saved_name(first, stop_, True),
+                  setting["env"], f"study {BLOCKS + i + 1} of {studies}: the extended one, "
+                  f"seeds {first}:{stop_}, as {setting['name']}")
+    return (time.perf_counter() - start) / 60
 
 
-def pooled_words(studies, replicates=1000):
-    """What a study of N seeds would say, drawn from the seeds of all the studies pooled
-    (the simulated CPUs: N seeds each, judged alike): per claim label, the share of
-    replicates giving each word, and the mean number of claims whose words differ
-    between two such studies. The studies share their seeds' data and initial weights,
-    so the pool is less varied than as many fresh seeds would be."""
-    values = [[] for _ in verdicts.CLAIMS]
-    for saved in studies:
-        runs = {(r["experiment"], r["net"], r["seed"]): r for r in saved["runs"]}
-        settings = saved["study"]["settings"]
-        for v, claim in zip(values, verdicts.CLAIMS):
-            pairs = [(runs[claim.experiment, "original", s],
-                      runs[claim.experiment, compare.BROKEN, s]) for s in range(settings["seeds"])]
-            v.append(verdicts.observations(claim, pairs, settings["epochs"]))
-    values = [np.concatenate(v) for v in values]
-    seeds = studies[0]["study"]["settings"]["seeds"]
-    draws = np.random.default_rng(0).integers(0, len(values[0]), (replicates, seeds))
-    words = np.array([[w for *_, w in verdicts.judge(verdicts.CLAIMS, [v[d] for v in values])]
-                      for d in draws])
-    shares = {claim.label: {w: float(np.mean(words[:, c] == w)) for w in verdicts.WORDS}
-              for c, claim in enumerate(verdicts.CLAIMS)}
-    differ = float(np.mean(np.sum(words[::2] != words[1::2], axis=1)))
-    return shares, differ
+def load(path):
+    """A saved JSON study (NotSaved if it cannot be read: run without --render first)."""
+    try:
+        with open(path) as file:
+            return json.load(file)
+    except (OSError, ValueError, RecursionError) as error:
+        raise NotSaved(f"{os.path.relpath(path)}: "
+                       f"{getattr(error, 'strerror', None) or 'not a JSON file'}; "
+                       "run without --render first") from None
 
+
+def pooled(paths):
+    """compare.py --pool of saved studies, in this process: (study, tables, results,
+    settings)."""
+    study, results, settings = saved.pool(paths, lambda line: None)
+    return study, compare.tables(results, settings), results, settings
+
+
+# ---------------------------------------------------------------- the report
+
+def build(render):
+    """Run the studies (or, with render, load the saved ones) and write the report."""
+    info = os.path.join(SAVED, "make_report.json")
+    if render:
+        made = load(info)
+    else:
+        settings = choose_cpus()
+        minutes = train_all(settings)
+        made = dict(settings=settings, minutes=minutes)
+        compare.write_file(info, lambda file: file.write(json.dumps(made, indent=1).encode()))
+    article = [saved_name(a, b) for a, b in blocks(BLOCKS)]
+    extended = [saved_name(a, b, True) for a, b in blocks(EXTENDED_BLOCKS)]
+    first = load(article[0])
+    article_blocks = [first] + [load(path) for path in article[1:]]
+    extended_blocks = [load(path) for path in extended]
+    try:
+        article_pool = pooled(article)
+        extended_pool = pooled(extended)
+    except saved.Refused as error:
+        print(f"make_report.py: error: {error}", file=sys.stderr)
+        return 1
+    text = fill(made, article_blocks, article_pool, extended_blocks, extended_pool)
+    compare.write_file(os.path.join(OUT, "REPORT.md"), lambda file: file.write(text.encode()))
+    compact = {key: first[key] for key in ("study", "claims", "comparisons", "results")}
+    compare.write_file(os.path.join(OUT, "REPORT.json"), lambda file: file.write(
+        (json.dumps(compact, indent=1) + "\n").encode()))
+    study, _, results, settings = extended_pool
+    compare.write_file(os.path.join(OUT, "REPORT-extended.png"), lambda file: report.plot(
+        results, compare.group_of(settings), False, file, "png"))
+    print("make_report.py: wrote REPORT.md, REPORT.json and REPORT-extended.png"
+          + ("" if render else f" ({made['minutes']:.0f} minutes)"), file=sys.stderr)
+    return 0
+
+
+def fill(made, article_blocks, article_pool, extended_blocks, extended_pool):
+    """REPORT.md: docs/REPORT_TEMPLATE.md filled from the studies' saved reports."""
+    first = article_blocks[0]
+    parts = report.sections(first["study"], tables_of(first), "markdown")
+    ext_study, ext_tables, *_ = extended_pool
+    ext_parts = report.sections(ext_study, ext_tables, "markdown")
+    _, pool_tables, *_ = article_pool
+    settings = made["settings"]
+    s = first["study"]["settings"]
+    values = dict(
+        date=first["study"]["date"], minutes=f"{made['minutes']:.0f}",
+        claims_count=len(verdicts.CLAIMS), seeds=SEEDS, blocks=len(article_blocks),
+        seeds_total=SEEDS * len(article_blocks), pairs_count=len(PAIRS),
+        environment=environment(first["study"]["environment"]),
+        cpus_table=cpus_table(settings, article_blocks, extended_blocks),
+        cpus_note=cpus_note(settings), mark=verdicts.BORDERLINE,
+        claims_answer=claims_answer(article_blocks, pool_tables["claims"]),
+        blocks_table=blocks_table(settings, article_blocks, pool_tables["claims"]),
+        blocks_differ=blocks_differ(article_blocks),
+        first_block=report.seeds_text(s).removeprefix("seeds "),
+        block_claims=parts["claims"], block_stuck=report.stuck_by_net(first["runs"]),
+        block_cost=parts["cost"], block_accuracy=parts["accuracy"],
+        block_alignment=parts["alignment"],
+        extended_data=ext_study["settings"]["data"], extended_blocks=len(extended_blocks),
+        extended_seconds=f"{sum(b['wall_seconds'] for b in ext_study['blocks']):.0f}",
+        extended_answer=extended_answer(ext_tables["comparisons"]),
+        extended_blocks_table=extended_table(settings, extended_blocks,
+                                             ext_tables["comparisons"]),
+        extended_agree=extended_agree(extended_blocks, ext_tables["comparisons"]),
+        margin=f"{100 * verdicts.MARGIN:g}",
+        extended_pooled=ext_parts["pooled"], extended_pairs=ext_parts["pairs"],
+        extended_accuracy=ext_parts["accuracy"].replace(
+            "## Accuracy", f"## Accuracy on the {len(PAIRS)} digit pairs", 1),
+        runs_total=sum(b["study"]["settings"]["runs"] for b in article_blocks + extended_blocks))
+    with open(TEMPLATE) as file:
+        return string.Template(file.read()).substitute(values)
+
+
+def tables_of(saved_report):
+    """A saved JSON report's tables, as report.sections takes them."""
+    return {key: saved_report[key] for key in ("results", "claims", "comparisons", "alignment",
+                                               "runs")}
+
+
+def environment(env):
+    return "Every block: " + report.environment_text(dict(env, setting=""))
+
+
+def setting_name(settings, i):
+    return settings[i % len(settings)]["name"]
+
+
+def cpus_table(settings, article_blocks, extended_blocks):
+    """A row per block: its seeds, the study, its simulated CPU, the variables, the
+    fingerprint and the kernel OpenBLAS reported."""
+    body = []
+    for study, saved_reports in (("the article's", article_blocks),
+                                 ("extended", extended_blocks)):
+        for i, b in enumerate(saved_reports):
+            setting = settings[i % len(settings)]
+            body.append([report.seeds_text(b["study"]["settings"]).removeprefix("seeds "),
+                         study, setting["name"],
+                         f"`{cpus.words(setting['env'])}`" if setting["env"] else "none",
+                         setting["fingerprint"],
+                         b["study"]["environment"]["blas"].rsplit("kernel ", 1)[-1]])
+    return report.render(["seeds", "study", "simulated CPU", "variables", "fingerprint",
+                          "OpenBLAS kernel"], body, True)
+
+
+def cpus_note(settings):
+    if len(settings) >= BLOCKS:
+        return (f"The {count(len(settings), 'setting')} end at {len(settings)} different "
+                f"fingerprints: each block is another draw of the rounding, as well as of the "
+                f"seeds.")
+    return (f"Only {count(len(settings), 'setting')} computed other bits on this machine, so "
+            f"some blocks share one: they differ in their seeds alone.")
+
+
+def claims_answer(article_blocks, pooled_claims):
+    """The pooled words in a sentence, and how many claims every block agrees on."""
+    seeds = SEEDS * len(article_blocks)
+    agree = [c["label"] for c in pooled_claims
+             if all(block_claim(b, c["label"])["verdict"] == c["verdict"]
+                    for b in article_blocks)]
+    return (f"Pooled over the {len(article_blocks)} blocks ({seeds} seeds), of the article's "
+            f"{len(pooled_claims)} claims, {report.tally(pooled_claims)}. "
+            f"{len(agree)} of the {len(pooled_claims)} words come out in every block: "
+            + "; ".join(agree) + ".")
+
+
+def block_claim(saved_report, label):
+    return next(c for c in saved_report["claims"] if c["label"] == label)
+
+
+def blocks_table(settings, article_blocks, pooled_claims):
+    header = (["claim"] + [f"seeds {report.seeds_text(b['study']['settings'])[6:]}, "
+                           f"{setting_name(settings, i)}" for i, b in enumerate(article_blocks)]
+              + ["agree", f"pooled ({SEEDS * len(article_blocks)} seeds)"])
+    body = []
+    for c in pooled_claims:
+        cells = [block_claim(b, c["label"]) for b in article_blocks]
+        body.append([c["label"]] + [
+            f"{x['held']}/{x['seeds']}, {report.p_text(x['p_adjusted'])}, **{verdicts.shown(x)}**"
+            for x in cells]
+            + [f"{sum(x['verdict'] == c['verdict'] for x in cells)} of {len(cells)}",
+               f"{c['held']}/{c['seeds']}, {report.p_text(c['p_adjusted'])}, **{c['verdict']}**"])
+    return report.render(header, body, True)
+
+
+def blocks_differ(article_blocks):
+    differ = verdicts.differing([{c["label"]: c for c in b["claims"]} for b in article_blocks])
+    if not differ:
+        return "Every claim has the same word in every block."
+    return ("Words that differ between the blocks: " + "; ".join(differ) + ". A word near the "
+            "5% line comes out significant again only about half the time (Goodman 1992): "
+            "the pooled word is the one to trust, and the borderline mark says which words a "
+            "single 30-seed study should not.")
+
+
+def pooled_rows(comparisons):
+    return [r for r in comparisons if r["pooled"]]
+
+
+def extended_table(settings, extended_blocks, pooled_comparisons):
+    """The pooled words of each extended block and of all blocks, a row per pair of nets."""
+    header = (["a - b"] + [f"seeds {report.seeds_text(b['study']['settings'])[6:]}, "
+                           f"{setting_name(settings, i)}" for i, b in enumerate(extended_blocks)]
+              + [f"all ({sum(b['study']['settings']['seeds'] for b in extended_blocks)} "
+                 f"seeds a pair)"])
+    body = []
+    for row in pooled_rows(pooled_comparisons):
+        cells = [next(r for r in pooled_rows(b["comparisons"]) if r["nets"] == row["nets"])
+                 for b in extended_blocks] + [row]
+        body.append([report.nets_text(row)] + [
+            f"{report.points(r['mean_difference'], r['interval'])}, **{r['verdict']}**"
+            + (", as good" if r["equivalent"] else "") for r in cells])
+    return report.render(header, body, True)
+
+
+def extended_agree(extended_blocks, pooled_comparisons):
+    rows = pooled_rows(pooled_comparisons)
+    same = [all(next(r for r in pooled_rows(b["comparisons"]) if r["nets"] == row["nets"])
+                ["verdict"] == row["verdict"] for b in extended_blocks) for row in rows]
+    return (f"The pooled words {'agree' if all(same) else 'do not all agree'} across the "
+            f"{len(extended_blocks)} blocks: {sum(same)} of {len(rows)} come out in every block.")
+
+
+def extended_answer(comparisons):
+    """The article's question answered from the pooled rows over every block."""
+    rows = {tuple(r["nets"]): r for r in pooled_rows(comparisons)}
+    broken, frozen, between = (rows[BROKEN, "original"], rows[FROZEN, "original"],
+                               rows[BROKEN, FROZEN])
+    said = {"worse": "worse than", "better": "better than",
+            "no difference shown": "not shown to differ from"}
+    conclusion = ("Yes" if broken["equivalent"] else
+                  "No" if broken["verdict"] == "worse" else "Not shown")
+    margin = f"{100 * broken['margin']:g}"
+    learned = (f"Where both nets learned ({count(broken['learned_seeds'], 'seed')}), the mean "
+               f"difference is {mean(broken, 'learned_')}, "
+               + ("within" if broken["learned_equivalent"] else "not shown within")
+               + f" {margin} points. ")
+    return (f"{conclusion}. Pooled over the {len(broken['digits'])} digit pairs "
+            f"({count(broken['seeds'], 'paired seed')}), the broken net's held-out test "
+            f"accuracy is {said[broken['verdict']]} the original's: a mean of "
+            f"{mean(broken)}, " + ("as good" if broken["equivalent"] else "not as good")
+            + f" within {margin} points (TOST). It did not learn in {broken['failed'][0]} of "
+            f"its {broken['seeds']} runs, the original in {broken['failed'][1]} (exact McNemar "
+            f"p {report.p_text(broken['mcnemar_p'])} on the {sum(broken['discordant'])} seeds "
+            f"where only one did). " + learned
+            + f"The frozen-conv control, whose conv layers never learn, is "
+            f"{said[frozen['verdict']]} the original, a mean of {mean(frozen)}: on this "
+            f"task learning in the conv layers "
+            + ("matters, so the task can tell broken gradients from none. "
+               if frozen["verdict"] == "worse" else "is not shown to matter. ")
+            + f"Against that control the broken net is {said[between['verdict']]} it: a mean "
+            f"of {mean(between)}.")
+
+
+def mean(row, prefix=""):
+    """'-8.3 points (95% interval -11 to -5.6)': a pooled row's mean difference."""
+    low, high = row[prefix + "interval"] or [None, None]
+    return (f"{100 * row[prefix + 'mean_difference']:+.1f} points (95% interval "
+            f"{report.interval_text(*(None if v is None else 100 * v for v in (low, high)), 2)})")
+
+
+# ---------------------------------------------------------------- command line
 
 def main(argv=None):
     """The command line; returns the exit status."""
     parser = original_net.Parser(description=__doc__.splitlines()[0], allow_abbrev=False)
-    parser.add_argument("--render", action="store_true",
-                        help=f"no training: REPORT.md again from the studies the last full "
-                             f"run saved in {SAVED}/")
+    what = parser.add_mutually_exclusive_group()
+    what.add_argument("--render", action="store_true",
+                      help="no training: REPORT.md again from the studies the last full run "
+                           "saved in reports/")
+    what.add_argument("--cpus", action="store_true",
+                      help="print the simulated CPUs the blocks would run under here, one "
+                           "line each: name, variables, fingerprint")
+    handlers = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         try:
             args = parser.parse_args(argv)
         except SystemExit as done:  # --help has printed its text
+            sys.stdout.flush()
             return done.code
-    except original_net.UsageError as error:
+        if args.cpus:
+            for name, env, digits in cpus.distinct():
+                print(f"{name:<18} {cpus.words(env) or '-':<60} {digits}", flush=True)
+            return 0
+        return build(args.render)
+    except (original_net.UsageError, NotSaved) as error:
         print(f"make_report.py: error: {error}", file=sys.stderr)
         return 2
-    try:
-        return build(args.render)
-    except KeyboardInterrupt:
-        print("make_report.py: interrupted", file=sys.stderr)
-        return 130
+    except Stopped as stopped:
+        print(f"make_report.py: {'interrupted' if stopped.status == 130 else 'terminated'}",
+              file=sys.stderr)
+        return stopped.status
+    except StudyFailed as failed:  # compare.py has said why
+        return failed.args[0]
     except compare.WriteFailed as error:
         print(f"make_report.py: error: {error}", file=sys.stderr)
         return 1
-
-
-def load(name):
-    """A study saved in SAVED by the last full run."""
-    try:
-        with open(os.path.join(SAVED, name)) as file:
-            return json.load(file)
-    except (OSError, ValueError) as error:
-        print(f"make_report.py: error: {SAVED}/{name}: {getattr(error, 'strerror', None) or error}"
-              f"; run without --render first", file=sys.stderr)
-        sys.exit(2)
-
-
-def build(render):
-    """Run the studies (or, with render, load the saved ones) and write the report."""
-    start = time.perf_counter()
-    if render:  # no training: REPORT.md again from the studies saved by the last full run
-        main_study, extended = load("main.json"), load("extended.json")
-        simulated = [main_study] + [load(f"cpu{i}.json") for i in range(1, len(SIMULATED))]
-        minutes = load("minutes.json")
-    else:
-        os.makedirs(SAVED, exist_ok=True)
-        main_study = study(["--ablation", "--alignment", "--plot", "REPORT.png"],
-                           os.path.join(SAVED, "main.json"))[0]
-        simulated = [main_study] + [study([], os.path.join(SAVED, f"cpu{i}.json"), env)[0]
-                                    for i, (_, env) in enumerate(SIMULATED) if i]
-        extended = study(["--extended", "--plot", "REPORT-extended.png"],
-                         os.path.join(SAVED, "extended.json"))[0]
-        minutes = (time.perf_counter() - start) / 60
-        with open(os.path.join(SAVED, "minutes.json"), "w") as file:
-            json.dump(minutes, file)
-    text = write(main_study, simulated, extended, minutes)
-    compare.write_file("REPORT.md", lambda file: file.write(text.encode()))
-    compact = {key: main_study[key] for key in ("study", "claims", "comparisons", "results")}
-    compare.write_file("REPORT.json", lambda file: file.write(
-        (json.dumps(compact, indent=1) + "\n").encode()))
-    print(f"make_report.py: wrote REPORT.md" + ("" if render else
-          f", REPORT.png, REPORT-extended.png and REPORT.json in {minutes:.0f} minutes"),
-          file=sys.stderr)
-    return 0
-
-
-def write(main_study, simulated, extended, minutes):
-    """REPORT.md's text from the studies' saved reports."""
-    s, env = main_study["study"]["settings"], main_study["study"]["environment"]
-    article = sections(report.text_report(main_study["study"], tables(main_study), "markdown"))
-    beyond = sections(report.text_report(extended["study"], tables(extended), "markdown"))
-    pick = lambda parts, start: next(v for k, v in parts.items() if k.startswith(start))
-    claims = main_study["claims"]
-    borderline = [c["label"] for c in claims if verdicts.borderline(c)]
-    side, differ = side_by_side_table([name for name, _ in SIMULATED], simulated)
-    shares, apart = pooled_words(simulated)
-    fragile = [c["label"] for c in claims  # firm here, not in the pool
-               if c["verdict"] in ("holds", "fails") and not verdicts.borderline(c)
-               and shares[c["label"]][c["verdict"]] < verdicts.STEADY]
-    lines = [
-        "# Reproduction report: manual back-propagation in numpy, and a broken one",
-        "",
-        f"Written by `{COMMAND}` on {main_study['study']['date']} in {minutes:.0f} minutes "
-        f"(it runs every study below); the README says how to use the code.",
-        "",
-        "## Scope",
-        "",
-        "Jae Duk Seo's article *Only Numpy: (Why I do Manual Back Propagation) Implementing "
-        "Multi Channel/Layer Convolution Neural Network on Numpy* (2018) trains a two-layer "
-        "multi-channel CNN with a three-layer dense head by hand-written back-propagation on "
-        "scikit-learn's digits, 0 against 1, then a \"broken back prop net\" whose backward "
-        "pass transposes what max pooling routes back, and reports that the broken net "
-        "trains about as well. Its results are single runs with ten test images.",
-        "",
-        "We reproduced both nets as the article describes them (`original_net.py`, "
-        "`broken_net.py`; the facts its pictures hide come from the author's published "
-        "script or are our documented choices, see the README), checked every gradient "
-        "against finite differences, and judged each of the article's eight claims over "
-        f"{s['seeds']} seeds with exact tests (`compare.py`, `verdicts.py`). We did not "
-        "reproduce the article's own digits: its runs cannot be replayed (no seed, no "
-        "learning rate, and the published script, replayed, does not train). Beyond the "
-        "article, a frozen-conv control and three more digit pairs test its question: does "
-        "a broken back-propagation train as well?",
-        "",
-        "## Environment",
-        "",
-        f"Python {env['python']}, numpy {env['numpy']}, BLAS {env['blas']}; {env['cpu']}, "
-        f"{env['cpus']} CPUs, {env['system']}. The article's study: "
-        f"{main_study['study']['settings']['data']}; {s['epochs']} epochs, lr {s['lr']}, "
-        f"momentum {s['momentum']}, seeds 0 to {s['seeds'] - 1}; "
-        f"{main_study['study']['wall_seconds']:.0f} s for {s['runs']} runs (with the "
-        "ablation's two extra nets and the alignment measure). Other CPUs and BLAS builds "
-        "print other digits (training is chaotic at rounding level): the verdicts, not the "
-        "digits, are the result.",
-        "",
-        "## The article's claims",
-        "",
-        f"Over {s['seeds']} seeds, of the article's {len(claims)} claims, {report.tally(claims)}. "
-        f"A claim fails when the seeds show its opposite: that some test images are wrong "
-        f"fails when most seeds get them all right."
-        + (" Borderline (replication below 0.9): " + "; ".join(borderline) + "."
-           if borderline else
-           " Every word replicates in at least 90% of replicated studies.")
-        + (" Firm here (replication at least 0.9) but not robust on the four simulated CPUs "
-           "(below): " + "; ".join(fragile) + "." if fragile else ""),
-        "",
-        pick(article, "The article's claims").split("\n", 2)[2],
-        "",
-        "How each word is reached (README, \"How a claim is judged\"): a claim about test "
-        "accuracy is a yes or no per seed, judged by an exact binomial test against one half; "
-        "a claim about cost is judged on the per-seed ratio of the two nets' costs by a "
-        "Wilcoxon signed-rank test; Holm's correction runs over the eight claims; 'again' is "
-        "the share of replicated studies (each a resample of a resample of the seeds) that "
-        "give the same word; 'learned' is "
-        "the word over the seeds in which the claim's nets learned.",
-        "",
-        "Runs that did not learn (training accuracy no better than answering the majority "
-        "digit; one-sided binomial test at 1%): "
-        + report.stuck_by_net(main_study["runs"]) + ".",
-        "",
-        pick(article, "Cost"),
-        "",
-        pick(article, "Accuracy"),
-        "",
-        "## The verdicts on four simulated CPUs",
-        "",
-        "The default study (`python3 compare.py`) run four times on this machine, each time "
-        "as another CPU would run it: another OpenBLAS kernel (`OPENBLAS_CORETYPE`) and "
-        "numpy's AVX2 or SSE code paths (`NPY_DISABLE_CPU_FEATURES`). The same seeds give "
-        "other digits; each cell is held / seeds, the Holm-adjusted p-value, the word and "
-        "its replication.",
-        "",
-        side,
-        "",
-        ("Words that differ between the settings: " + "; ".join(differ) + ". "
-         if differ else "Every claim has the same word on the four settings. ")
-        + "A word that sits near the 5% line comes out significant again only about half the "
-        "time (Goodman 1992); another CPU is such a rerun, which is why the borderline mark "
-        "exists: check those claims with more seeds before trusting them.",
-        "",
-        pooled_section(shares, apart, simulated),
-        "",
-        "## Beyond the article: does a broken back-propagation train as well?",
-        "",
-        f"{extended['study']['settings']['data']}; the article's Result 3 head; the original "
-        f"net, the broken net (both lines) and the frozen-conv control (W1a..W2d keep their "
-        f"initial weights, only W3, W4, W5 learn); {extended['study']['settings']['seeds']} "
-        f"seeds; {extended['study']['wall_seconds']:.0f} s "
-        f"(`python3 compare.py --extended`).",
-        "",
-        answer(extended["comparisons"], extended["study"]["settings"]["seeds"]),
-        "",
-        pick(beyond, "Nets compared"),
-        "",
-        pick(beyond, "Accuracy").replace("## Accuracy", "## Accuracy on the four digit pairs", 1),
-        "",
-        "![Test accuracy per seed and cost curves of the extended study](REPORT-extended.png)",
-        "",
-        "## What was easy and what was not",
-        "",
-        "- Easy: the forward pass and the dense layers' gradients; a plain scipy reference "
-        "and finite differences check them.",
-        "- Not easy: what the article's pictures hide. Its code screenshots are not in the "
-        "text, so the activations, the data split and the update rule come from the author's "
-        "published script, and the broken lines are reconstructed from their captions.",
-        "- The author's published script is not the article's net: it convolves all four "
-        "layer-2 channels with W1b, sends the gradient to every tied maximum, and, replayed "
-        "with its own settings, is stuck from the first epoch (every test image called "
-        "\"1\"); its 500-epoch schedule overflows near epoch 378 (README, \"Design "
-        "decisions\").",
-        "- Not easy: single runs. Standard-normal weights on raw pixels saturate, so some "
-        "runs never learn, and training is chaotic at rounding level: the same seed gives "
-        "other digits on another CPU. Every claim was therefore judged over seeds, and the "
-        "verdicts compared across simulated CPUs.",
-        "- Speed: 500 epochs of per-sample SGD on 8x8 images is numpy call overhead; "
-        "lock-step training of many runs at once, bit for bit as the nets, makes 30 seeds "
-        "affordable (README, \"Speed\").",
-        "",
-        "## Figures",
-        "",
-        "![Cost curves and gradient alignment of the article's study](REPORT.png)",
-        "",
-        "The article's study: per experiment, each net's median epoch cost and interquartile "
-        "band over the runs that learned (the legend counts the stuck ones), and the median "
-        "cosine between the broken and the true gradient, W1 solid and W2 dashed.",
-        "",
-        pick(article, "Alignment"),
-    ]
-    return "\n".join(lines) + "\n"
-
-
-def pooled_section(shares, differ, simulated):
-    """Which words are robust: the share of studies drawn from the simulated CPUs' pooled
-    seeds that give each word (pooled_words)."""
-    seeds, pool = simulated[0]["study"]["settings"]["seeds"], len(simulated)
-    body = [[label] + [report.share(s[w]) for w in verdicts.WORDS]
-            + [max(s, key=s.get) + ("" if max(s.values()) >= verdicts.STEADY else " (borderline)")]
-            for label, s in shares.items()]
-    robust = [label for label, s in shares.items() if max(s.values()) >= verdicts.STEADY]
-    return "\n".join([
-        f"Which words are robust? The {pool} settings' runs pooled ({pool} x {seeds} seeds: "
-        f"the settings share each seed's data and initial weights, but chaos makes their runs "
-        f"differ), 1,000 studies of {seeds} seeds drawn from the pool and judged by the same "
-        f"rule give each word this often:",
-        "",
-        report.render(["claim"] + list(verdicts.WORDS) + ["the likely word"], body, True),
-        "",
-        f"Robust (one word in at least {verdicts.STEADY:.0%} of the studies): "
-        + ("; ".join(robust) if robust else "none") + f". Two such studies differ in "
-        f"{differ:.1f} of the {len(shares)} words on average: the others sit near the 5% line, "
-        f"where {seeds} seeds cannot settle them and each study's own replication estimate, "
-        f"made from its own seeds alone, can miss."])
-
-
-def answer(rows, seeds):
-    """Three sentences that answer the article's question from the extended study's
-    comparisons: the broken net against the original, the control against the
-    original, and the broken net against the control."""
-    def of(a, b):
-        return [r for r in rows if r["nets"] == [a, b]]
-
-    def pairs(found, test=lambda r: True, every="all {} pairs"):
-        names = [r["group"] for r in found if test(r)]
-        return (every.format(len(found)) if len(names) == len(found) else
-                " and ".join(filter(None, [", ".join(names[:-1]), names[-1]])) if names
-                else "no pair")
-
-    def words(found):
-        said = {"worse": "worse", "better": "better", "no difference shown": "not shown to differ"}
-        return "; ".join(f"{said[w]} on " + pairs(found, lambda r: r["verdict"] == w,
-                                                   "all {} pairs" if w in ("worse", "better")
-                                                   else "any of the {} pairs")
-                         for w in said if any(r["verdict"] == w for r in found))
-    broken = of(compare.BROKEN, "original")
-    frozen = of(compare.FROZEN, "original")
-    between = of(compare.BROKEN, compare.FROZEN)
-    median = [100 * r["median_difference"] for r in between]
-    wins = [r["wins"] for r in between]
-    learned = (f"it did not learn in {sum(r['stuck'][0] for r in between)} of "
-               f"{seeds * len(between)} runs (the original in "
-               f"{sum(r['stuck'][1] for r in broken)}, the control in "
-               f"{sum(r['stuck'][1] for r in between)})")
-    conclusion = ("Yes: " if all(r["as_good"] for r in broken) else
-                  "No: " if any(r["verdict"] == "worse" for r in broken) else "Not shown: ")
-    every = all(r["verdict"] == "worse" for r in frozen)
-    return (conclusion + f"against the original net, on held-out test accuracy, the broken net is "
-            f"{words(broken)}; it is as good (the 95% interval of the median difference within "
-            f"{verdicts.EQUIVALENCE * 100:g} points) on {pairs(broken, lambda r: r['as_good'])}. "
-            f"The frozen-conv control, whose conv layers never learn, is {words(frozen)}: "
-            f"{'on every pair' if every else 'where it is worse'} learning in the conv layers "
-            f"matters, and the task can tell broken "
-            f"gradients from none. Against that control the broken net is {words(between)}: "
-            f"seed by seed it wins {min(wins)} to {max(wins)} of {seeds} (median difference "
-            f"{min(median):+.1f} to {max(median):+.1f} points), but {learned}, and a run that "
-            f"did not learn counts as it ended.")
+    except OSError as error:  # stdout closed (| head) or on a full device
+        return original_net.output_failed("make_report.py", error)
+    finally:
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ import numpy as np
 import lockstep
 import verdicts
 from original_net import count
+from registry import BROKEN
 
 WIDTH = 100  # the text report's widest line
 CHECKPOINTS = (1, 100, 250)  # the epochs of the cost table, and the last
@@ -85,20 +86,46 @@ def heading(title, note, markdown):
 
 # ---------------------------------------------------------------- what ran where
 
+def seeds_text(settings):
+    """'seeds 0 to 29', 'seed 4', or the blocks of a pooled study: 'seeds 0 to 29, 60 to 89'."""
+    blocks = []
+    for a, b in settings.get("seed_blocks") or [
+            [settings["first_seed"], settings["first_seed"] + settings["seeds"]]]:
+        if blocks and blocks[-1][1] == a:  # adjacent blocks read as one
+            blocks[-1][1] = b
+        else:
+            blocks.append([a, b])
+    if len(blocks) == 1 and blocks[0][1] - blocks[0][0] == 1:
+        return f"seed {blocks[0][0]}"
+    return "seeds " + ", ".join(f"{a} to {b - 1}" if b - a > 1 else f"{a}" for a, b in blocks)
+
+
+def environment_text(env):
+    """Python, numpy, BLAS; the CPU; and the setting that simulated another CPU, if any."""
+    return (f"Python {env['python']}, numpy {env['numpy']}, BLAS {env['blas']}; {env['cpu']}, "
+            f"{count(env['cpus'], 'CPU')}, {env['system']}"
+            + (f"; computing as another CPU: {env['setting']}" if env.get("setting") else ""))
+
+
 def describe(study):
     """The sentences that say what ran where: command, data and settings, environment,
     time."""
     env, s = study["environment"], study["settings"]
-    seeds = f"seeds 0 to {s['seeds'] - 1}" if s["seeds"] > 1 else "seed 0"
-    return [f"Written by `{study['command']}` on {study['date']}.",
-            f"Data: {s['data']}. {count(s['epochs'], 'epoch')}, lr {s['lr']}, momentum "
-            f"{s['momentum']}, {seeds}.",
-            f"Environment: Python {env['python']}, numpy {env['numpy']}, BLAS {env['blas']}; "
-            f"{env['cpu']}, {count(env['cpus'], 'CPU')}, {env['system']}.",
-            f"Time: {study['wall_seconds']:.1f} s for {count(s['runs'], 'run')} in "
-            f"{count(study['batches'], 'lock-step batch', 'lock-step batches')} on "
-            f"{count(study['jobs'], 'process', 'processes')}: "
-            f"{study['run_steps_per_second']:,.0f} run-steps a second."]
+    lines = [f"Written by `{study['command']}` on {study['date']}.",
+             f"Data: {s['data']}. {count(s['epochs'], 'epoch')}, lr {s['lr']}, momentum "
+             f"{s['momentum']}, {seeds_text(s)}."]
+    if "blocks" in study:
+        blocks = study["blocks"]
+        return lines + [f"Pooled from {count(len(blocks), 'report')}, one a block of seeds:"] + [
+            f"{seeds_text(b).capitalize()} ({b['file']}): {environment_text(b['environment'])}."
+            for b in blocks] + [
+            f"Time: {sum(b['wall_seconds'] for b in blocks):.1f} s of training in all."]
+    return lines + [
+        f"Environment: {environment_text(env)}.",
+        f"Time: {study['wall_seconds']:.1f} s for {count(s['runs'], 'run')} in "
+        f"{count(study['batches'], 'lock-step batch', 'lock-step batches')} on "
+        f"{count(study['jobs'], 'process', 'processes')}: "
+        f"{study['run_steps_per_second']:,.0f} run-steps a second."]
 
 
 # ---------------------------------------------------------------- the tables
@@ -153,31 +180,51 @@ def measured(row):
     return f"held in {row['held']}/{row['seeds']} seeds (95% {low:.2f} to {high:.2f})"
 
 
+def once(row):
+    """A one-seed study's word as a sentence: what its one seed showed."""
+    return ("held in the one seed" if row["verdict"] == "holds once"
+            else "did not hold in the one seed")
+
+
+def power_of_ten(x):
+    """1e-06 as '1e-6'."""
+    return f"{x:.0e}".replace("e-0", "e-")
+
+
+MARK_NOTE = (f"{verdicts.BORDERLINE} marks a borderline word, one whose p-value is near enough "
+             f"to the 5% line that another study may well give another (holds or fails with a "
+             f"Holm p above {power_of_ten(verdicts.FIRM_HOLM_P)}, unclear with a p below "
+             f"{verdicts.FIRM_UNCLEAR_P:g}; python3 verdicts.py --calibrate)")
+
+
 def claims_section(rows, markdown):
     """The claims, in the article's order: its words, what the seeds showed, the test's
-    p-value before and after Holm's correction, the word, and its replication."""
+    p-value before and after Holm's correction, and the word."""
     seeds = max(r["seeds"] for r in rows)
     scaled = [r for r in rows if r["kind"] == "cost" and r["epoch"] not in (None, 250)
               and "250" in r["claim"]]
     title = f"The article's claims over {count(seeds, 'seed')}"
     note = (f"each word from an exact test, Holm-corrected over the {len(rows)} claims; "
-            f"'again': the share of replicated studies (resamples of a resample of the seeds) "
-            f"giving the same word ({verdicts.BORDERLINE} below {verdicts.STEADY}); 'learned': "
-            f"the word over the seeds in which the claim's nets learned")
+            f"{MARK_NOTE}; 'learned': the word over the seeds in which the claim's nets learned"
+            if seeds > 1 else "one seed is an anecdote, not a test: what it showed")
     if markdown:
         header = ["article", "the article says", "we measured", "p", "Holm p", "word",
-                  "again", "learned"]
+                  "learned"]
         body = [[r["section"], f'"{r["claim"]}"', measured(r), p_text(r["p_value"]),
-                 p_text(r["p_adjusted"]), f"**{verdicts.shown(r)}**", share(r["replication"]),
-                 f"{r['trained_verdict']} ({r['trained_seeds']})"] for r in rows]
+                 p_text(r["p_adjusted"]), f"**{verdicts.shown(r)}**",
+                 f"{r['trained_verdict']} ({r['trained_seeds']})"] if seeds > 1 else
+                [r["section"], f'"{r["claim"]}"', measured(r), "-", "-", f"**{once(r)}**", "-"]
+                for r in rows]
         return [heading(title, note, True), render(header, body, True)]
     lines = []
     for r in rows:
         about = " and ".join(r["nets"]) + (" net" if len(r["nets"]) == 1 else " nets")
         lines.append(f'{r["section"]:9} "{r["claim"]}" ({about})')
+        if seeds == 1:
+            lines.append(f"   {measured(r):<50} {once(r)}")
+            continue
         lines.append(f"   {measured(r):<50} p {p_text(r['p_value']):<7} Holm "
-                     f"{p_text(r['p_adjusted']):<7} {verdicts.shown(r):<9} again "
-                     f"{share(r['replication'])}")
+                     f"{p_text(r['p_adjusted']):<7} {verdicts.shown(r)}")
         lines.append(f"{'':53}learned ({count(r['trained_seeds'], 'seed')}): "
                      f"{r['trained_verdict']}")
     notes = [f"(At epoch {r['epoch']}, half the study's epochs: the article's 250 is beyond "
@@ -185,35 +232,79 @@ def claims_section(rows, markdown):
     return [heading(title, note, False), "\n".join(lines)] + [paragraph(n, False) for n in notes]
 
 
-def comparisons_section(rows, markdown):
+def nets_text(row):
+    """'broken - original': a comparison's nets, short."""
+    return " - ".join(SHORT.get(n, n) for n in row["nets"])
+
+
+def points(value, interval=None):
+    """A difference of accuracies in points, '+1.4', with its interval: '-8.3 (-11 to -5.6)'."""
+    if value is None:
+        return "-"
+    text = f"{100 * value:+.1f}"
+    if interval is not None:
+        low, high = (None if v is None else 100 * v for v in interval)
+        text += f" ({interval_text(low, high, 2)})"
+    return text
+
+
+def pooled_section(rows, markdown):
     if not rows:
         return []
-    title = "Nets compared seed by seed"
+    margin = f"{100 * rows[0]['margin']:g}"
+    title = "Nets compared: the mean difference over every seed and digit pair"
     note = (f"per seed, a - b of held-out test accuracy, in points (a run that did not learn "
-            f"counts as it ended); the word from a two-sided Wilcoxon signed-rank test, "
-            f"Holm-corrected over the {len(rows)} comparisons, which weighs how far each seed "
-            f"leans, so a few large losses can outweigh many small wins that move the median "
-            f"and its 95% interval; 'as good': that interval within "
-            f"{verdicts.EQUIVALENCE * 100:g} points either way (a difference can be shown and "
-            f"yet be that small); the cost ratio a/b is of the final costs; each net's runs "
-            f"that did not learn are counted beside")
-    header = ["group", "a - b", "median (95%)", "w/t/l", "Holm p", "word", "as good",
+            f"counts as it ended), averaged over every seed of every digit pair; its 95% "
+            f"interval (a bootstrap within each pair, BCa) and the word from it; 'as good': "
+            f"equivalence by TOST at 5%, the 90% interval within {margin} points either way; "
+            f"the runs that did not learn, each net's, the seeds where only a's (only b's) did "
+            f"not, and the exact McNemar test of those; and the same mean over the seeds where "
+            f"both nets learned")
+    header = ["group", "a - b", "seeds", "mean (95%)", "word", "90% interval", "as good",
+              "did not learn", "only a, b", "McNemar p", "both learned: mean (95%)", "as good"]
+    body = [[r["group"], nets_text(r), str(r["seeds"]),
+             points(r["mean_difference"], r["interval"]), r["verdict"],
+             interval_text(*(None if v is None else 100 * v
+                             for v in r["equivalence_interval"] or [None, None]), 2),
+             "yes" if r["equivalent"] else "no", f"{r['failed'][0]}, {r['failed'][1]}",
+             f"{r['discordant'][0]}, {r['discordant'][1]}", p_text(r["mcnemar_p"]),
+             points(r["learned_mean_difference"], r["learned_interval"]),
+             "yes" if r["learned_equivalent"] else "no"] for r in rows]
+    if markdown:
+        return [heading(title, note, True), render(header, body, True)]
+    first = render(header[:7], [row[:7] for row in body], False)
+    second = render(header[:2] + header[7:], [row[:2] + row[7:] for row in body], False)
+    return [heading(title, note, False), first, second]
+
+
+def pairs_section(rows, markdown):
+    if not rows:
+        return []
+    title = "Nets compared seed by seed, per digit pair"
+    note = (f"description beside the pooled rows, whose words replicate where these may not: "
+            f"per seed, a - b of held-out test accuracy, in points (a run that did not learn "
+            f"counts as it ended); the median difference and its exact 95% interval; the word "
+            f"from a two-sided Wilcoxon signed-rank test, Holm-corrected over the {len(rows)} "
+            f"comparisons, which weighs how far each seed leans, so a few large losses can "
+            f"outweigh many small wins; the cost ratio a/b is of the final costs; each net's "
+            f"runs that did not learn are counted beside")
+    header = ["group", "a - b", "median (95%)", "w/t/l", "Holm p", "word",
               "cost ratio a/b", "did not learn (a, b)"]
     body = []
     for r in rows:
         low, high = (None if v is None else 100 * v for v in r["interval"])
-        body.append([r["group"], " - ".join(SHORT.get(n, n) for n in r["nets"]),
+        body.append([r["group"], nets_text(r),
                      f"{100 * r['median_difference']:+.1f} ({interval_text(low, high, 2)})",
                      f"{r['wins']}/{r['ties']}/{r['losses']}", p_text(r["p_adjusted"]),
-                     r["verdict"], "yes" if r["as_good"] else "no",
+                     r["verdict"],
                      f"{number(r['median_cost_ratio'], 2)} "
                      f"({interval_text(*r['cost_ratio_interval'], 2)})"
                      if r["median_cost_ratio"] is not None else "-",
                      f"{r['stuck'][0]}, {r['stuck'][1]}"])
     if not markdown:  # the cost ratios in a table of their own, to fit the width
-        main = render(header[:7], [row[:7] for row in body], False)
-        costs = render(["group", "a - b", "cost ratio a/b, median (95%)", header[8]],
-                       [[row[0], row[1], row[7], row[8]] for row in body], False)
+        main = render(header[:6], [row[:6] for row in body], False)
+        costs = render(["group", "a - b", "cost ratio a/b, median (95%)", header[7]],
+                       [[row[0], row[1], row[6], row[7]] for row in body], False)
         return [heading(title, note, False), main, costs]
     return [heading(title, note, True), render(header, body, True)]
 
@@ -258,7 +349,7 @@ def tally(claim_rows):
     """'2 hold (1 borderline), 2 fail and 4 stay unclear'."""
     def part(word, verb, plural):
         rows = [r for r in claim_rows if r["verdict"] == word]
-        shaky = sum(map(verdicts.borderline, rows))
+        shaky = sum(r["borderline"] for r in rows)
         return (f"{len(rows)} {verb if len(rows) == 1 else plural}"
                 + (f" ({shaky} borderline)" if shaky and word != "unclear" else ""))
     return (f"{part('holds', 'holds', 'hold')}, {part('fails', 'fails', 'fail')} and "
@@ -278,24 +369,33 @@ def reading(results, claim_rows, comparison_rows):
         else:
             text.append(f"Over {seeds} seeds, of the article's {len(claim_rows)} claims, "
                         + tally(claim_rows) + ".")
-            shaky = [r["label"] for r in claim_rows if verdicts.borderline(r)]
+            shaky = [r["label"] for r in claim_rows if r["borderline"]]
             if shaky:
-                text.append(f"Borderline (the word comes out again in fewer than "
-                            f"{verdicts.STEADY:.0%} of replicated studies, so another machine may "
-                            f"give another): " + "; ".join(shaky) + ".")
-    for row in comparison_rows:
-        if row["nets"] == ["broken green,red", "original"]:
-            text.append(f"{row['group']}, the broken net against the original: {row['verdict']} "
-                        f"({count(row['wins'], 'win')}, {count(row['ties'], 'tie')}, "
-                        f"{count(row['losses'], 'loss', 'losses')})"
-                        + (f"; {'and' if row['verdict'] == 'no difference shown' else 'but'} "
-                           f"the median difference is surely within "
-                           f"{verdicts.EQUIVALENCE * 100:g} points" if row["as_good"] else "")
-                        + ".")
+                text.append("Borderline (near enough to the 5% line that another study may "
+                            "well give another word): " + "; ".join(shaky) + ".")
+    text += [answer(row) for row in comparison_rows
+             if row["pooled"] and row["nets"] == [BROKEN, "original"]]
     text.append(f"{sum(r['stuck'] for r in results)} of {len(results)} runs did not learn "
                 f"(stuck: training accuracy no better than the majority digit's, one-sided "
                 f"binomial test at 1%): {stuck_by_net(results)}.")
     return text
+
+
+def answer(row):
+    """The broken net against the original, pooled over the digit pairs, in a sentence."""
+    margin = f"{100 * row['margin']:g}"
+    said = {"worse": "worse", "better": "better", "no difference shown": "not shown to differ"}
+    learned = ("" if row["learned_mean_difference"] is None else
+               f"; where both learned ({count(row['learned_seeds'], 'seed')}), "
+               f"{points(row['learned_mean_difference'], row['learned_interval'])} points, "
+               + ("as good" if row["learned_equivalent"] else "not shown as good"))
+    return (f"{row['group']}, the broken net against the original: "
+            f"{said[row['verdict']]}, {points(row['mean_difference'], row['interval'])} points "
+            f"over {count(row['seeds'], 'seed')}, "
+            + ("as good" if row["equivalent"] else "not shown as good")
+            + f" (within {margin} points); it did not learn in {count(row['failed'][0], 'run')}, "
+            f"the original in {row['failed'][1]} (McNemar p {p_text(row['mcnemar_p'])})"
+            + learned + ".")
 
 
 def stuck_by_net(results):
@@ -310,9 +410,7 @@ def stuck_by_net(results):
 
 def text_report(study, tables, fmt):
     """The report as text, markdown or csv from the study's tables."""
-    summary, claim_rows, comparison_rows, aligned = (
-        tables["results"], tables["claims"], tables["comparisons"], tables["alignment"])
-    epochs = study["settings"]["epochs"]
+    summary = tables["results"]
     if fmt == "csv":
         out = io.StringIO()
         keys = [k for k in summary[0] if k.startswith("cost_epoch") or k.endswith("accuracy")]
@@ -325,23 +423,32 @@ def text_report(study, tables, fmt):
                              f"16x{h3}", f"{h3}x{h4}", f"{h4}x1", r["seeds"], r["stuck"]]
                             + [v for k in keys for v in (r[k] or ["", "", ""])])
         return out.getvalue()
+    return "\n\n".join(part for part in sections(study, tables, fmt).values() if part) + "\n"
+
+
+def sections(study, tables, fmt):
+    """The text or markdown report's sections by id, in order (empty where the study has
+    none): title, describe, cost, accuracy, claims, pooled, pairs, reading, alignment."""
+    summary, claim_rows, comparison_rows, aligned = (
+        tables["results"], tables["claims"], tables["comparisons"], tables["alignment"])
+    epochs = study["settings"]["epochs"]
     markdown = fmt == "markdown"
-    parts = [("# " if markdown else "") + study["title"],
-             "\n".join(paragraph(line, markdown) for line in describe(study)),
-             heading("Cost", "median (interquartile range) over the runs that learned"
-                     + ("" if markdown else " (all checkpoints: --format markdown or json)"),
-                     markdown),
-             render(*cost_table(summary, epochs, markdown), markdown),
-             heading("Accuracy", "median (interquartile range) over the runs that learned",
-                     markdown),
-             render(*accuracy_table(summary), markdown)]
-    if claim_rows:
-        parts += claims_section(claim_rows, markdown)
-    parts += comparisons_section(comparison_rows, markdown)
-    parts.append("\n".join(paragraph(t, markdown)
-                           for t in reading(tables["runs"], claim_rows, comparison_rows)))
-    parts += alignment_section(aligned, markdown)
-    return "\n\n".join(parts) + "\n"
+    join = "\n\n".join
+    return dict(
+        title=("# " if markdown else "") + study["title"],
+        describe="\n".join(paragraph(line, markdown) for line in describe(study)),
+        cost=join([heading("Cost", "median (interquartile range) over the runs that learned"
+                           + ("" if markdown else " (all checkpoints: --format markdown or json)"),
+                           markdown),
+                   render(*cost_table(summary, epochs, markdown), markdown)]),
+        accuracy=join([heading("Accuracy", "median (interquartile range) over the runs that "
+                               "learned", markdown), render(*accuracy_table(summary), markdown)]),
+        claims=join(claims_section(claim_rows, markdown)) if claim_rows else "",
+        pooled=join(pooled_section([r for r in comparison_rows if r["pooled"]], markdown)),
+        pairs=join(pairs_section([r for r in comparison_rows if not r["pooled"]], markdown)),
+        reading="\n".join(paragraph(t, markdown)
+                          for t in reading(tables["runs"], claim_rows, comparison_rows)),
+        alignment=join(alignment_section(aligned, markdown)))
 
 
 def json_report(study, tables):

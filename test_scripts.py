@@ -608,6 +608,10 @@ def compare_json(*args, env=None):
 
 
 SHORT = ("--epochs", "3", "--seeds", "12")  # enough seeds for every test to have a p-value
+POOLED_CONTRACT = {"pooled", "nets", "digits", "seeds", "mean_difference", "interval",
+                   "equivalence_interval", "verdict", "equivalent", "margin", "failed",
+                   "discordant", "mcnemar_p", "learned_mean_difference", "learned_interval",
+                   "learned_equivalent"}
 
 
 @pytest.fixture(scope="module")
@@ -636,18 +640,27 @@ def test_compare_runs_every_experiment_and_net_over_the_seeds(short_compare):
     assert [c["label"] for c in report["claims"]] == [c.label for c in verdicts.CLAIMS]
     for claim in report["claims"]:
         assert set(claim) >= {"held", "seeds", "interval", "verdict", "p_value", "p_adjusted",
-                              "replication", "trained_held", "trained_seeds", "trained_verdict"}
+                              "borderline", "trained_held", "trained_seeds", "trained_verdict"}
+        assert "replication" not in claim
         assert claim["seeds"] == seeds and claim["verdict"] in ("holds", "fails", "unclear")
-        assert 0 <= claim["replication"] <= 1 and claim["p_adjusted"] >= claim["p_value"]
+        assert claim["borderline"] == verdicts.is_borderline(
+            claim["verdict"], claim["p_value"], claim["p_adjusted"])
+        assert claim["p_adjusted"] >= claim["p_value"]
         ci = stats.binomtest(claim["held"], seeds).proportion_ci(method="exact")
         assert claim["interval"] == pytest.approx([ci.low, ci.high])
         if claim["kind"] == "cost":
             assert set(claim) >= {"median_ratio", "ratio_interval"}
+    pooled = [row for row in report["comparisons"] if row["pooled"]]
     for row in report["comparisons"]:
+        assert row["nets"] == ["broken green,red", "original"] and "as_good" not in row
+        if row["pooled"]:
+            continue
         assert set(row) >= {"experiment", "digits", "nets", "median_difference", "interval",
                             "wins", "ties", "losses", "p_value", "p_adjusted", "verdict"}
-        assert row["nets"] == ["broken green,red", "original"]
         assert row["wins"] + row["ties"] + row["losses"] == seeds
+    assert [row["experiment"] for row in pooled] == list(compare.EXPERIMENTS)
+    for row in pooled:
+        assert set(row) >= POOLED_CONTRACT and row["seeds"] == seeds and row["digits"] == [[0, 1]]
     env = report["study"]["environment"]
     assert env["numpy"] == np.__version__ and env["cpus"] == os.cpu_count() and env["blas"]
     assert f"{6 * seeds} runs in" in stderr and "batches done" in stderr
@@ -663,7 +676,8 @@ def test_compare_results_do_not_depend_on_jobs(short_compare):
 
 def study_settings(seeds, nets=("original", "broken green,red"), pairs=((0, 1),), **more):
     return dict(dict(epochs=2, lr=0.001, momentum=0.9, four_samples=False, alignment=False,
-                     seeds=seeds, experiments=list(compare.EXPERIMENTS), nets=list(nets),
+                     seeds=seeds, first_seed=0, experiments=list(compare.EXPERIMENTS),
+                     nets=list(nets),
                      digits=list(pairs), test_sizes={p: 10 for p in pairs},
                      train_sizes={p: 350 for p in pairs}, extended=False), **more)
 
@@ -768,9 +782,18 @@ def test_controls_and_the_extended_study_keep_the_json_contract():
     assert all(r["test_size"] == round(sum(np.isin(DIGITS.target, r["digits"])) / 5)
                for r in report["runs"])
     assert report["claims"] == []  # the article's claims are about its own setup
-    compared = {(tuple(c["digits"]), tuple(c["nets"])) for c in report["comparisons"]}
-    assert compared == {(p, n) for p in compare.PAIRS for n in (
-        ("broken green,red", "original"), ("frozen", "original"), ("broken green,red", "frozen"))}
+    nets = (("broken green,red", "original"), ("frozen", "original"),
+            ("broken green,red", "frozen"))
+    compared = {(tuple(c["digits"]), tuple(c["nets"])) for c in report["comparisons"]
+                if not c["pooled"]}
+    assert compared == {(p, n) for p in compare.PAIRS for n in nets}
+    pooled = [c for c in report["comparisons"] if c["pooled"]]
+    assert [tuple(c["nets"]) for c in pooled] == list(nets)
+    for row in pooled:  # over every digit pair: 2 seeds each
+        assert set(row) >= POOLED_CONTRACT and row["seeds"] == 2 * len(compare.PAIRS)
+        assert row["digits"] == [list(p) for p in compare.PAIRS] and row["group"] == "all 4 pairs"
+        assert row["failed"] == [sum(r["stuck"] for r in report["runs"] if r["net"] == n)
+                                 for n in row["nets"]]
     frozen = [r for r in report["results"] if r["net"] == "frozen"]
     assert len(frozen) == 4
     controls, _ = compare_json("--epochs", "2", "--seeds", "2", "--controls", "--jobs", "1")
@@ -792,14 +815,14 @@ def fake_run(experiment, net, seed, costs, test_right, test_size=10, stuck=False
 BROKEN = compare.BROKEN
 
 
-def judged(runs, epochs=500, replicates=200):
+def judged(runs, epochs=500):
     """The claims judged on hand-made runs, by label."""
     pairs = {}
     for r in runs:
         pairs.setdefault(r["experiment"], {}).setdefault(r["seed"], {})[r["net"]] = r
     rows = verdicts.article_claims(
         lambda e: [(s["original"], s[BROKEN]) for _, s in sorted(pairs.get(e, {}).items())],
-        epochs, replicates)
+        epochs)
     return {c["label"]: c for c in rows}
 
 
@@ -851,7 +874,7 @@ def test_cost_claims_are_judged_on_the_ratio_of_costs():
     assert higher["verdict"] == "holds" and higher["held"] == 10
     assert higher["median_ratio"] == pytest.approx(np.exp(np.median(np.log(
         [1.5, 2, 3, 1.1, 4, 2.5, 1.2, 1.8, 2.2, 3.5]))))
-    assert higher["p_value"] == pytest.approx(2 / 2 ** 10) and higher["replication"] > 0.9
+    assert higher["p_value"] == pytest.approx(2 / 2 ** 10)
     lower = claim([1 / r for r in (1.5, 2, 3, 1.1, 4, 2.5, 1.2, 1.8, 2.2, 3.5)])
     assert lower["verdict"] == "fails" and lower["held"] == 0
     # three seeds a hair above 1 do not outweigh seven at half: magnitudes count
@@ -885,30 +908,50 @@ def test_the_trained_word_is_judged_over_the_trained_seeds_not_all():
     assert both["trained_verdict"] == "holds"  # 20 of 20; 20 of 30 would be unclear
 
 
-def test_a_word_near_a_boundary_is_borderline():
-    runs = []  # 20 of 30: the binomial test's p is 0.099 alone, near the line after Holm
+def test_the_mark_is_the_p_values_distance_from_the_line():
+    runs = []  # 21 of 30: the binomial test's p is 0.043 alone: unclear, and borderline
     for seed in range(30):
         right = 10 if seed < 21 else 9
         runs += [fake_run("Result 3", "original", seed, {500: 1.0}, right),
                  fake_run("Result 3", BROKEN, seed, {500: 1.0}, 10)]
-    both = judged(runs, replicates=400)["R3: both 100%"]
-    assert both["held"] == 21 and 0.2 < both["replication"] < 0.9
-    assert verdicts.shown(both) == both["verdict"] + "?"
-    assert verdicts.shown(dict(verdict="holds", replication=0.95)) == "holds"
+    both = judged(runs)["R3: both 100%"]
+    assert both["held"] == 21 and both["verdict"] == "unclear" and both["borderline"]
+    assert verdicts.shown(both) == "unclear?"
+    is_borderline = verdicts.is_borderline
+    assert not is_borderline("holds", 1e-9, 1e-6) and is_borderline("fails", 1e-9, 2e-6)
+    assert not is_borderline("unclear", 0.5, 1.0) and is_borderline("unclear", 0.49, 1.0)
+    assert is_borderline("holds once", 1.0, 1.0)  # one seed is no test
 
 
-def test_replication_counts_both_studies_sampling_error():
-    """24 of 30 seeds: a lone rate claim's word comes out again as often as a count drawn
-    from Bin(30, K/30), K ~ Bin(30, 24/30), is significant: 0.867, where a single
-    resample (the effect taken as exactly 24/30) would say 0.939."""
-    claim, held = verdicts.CLAIMS[0], np.array([True] * 24 + [False] * 6)
-    significant = np.array([stats.binomtest(k, 30).pvalue < 0.05 and k > 15 for k in range(31)])
-    population = stats.binom.pmf(np.arange(31), 30, 24 / 30)
-    exact = sum(population[i] * stats.binom.pmf(np.arange(31), 30, i / 30) @ significant
-                for i in range(31))
-    assert exact == pytest.approx(0.867, abs=1e-3)
-    share, = verdicts.replication([claim], [held], ["holds"], replicates=20000)
-    assert share == pytest.approx(exact, abs=0.01)   # Monte Carlo error about 0.0024
+def test_calibration_populations_have_the_powers_they_claim():
+    """The rate populations' power is exact; a cost population's, checked on fresh noise
+    with scipy's own exact signed-rank test."""
+    pops = verdicts.populations(draws=4000)
+    assert [p[1] for p in pops] == list(verdicts.POWERS) * len(verdicts.KINDS)
+    p_of = np.array([stats.binomtest(k, 30).pvalue for k in range(31)])
+    for kind, power, effect in pops[:8]:
+        exact = stats.binom.pmf(np.arange(31), 30, effect) @ (p_of < 0.05)
+        assert exact == pytest.approx(0.0428 if power == 0.05 else power, abs=1e-3)
+    kind, power, effect = pops[13]   # normal noise at power 0.8
+    noise = np.random.default_rng(99).standard_normal((400, 30)) + effect
+    found = np.mean(stats.wilcoxon(noise, axis=1, method="exact").pvalue < 0.05)
+    assert (kind, power) == ("cost, normal", 0.8) and found == pytest.approx(0.8, abs=0.06)
+    x = np.random.default_rng(3).standard_normal(30) + 0.3  # our null table is scipy's
+    t = verdicts.signed_rank_sum(x)
+    null = verdicts.null_signed_rank(30)
+    p = min(1, 2 * min(null[:t + 1].sum(), null[t:].sum()))
+    assert p == pytest.approx(stats.wilcoxon(x, method="exact").pvalue, rel=1e-9)
+
+
+def test_calibration_table_counts_firm_words_and_their_replication():
+    pops = [("rate", 0.05, 0.5), ("rate", 0.99, 0.85)]
+    words = [(0, "unclear", False, "unclear"), (0, "unclear", True, "holds"),
+             (1, "holds", False, "holds"), (1, "holds", False, "unclear"),
+             (1, "unclear", True, "holds")]
+    lines, passed = verdicts.calibration_table(pops, words)
+    assert lines[-1] == "firm words replicated: 2 of 3 (0.667)" and not passed
+    assert "no-effect words firm: 1 of 2" in lines[-3]
+    assert max(map(len, lines)) <= 100
 
 
 def test_one_seed_is_an_anecdote():
@@ -930,21 +973,79 @@ def test_summaries_are_medians_over_the_runs_that_learned():
     assert row["cost_epoch_1"] == [15.0, 12.5, 17.5]
 
 
-def test_comparisons_count_wins_and_judge_equivalence():
+def test_comparisons_per_pair_count_wins_and_their_word():
     def pairs(diffs):  # a's run did not learn where it lost 10 points
-        return [(dict(test_accuracy=0.9 + d, history=[1.0], stuck=d <= -0.1),
-                 dict(test_accuracy=0.9, history=[1.0], stuck=False)) for d in diffs]
+        return [(dict(seed=s, test_accuracy=0.9 + d, history=[1.0], stuck=d <= -0.1),
+                 dict(seed=s, test_accuracy=0.9, history=[1.0], stuck=False))
+                for s, d in enumerate(diffs)]
     rows = verdicts.comparisons([
         (("Result 3", (0, 1), "0/1"), BROKEN, "original", pairs([0.0] * 26 + [0.014] * 4)),
         (("Result 3", (3, 8), "3/8"), BROKEN, "original", pairs([-0.1] * 20 + [0.0] * 10))])
     same, worse = rows
     assert (same["wins"], same["ties"], same["losses"]) == (4, 26, 0)
-    assert same["as_good"] and same["median_difference"] == 0
-    assert worse["verdict"] == "worse" and not worse["as_good"]
+    assert same["median_difference"] == 0 and "as_good" not in same and not same["pooled"]
+    assert worse["verdict"] == "worse"
     assert worse["p_adjusted"] == pytest.approx(min(1, 2 * worse["p_value"]))
     assert same["stuck"] == [0, 0] and worse["stuck"] == [20, 0]  # counted beside, per net
-    table = "\n".join(report.comparisons_section(rows, True))
+    table = "\n".join(report.pairs_section(rows, True))
     assert "| did not learn (a, b) |" in table and "| 20, 0 |" in table
+
+
+def paired(diffs, stuck_a=()):
+    """Run pairs (a, b) with the given a - b test accuracies; a's runs at the indices in
+    stuck_a did not learn."""
+    return [(dict(seed=i, test_accuracy=0.5 + d, stuck=i in stuck_a),
+             dict(seed=i, test_accuracy=0.5, stuck=False)) for i, d in enumerate(diffs)]
+
+
+def test_mcnemar_is_the_exact_binomial_test_of_the_discordant_seeds():
+    assert verdicts.mcnemar(1, 9) == pytest.approx(2 * 11 / 1024)  # 2 P(X <= 1), X ~ B(10, 1/2)
+    assert verdicts.mcnemar(0, 5) == pytest.approx(2 / 32)
+    assert verdicts.mcnemar(3, 3) == 1.0 and verdicts.mcnemar(0, 0) == 1.0
+
+
+def test_the_stratified_interval_resamples_within_each_stratum():
+    # Values constant within each pair: the only variation is between pairs, which the
+    # paired design holds fixed, so the interval is the mean itself (one bootstrap over
+    # all 40 values would vary by about 0.14 either way).
+    strata = [np.zeros(10), np.ones(30)]
+    assert verdicts.stratified_mean(strata) == 0.75      # each value counted once
+    assert verdicts.stratified_interval(strata) == (0.75, 0.75)
+    # On a large normal sample the interval is the textbook one, mean +- 1.96 SE.
+    rng = np.random.default_rng(5)
+    strata = [rng.normal(0.1, 1, 400), rng.normal(-0.1, 2, 400)]
+    se = np.sqrt(sum(s.var(ddof=1) / len(s) for s in strata)) / 2
+    low, high = verdicts.stratified_interval(strata)
+    mean = verdicts.stratified_mean(strata)
+    assert low == pytest.approx(mean - 1.96 * se, abs=0.1 * se)
+    assert high == pytest.approx(mean + 1.96 * se, abs=0.1 * se)
+    narrower = verdicts.stratified_interval(strata, 0.90)  # TOST's: 1.645 SE
+    assert narrower.high - narrower.low == pytest.approx(2 * 1.645 * se, rel=0.08)
+    assert verdicts.stratified_interval([[0.3], [0.5]]) is None  # no stratum varies
+
+
+def test_tost_calls_as_good_only_when_the_90_percent_interval_is_inside_the_margin():
+    within = verdicts.pooled_comparison("Result 3", "all", BROKEN, "original",
+                                        [((0, 1), paired([0.01, -0.01] * 20)),
+                                         ((3, 8), paired([0.01, 0.0, -0.01, 0.0] * 10))])
+    assert within["equivalent"] and within["verdict"] == "no difference shown"
+    low, high = within["equivalence_interval"]
+    assert -0.02 < low and high < 0.02 and within["margin"] == verdicts.MARGIN == 0.02
+    # A mean within the margin is not enough: its 90% interval must be, too
+    outside = verdicts.pooled_comparison("Result 3", "all", BROKEN, "original",
+                                         [((0, 1), paired([0.02, -0.05] * 20))])
+    assert outside["mean_difference"] == pytest.approx(-0.015)
+    assert not outside["equivalent"] and outside["equivalence_interval"][0] < -0.02
+    # A tail of runs that did not learn: the median difference is 0, the mean is not
+    tail = verdicts.pooled_comparison("Result 3", "all", BROKEN, "original",
+                                      [((0, 1), paired([-0.45] * 9 + [0.0] * 21,
+                                                       stuck_a=range(9)))])
+    assert tail["mean_difference"] == pytest.approx(-0.135) and tail["verdict"] == "worse"
+    assert not tail["equivalent"] and tail["failed"] == [9, 0] and tail["discordant"] == [9, 0]
+    assert tail["mcnemar_p"] == pytest.approx(2 / 2 ** 9)
+    assert tail["learned_seeds"] == 21 and tail["learned_mean_difference"] == 0
+    assert tail["learned_equivalent"] and tail["learned_interval"] == [0.0, 0.0]
+    assert tail["failed_difference"] == pytest.approx(0.3)
 
 
 def test_compare_counts_stuck_runs_of_a_real_short_run():
@@ -984,14 +1085,113 @@ def test_side_by_side_reads_saved_reports_and_names_what_differs(tmp_path, short
     assert " ".join(side_by_side(a, b)[1].split()).endswith(
         "The reports' settings differ (above): their words need not agree.")
     b.write_text(json.dumps(dict(report, claims=[])))  # an extended study has no claims
-    for args, message in [((a, b), "judges none of the article's claims"),
-                          ((a,), "needs two or more"),
-                          ((tmp_path / "missing.json", a), "No such file"),
-                          ((a, a, "--seeds", "3"), "it takes --out, not --seeds")]:
+    for args, message, code in [((a, b), "judges none of the article's claims", 1),
+                                ((a,), "needs two or more", 2),
+                                ((tmp_path / "missing.json", a), "No such file", 1),
+                                ((a, a, "--seeds", "3"), "it takes --out, not --seeds", 2)]:
         status, out, err = side_by_side(*args)
-        assert status == 2 and err.count("\n") == 1 and message in err and out == "", args
+        assert status == code and err.count("\n") == 1 and message in err and out == "", args
     written = tmp_path / "side.txt"
     assert side_by_side(a, a, "--out", written)[0] == 0 and written.read_text() == same
+
+
+def test_a_seed_block_trains_the_runs_of_those_seeds(short_compare):
+    whole, _ = short_compare  # seeds 0 to 11
+    block, _ = compare_json(*SHORT[:2], "--seeds", "8:12", "--jobs", "1")
+    settings = block["study"]["settings"]
+    assert (settings["first_seed"], settings["seeds"]) == (8, 4)
+    assert "seeds 8 to 11" in report.describe(block["study"])[1]
+    runs = {(r["experiment"], r["net"], r["seed"]): r for r in whole["runs"]}
+    assert sorted({r["seed"] for r in block["runs"]}) == [8, 9, 10, 11]
+    assert all(r == runs[r["experiment"], r["net"], r["seed"]] for r in block["runs"])
+
+
+def test_pooled_blocks_are_judged_as_one_study_over_their_seeds(tmp_path, short_compare,
+                                                                capsys):
+    whole, _ = short_compare
+    paths = []
+    for seeds in ("7:12", "0:7"):  # in any order
+        paths.append(tmp_path / f"{seeds.replace(':', '-')}.json")
+        assert compare.main([*SHORT[:2], "--seeds", seeds, "--jobs", "1", "--format", "json",
+                             "--out", str(paths[-1])]) == 0
+    out = tmp_path / "pooled.json"
+    assert compare.main(["--pool", *map(str, paths), "--format", "json", "--out", str(out)]) == 0
+    pooled = json.loads(out.read_text())
+    for key in ("results", "claims", "comparisons"):
+        assert pooled[key] == whole[key], key
+    assert [b["first_seed"] for b in pooled["study"]["blocks"]] == [0, 7]
+    assert pooled["study"]["settings"]["seeds"] == 12
+    text = report.text_report(pooled["study"], dict(pooled, runs=pooled["runs"]), "text")
+    assert "Pooled from 2 reports" in text and max(map(len, text.splitlines())) <= 100
+    capsys.readouterr()
+
+
+def damaged(saved_report, change):
+    """A deep copy of a saved report with change(copy) applied."""
+    copy = json.loads(json.dumps(saved_report))
+    change(copy)
+    return copy
+
+
+BOTH = ("--side-by-side", "--pool")
+
+
+@pytest.mark.parametrize("change, message, options", [
+    (lambda r: r["claims"][0].pop("verdict"), "claims[0].verdict is missing", BOTH[:1]),
+    (lambda r: r["claims"][1].update(p_adjusted=None), "claims[1].p_adjusted is not a p-value",
+     BOTH[:1]),
+    (lambda r: r["claims"][2].update(label=7), "claims[2].label is not text", BOTH[:1]),
+    (lambda r: r["claims"][3].update(held="three"), "claims[3].held is not a count", BOTH[:1]),
+    (lambda r: r["claims"][4].update(borderline="yes"), "claims[4].borderline is not true",
+     BOTH[:1]),
+    (lambda r: r.update(claims={}), "claims is not a list", BOTH[:1]),
+    (lambda r: r["study"]["settings"].update(seeds=-3), "study.settings.seeds is not a count",
+     BOTH),
+    (lambda r: r["study"].pop("environment"), "study.environment.python is missing", BOTH),
+    (lambda r: r["runs"][5].update(history=[1.0, "x", 2]), "runs[5].history is not 3 epoch",
+     BOTH[1:]),
+    (lambda r: r["runs"][0].update(net="mine"), "runs[0].net is not a net of the study",
+     BOTH[1:]),
+])
+def test_a_damaged_report_is_refused_in_one_line_naming_the_field(
+        tmp_path, short_compare, capsys, change, message, options):
+    good, bad = tmp_path / "good.json", tmp_path / "bad.json"
+    good.write_text(json.dumps(short_compare[0]))
+    bad.write_text(json.dumps(damaged(short_compare[0], change)))
+    for option in options:
+        assert compare.main([option, str(good), str(bad)]) == 1
+        out, err = capsys.readouterr()
+        assert out == "" and err.count("\n") == 1 and f"{option} {bad}: {message}" in err, err
+
+
+@pytest.mark.parametrize("content, message", [
+    ("[" * 100000 + "]" * 100000, "not a JSON file"), ("{", "not a JSON file"),
+    ("[]", "study.settings.seeds is missing")])
+def test_a_foreign_file_is_refused_in_one_line(tmp_path, short_compare, capsys, content,
+                                               message):
+    good, bad = tmp_path / "good.json", tmp_path / "bad.json"
+    good.write_text(json.dumps(short_compare[0]))
+    bad.write_text(content)
+    assert compare.main(["--side-by-side", str(good), str(bad)]) == 1
+    assert message in capsys.readouterr().err
+
+
+def test_pooling_refuses_shared_seeds_and_other_settings(tmp_path, short_compare, capsys):
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps(short_compare[0]))
+    b.write_text(json.dumps(damaged(short_compare[0], lambda r: r["study"]["settings"].update(
+        first_seed=100))))
+    assert compare.main(["--pool", str(a), str(a)]) == 1
+    assert "seed 0 is also in" in capsys.readouterr().err
+    c = tmp_path / "c.json"
+    c.write_text(json.dumps(damaged(short_compare[0], lambda r: r["study"]["settings"].update(
+        first_seed=100, epochs=4))))
+    assert compare.main(["--pool", str(a), str(c)]) == 1
+    err = capsys.readouterr().err
+    assert "its epochs differ" in err or "epoch costs" in err
+    # b claims seeds 100 to 111, but its runs are seeds 0 to 11: refused, not mixed
+    assert compare.main(["--pool", str(a), str(b)]) == 1
+    assert "runs[0].seed is not one of the study's seeds" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("script", ["original_net.py", "broken_net.py"])
@@ -1309,12 +1509,64 @@ def test_compare_without_scipy_says_what_to_install(tmp_path):
     assert "scipy" in result.stderr and "pip install -r requirements.txt" in result.stderr
 
 
-def test_make_report_has_help_and_renders_only_saved_studies(tmp_path):
+def test_distinct_cpus_keeps_one_setting_per_fingerprint(monkeypatch):
+    import cpus
+    prints = {"as is": "1.5", "same": "1.5", "broken": None, "b": "2.5", "c": "3.5", "d": "4.5",
+              "e": "5.5"}
+    monkeypatch.setattr(cpus, "fingerprint", lambda env: prints[env["name"]])
+    candidates = [(name, {"name": name}) for name in prints]
+    found = cpus.distinct(4, candidates)
+    assert [(name, f) for name, _, f in found] == [("as is", "1.5"), ("b", "2.5"), ("c", "3.5"),
+                                                  ("d", "4.5")]
+    assert len(cpus.distinct(9, candidates)) == 5  # fewer than asked for: those there are
+
+
+def test_a_fingerprint_is_the_same_bits_twice_and_names_its_setting():
+    import cpus
+    first = cpus.fingerprint({})
+    assert first == cpus.fingerprint({"PYTHONHASHSEED": "1"}) and float(first) > 0
+    assert cpus.words({"A": "1", "B": "x y"}) == "A=1 B='x y'" and cpus.words({}) == ""
+    assert [name for name, _ in cpus.CANDIDATES][0] == "as is"
+
+
+def test_make_report_draws_blocks_under_settings_and_pools_them(tmp_path, monkeypatch,
+                                                                capsys):
+    import cpus
+    import make_report
+    settings = [("as is", {}, "1.5"), ("SSE", {"NPY_DISABLE_CPU_FEATURES": "X86_V3"}, "2.5")]
+    monkeypatch.setattr(cpus, "distinct", lambda: settings)
+    for name, value in [("SEEDS", 3), ("BLOCKS", 2), ("EXTENDED_BLOCKS", 1),
+                        ("OUT", str(tmp_path)), ("SAVED", str(tmp_path / "reports")),
+                        ("STUDY_OPTIONS", ["--epochs", "2", "--jobs", "1"])]:
+        monkeypatch.setattr(make_report, name, value)
+    assert make_report.main([]) == 0
+    err = capsys.readouterr().err
+    assert "study 2 of 3: the article's, seeds 3:6, as SSE" in err
+    assert max(len(line) for line in err.splitlines() if str(tmp_path) not in line) <= 100
+    text = (tmp_path / "REPORT.md").read_text()
+    for mark in ["2 blocks of 3 fresh seeds", "| 3 to 5 | the article's | SSE |",
+                 "`NPY_DISABLE_CPU_FEATURES=X86_V3`", "| agree | pooled (6 seeds) |",
+                 "## Nets compared: the mean difference", "Pooled over the 4 digit pairs"]:
+        assert mark in text, mark
+    assert "${" not in text and "\n\n\n" not in text
+    block = json.loads((tmp_path / "reports" / "article-3-6.json").read_text())
+    assert block["study"]["environment"]["setting"] == "NPY_DISABLE_CPU_FEATURES=X86_V3"
+    assert json.loads((tmp_path / "REPORT.json").read_text())["study"]["settings"]["seeds"] == 3
+    assert {p.name for p in tmp_path.iterdir()} == {
+        "REPORT.md", "REPORT.json", "REPORT.png", "REPORT-extended.png", "reports"}
+    assert make_report.main(["--render"]) == 0  # again from the saved studies
+    assert (tmp_path / "REPORT.md").read_text() == text
+
+
+def test_make_report_has_help_and_renders_only_saved_studies(tmp_path, monkeypatch, capsys):
     assert "--render" in run("make_report.py", "--help").stdout
-    result = subprocess.run([sys.executable, str(HERE / "make_report.py"), "--render"],
-                            cwd=tmp_path, capture_output=True, text=True)
-    assert result.returncode == 2 and result.stderr.count("\n") == 1
-    assert "reports/main.json" in result.stderr and not (tmp_path / "reports").exists()
+    import make_report
+    monkeypatch.setattr(make_report, "SAVED", str(tmp_path / "reports"))
+    monkeypatch.setattr(make_report, "OUT", str(tmp_path))
+    assert make_report.main(["--render"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "make_report.json" in err and "without --render" in err
+    assert os.listdir(tmp_path) == []
 
 
 def test_sigterm_to_the_main_process_alone_leaves_no_worker():
@@ -1342,7 +1594,7 @@ sys.exit(compare.main(["--seeds", "2", "--jobs", "2"]))
 """
 
 
-@pytest.mark.skipif(compare.cpus() < 2, reason="needs two processes at once")
+@pytest.mark.skipif(compare.available_cpus() < 2, reason="needs two processes at once")
 def test_the_first_failing_run_stops_the_study_in_one_line(tmp_path):
     """One batch fails while another would run for an hour: the study stops at once."""
     script = tmp_path / "failing_study.py"

@@ -1,4 +1,4 @@
-"""How compare.py judges the article's claims over seeds, and how sure each word is.
+"""How compare.py judges the article's claims over seeds, and compares nets.
 
 Each claim of the article was one run's observation. Here it is judged over N seeds
 (the nets of one seed share its data split, order and initial weights), by the rule
@@ -15,22 +15,37 @@ that README.md's "How a claim is judged" explains:
 - Holm's step-down correction over the family of claims; the word uses the adjusted
   p-value: `holds` when significant at 5% in the claimed direction, `fails` when
   significant in the other, `unclear` otherwise;
-- replication: the share of replicated studies that give the same word, each a
-  resample of a resample of the seeds (N drawn with replacement, twice: our sampling
-  error and the replication's), the whole rule rerun, Holm included; below 0.9 the
-  word is borderline and printed with a question mark.
+- the mark: a word is borderline (printed with a question mark) unless its p-value is
+  far from the 5% line: holds or fails with a Holm-adjusted p of at most 1e-6, unclear
+  with a p of at least 0.5. `python3 verdicts.py --calibrate` shows, on simulated
+  populations, that words without the mark come out again in 90% of replications.
+
+Nets are compared seed by seed (test accuracy), pooled over digit pairs: the mean
+difference with a stratified bootstrap interval, equivalence by TOST, and failures to
+learn by the exact McNemar test.
 """
+import math
+import sys
+import warnings
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 from scipy import stats
 
 ALPHA = 0.05        # every test's level, after Holm's correction
 CONFIDENCE = 0.95   # every interval's
-REPLICATES = 1000   # replicated studies (resamples of the seeds) behind a word's replication
-STEADY = 0.9        # a word that comes out again less often than this is borderline
 BORDERLINE = "?"    # the mark of a borderline word: holds?, fails?, unclear?
 WORDS = ("holds", "fails", "unclear")
+# A word is firm (no mark) when its p-value is this far from the 5% line; calibrated by
+# calibrate() on simulated populations (README, "How a claim is judged").
+FIRM_HOLM_P = 1e-6   # holds or fails: the Holm-adjusted p at most this
+FIRM_UNCLEAR_P = 0.5  # unclear: the p-value (before Holm) at least this
+
+
+class NotJudged(ValueError):
+    """A claim or comparison cannot be judged on these runs (a cost ratio that is not a
+    finite number): one line, exit status 1."""
 
 
 # ---------------------------------------------------------------- the article's claims
@@ -99,8 +114,18 @@ def observations(claim, pairs, epochs):
     of the cost ratio broken / original for a cost claim."""
     if claim.kind == "rate":
         return np.array([bool(claim.test(o, b)) for o, b in pairs])
-    return np.array([np.log(cost_at(b, claim, epochs) / cost_at(o, claim, epochs))
-                     for o, b in pairs])
+    return np.array([log_ratio(cost_at(b, claim, epochs), cost_at(o, claim, epochs),
+                               f"{claim.experiment}, seed {o['seed']}") for o, b in pairs])
+
+
+def log_ratio(a, b, where):
+    """log(a / b) of two costs; NotJudged where that is not a finite number (a cost of
+    exactly 0: every output saturated at its label)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        value = np.log(np.float64(a) / np.float64(b))
+    if not np.isfinite(value):
+        raise NotJudged(f"{where}: the cost ratio {a:g}/{b:g} is not a finite number")
+    return float(value)
 
 
 # ---------------------------------------------------------------- tests and intervals
@@ -126,10 +151,14 @@ def cost_test(logs):
     side they lean to, the median ratio, its exact 95% interval [low, high], where an
     end no order statistic reaches is None)."""
     logs = np.asarray(logs, dtype=float)
-    p = stats.wilcoxon(logs, zero_method="pratt").pvalue if np.any(logs) else 1.0
     interval = stats.quantile_test(logs).confidence_interval(CONFIDENCE)
     ends = [float(np.exp(e)) if np.isfinite(e) else None for e in (interval.low, interval.high)]
-    return float(p), int(signed_rank_side(logs)), float(np.exp(np.median(logs))), ends
+    return signed_rank_p(logs), int(signed_rank_side(logs)), float(np.exp(np.median(logs))), ends
+
+
+def signed_rank_p(logs):
+    """The two-sided Wilcoxon signed-rank test's p-value (Pratt), 1 where all are 0."""
+    return float(stats.wilcoxon(logs, zero_method="pratt").pvalue) if np.any(logs) else 1.0
 
 
 def holm(p_values):
@@ -158,60 +187,36 @@ def test(claim, values):
     if claim.kind == "rate":
         p, side, _ = rate_test(values)
     else:
-        p, side, *_ = cost_test(values)
+        p, side = signed_rank_p(values), int(signed_rank_side(values))
     return (1.0 if np.isnan(p) else p), side
-
-
-# ---------------------------------------------------------------- replication
-
-def resamples(n, replicates, seed=0):
-    """Seed indices (replicates, n) of replicated studies: a resample of a resample.
-
-    Another machine's study is a new sample of the seeds' outcomes from a population we
-    know only through ours. The first draw (n seeds with replacement) is a population
-    our seeds allow, so that our own sampling error counts; the second is the other
-    study, drawn from it. Its effect then varies about ours with twice the variance of
-    one study (Killeen 2005), not once, as one draw alone would assume: that is, that
-    the effect is exactly what our seeds show."""
-    rng = np.random.default_rng(seed)
-    population = rng.integers(0, n, (replicates, n))
-    return np.take_along_axis(population, rng.integers(0, n, (replicates, n)), axis=1)
-
-
-def replication(claims, values, words, replicates=REPLICATES, seed=0):
-    """For each claim, the share of replicated studies (resamples()) that give it the
-    same word: the seeds (shared by all claims) resampled, every claim's test and the
-    Holm correction rerun. Resamples repeat seeds, so the signed-rank test there uses
-    its normal approximation with the tie correction."""
-    n = len(values[0])
-    draws = resamples(n, replicates, seed)
-    p, side = np.empty((replicates, len(claims))), np.empty((replicates, len(claims)), int)
-    for c, (claim, x) in enumerate(zip(claims, values)):
-        resampled = x[draws]
-        if claim.kind == "rate":  # the binomial test for every possible count, once
-            counts = resampled.sum(axis=1)
-            table = np.array([stats.binomtest(k, n, 0.5).pvalue for k in range(n + 1)])
-            p[:, c], side[:, c] = table[counts], np.sign(2 * counts - n)
-        else:
-            nonzero = np.any(resampled, axis=1)
-            p[:, c] = 1.0
-            if nonzero.any():
-                result = stats.wilcoxon(resampled[nonzero], zero_method="pratt", axis=1,
-                                        method="asymptotic")
-                p[nonzero, c] = np.nan_to_num(result.pvalue, nan=1.0)
-            side[:, c] = signed_rank_side(resampled)
-    adjusted = holm(p)
-    return [float(np.mean([word(a, s, claim.direction) == w
-                           for a, s in zip(adjusted[:, c], side[:, c])]))
-            for c, (claim, w) in enumerate(zip(claims, words))]
 
 
 # ---------------------------------------------------------------- the family of claims
 
+class Judgement(NamedTuple):
+    """One claim's word over its seeds, and what it rests on."""
+    p_value: float      # the claim's own test, before Holm's correction
+    p_adjusted: float   # after it, over the family of claims
+    side: int           # the side of 1/2 (a rate) or of 0 (log ratios) the seeds lean to
+    verdict: str        # holds, fails, unclear; holds once, fails once; no seeds
+    borderline: bool    # the word may well not come back in another study: marked ?
+
+
+def is_borderline(verdict, p_value, p_adjusted):
+    """A word is firm when its p-value is far from the 5% line (FIRM_HOLM_P,
+    FIRM_UNCLEAR_P; calibrate() checks the rule); else it is borderline. A word from
+    one seed or none is no test's: borderline."""
+    if verdict in ("holds", "fails"):
+        return bool(p_adjusted > FIRM_HOLM_P)
+    if verdict == "unclear":
+        return bool(p_value < FIRM_UNCLEAR_P)
+    return True
+
+
 def judge(claims, values):
-    """The words of a family of claims, each with its observations over its seeds:
-    per claim (p-value, Holm-adjusted p-value, side, word). One seed is no test: its
-    word says what the seed showed ('holds once', 'fails once')."""
+    """The Judgement of each claim of a family, each with its observations over its
+    seeds. One seed is no test: its word says what the seed showed ('holds once',
+    'fails once')."""
     tested = [test(c, v) if len(v) > 1 else (1.0, 0) for c, v in zip(claims, values)]
     adjusted = holm([p for p, _ in tested]) if tested else []
     out = []
@@ -223,13 +228,13 @@ def judge(claims, values):
             w = "holds once" if once else "fails once"
         else:
             w = word(a, side, claim.direction)
-        out.append((p, float(a), side, w))
+        out.append(Judgement(float(p), float(a), int(side), w, is_borderline(w, p, a)))
     return out
 
 
-def article_claims(pairs_of, epochs, replicates=REPLICATES):
+def article_claims(pairs_of, epochs):
     """Every claim of the article judged over the seeds: a row per claim (the JSON
-    contract: held, seeds, interval, verdict, p_value, p_adjusted, replication; a cost
+    contract: held, seeds, interval, verdict, borderline, p_value, p_adjusted; a cost
     claim also median_ratio and ratio_interval; trained_*: the same over the seeds in
     which the claim's nets learned).
 
@@ -243,19 +248,17 @@ def article_claims(pairs_of, epochs, replicates=REPLICATES):
                for c, p in zip(claims, pairs)]
     main = judge(claims, values)
     trained = judge(claims, [v[keep] for v, keep in zip(values, learned)])
-    steady = (replication(claims, values, [w for *_, w in main], replicates)
-              if len(values) and len(values[0]) > 1 else [1.0] * len(claims))
     rows = []
-    for claim, v, keep, (p, a, side, w), (_, ta, _, tw), r in zip(
-            claims, values, learned, main, trained, steady):
+    for claim, v, keep, found, again in zip(claims, values, learned, main, trained):
         held = v if claim.kind == "rate" else np.sign(v) == claim.direction
         _, _, interval = rate_test(held) if len(v) else (None, None, [0.0, 1.0])
         row = dict(section=claim.section, experiment=claim.experiment, claim=claim.quote,
                    label=claim.label, kind=claim.kind, nets=list(claim.nets),
                    held=int(held.sum()), seeds=len(v), interval=interval,
-                   p_value=p, p_adjusted=a, verdict=w, replication=r,
+                   p_value=found.p_value, p_adjusted=found.p_adjusted, verdict=found.verdict,
+                   borderline=found.borderline,
                    trained_held=int(held[keep].sum()), trained_seeds=int(keep.sum()),
-                   trained_p_adjusted=ta, trained_verdict=tw)
+                   trained_p_adjusted=again.p_adjusted, trained_verdict=again.verdict)
         if claim.kind == "cost":
             _, _, row["median_ratio"], row["ratio_interval"] = cost_test(v)
             row["epoch"] = epochs if claim.epoch == "end" else middle_epoch(epochs)
@@ -271,35 +274,28 @@ def differing(claim_sets):
             if len({claims[label]["verdict"] for claims in claim_sets if label in claims}) > 1]
 
 
-def borderline(row):
-    """Whether a claim's word replicates below STEADY (a row without a replication is
-    not borderline)."""
-    return row.get("replication", 1.0) < STEADY
-
-
 def shown(row):
     """The word as printed: with the borderline mark when it is borderline."""
-    return row["verdict"] + (BORDERLINE if borderline(row) else "")
+    return row["verdict"] + (BORDERLINE if row["borderline"] else "")
 
 
-# ---------------------------------------------------------------- nets compared
-
-EQUIVALENCE = 0.02  # "as good": the median accuracy difference within 2 points either way
-
+# ---------------------------------------------------------------- nets compared, per pair
 
 def comparisons(compared):
-    """Paired comparisons of nets. compared: ((experiment, digits, label), a, b, pairs)
-    with pairs the (a, b) run pairs of that experiment and digit pair, one a seed. Per seed the
-    difference a - b of held-out test accuracy (a run that did not learn counts with
-    what it reached) and the ratio a / b of final costs. A row per comparison: the
-    median difference and its exact 95% interval, wins, ties and losses of a, a
-    two-sided Wilcoxon signed-rank test (Pratt) with Holm's correction over all the
-    comparisons, one word (better, worse, no difference shown), and as_good when the
-    interval lies within EQUIVALENCE either way."""
+    """Paired comparisons of nets, per digit pair: description beside the pooled rows.
+    compared: ((experiment, digits, label), a, b, pairs) with pairs the (a, b) run pairs
+    of that experiment and digit pair, one a seed. Per seed the difference a - b of
+    held-out test accuracy (a run that did not learn counts with what it reached) and
+    the ratio a / b of final costs. A row per comparison: the median difference and its
+    exact 95% interval, wins, ties and losses of a, a two-sided Wilcoxon signed-rank
+    test (Pratt) with Holm's correction over all the comparisons, and one word (better,
+    worse, no difference shown)."""
     rows = []
     for (experiment, digits, group), a, b, pairs in compared:
         diff = np.array([x["test_accuracy"] - y["test_accuracy"] for x, y in pairs])
-        logs = np.array([np.log(x["history"][-1] / y["history"][-1]) for x, y in pairs])
+        logs = np.array([log_ratio(x["history"][-1], y["history"][-1],
+                                   f"{experiment}, {group}, {a} - {b}, seed {x['seed']}")
+                         for x, y in pairs])
         low, high = (stats.quantile_test(diff).confidence_interval(CONFIDENCE)
                      if len(diff) > 1 else (-np.inf, np.inf))
         p = (stats.wilcoxon(diff, zero_method="pratt").pvalue
@@ -307,7 +303,7 @@ def comparisons(compared):
         _, _, ratio, ratio_interval = cost_test(logs) if len(logs) > 1 else (0, 0, None, None)
         rows.append(dict(
             experiment=experiment, digits=list(digits), group=group, nets=[a, b],
-            seeds=len(pairs),
+            pooled=False, seeds=len(pairs),
             median_difference=float(np.median(diff)),
             interval=[float(low) if np.isfinite(low) else None,
                       float(high) if np.isfinite(high) else None],
@@ -315,15 +311,130 @@ def comparisons(compared):
             losses=int((diff < 0).sum()), p_value=float(np.nan_to_num(p, nan=1.0)),
             side=int(signed_rank_side(diff)), median_cost_ratio=ratio,
             cost_ratio_interval=ratio_interval,
-            stuck=[sum(x["stuck"] for x, _ in pairs), sum(y["stuck"] for _, y in pairs)],
-            as_good=bool(np.isfinite(low) and np.isfinite(high)
-                         and -EQUIVALENCE <= low and high <= EQUIVALENCE)))
+            stuck=[sum(x["stuck"] for x, _ in pairs), sum(y["stuck"] for _, y in pairs)]))
     for row, adjusted in zip(rows, holm([r["p_value"] for r in rows]) if rows else []):
         row["p_adjusted"] = float(adjusted)
         row["verdict"] = ("better" if adjusted < ALPHA and row["side"] > 0 else
                           "worse" if adjusted < ALPHA and row["side"] < 0 else
                           "no difference shown")
     return rows
+
+
+# ---------------------------------------------------------------- nets compared, pooled
+
+# "As good": the 90% interval of the mean difference in held-out test accuracy within 2
+# points either way (README, "How a claim is judged", says why 2).
+MARGIN = 0.02
+RESAMPLES = 9999  # bootstrap resamples behind each stratified interval
+
+
+class Interval(NamedTuple):
+    low: float
+    high: float
+
+
+def stratified_mean(strata):
+    """The mean of every value of the strata (a list of 1-d arrays): each stratum
+    weighed by its size."""
+    return float(sum(np.sum(s) for s in strata) / sum(len(s) for s in strata))
+
+
+def stratified_interval(strata, confidence=CONFIDENCE):
+    """The bootstrap interval (BCa) of stratified_mean(strata), resampling within each
+    stratum (scipy.stats.bootstrap resamples each sample on its own), so that the
+    interval counts only the variation within digit pairs, as the paired design does.
+    A stratum of one value adds that value, fixed; None with fewer than two values in
+    every stratum."""
+    strata = [np.asarray(s, dtype=float) for s in strata if len(s)]
+    total = sum(len(s) for s in strata)
+    varied = [s for s in strata if len(s) > 1]
+    if not varied:
+        return None
+    fixed = sum(float(np.sum(s)) for s in strata if len(s) == 1)
+
+    def mean(*samples, axis=-1):
+        return (sum(np.sum(s, axis=axis) for s in samples) + fixed) / total
+
+    estimate = mean(*varied)
+    with warnings.catch_warnings():  # a degenerate bootstrap is handled below
+        warnings.simplefilter("ignore")
+        result = stats.bootstrap(varied, mean, n_resamples=RESAMPLES, method="BCa",
+                                 confidence_level=confidence,
+                                 random_state=np.random.default_rng(0))
+    boot = result.bootstrap_distribution
+    if np.ptp(boot) == 0:  # every resample alike: the values do not vary within strata
+        return Interval(float(estimate), float(estimate))
+    low, high = result.confidence_interval
+    if not (np.isfinite(low) and np.isfinite(high)):  # BCa undefined: percentiles instead
+        low, high = np.percentile(boot, [50 * (1 - confidence), 50 * (1 + confidence)])
+    return Interval(float(low), float(high))
+
+
+def within(interval, margin):
+    """TOST's decision: the interval lies inside (-margin, margin)."""
+    return interval is not None and -margin < interval.low and interval.high < margin
+
+
+def difference_word(interval):
+    """worse, better or no difference shown: where the 95% interval lies against 0."""
+    if interval is not None and interval.high < 0:
+        return "worse"
+    if interval is not None and interval.low > 0:
+        return "better"
+    return "no difference shown"
+
+
+def mcnemar(only_a, only_b):
+    """The exact McNemar test: two-sided binomial test of the seeds where only net a
+    failed against those where only b did, at 1/2 (1.0 without such seeds)."""
+    n = only_a + only_b
+    return float(stats.binomtest(only_a, n, 0.5).pvalue) if n else 1.0
+
+
+def as_list(interval):
+    return None if interval is None else [interval.low, interval.high]
+
+
+def pooled_comparison(experiment, group, a, b, strata, margin=MARGIN):
+    """Nets a and b compared over every digit pair at once, stratified by pair. strata:
+    (digits, pairs) with pairs the (a, b) run pairs of one seed each. A row:
+
+    - mean_difference of held-out test accuracy, a - b, a run that did not learn
+      counted as it ended; its 95% interval, and the word from it (worse, better, no
+      difference shown); equivalent (TOST at 5%): its 90% interval within the margin;
+    - failed: each net's runs that did not learn; discordant: the seeds where only a,
+      and only b, did not; mcnemar_p; the difference of the failure rates and its 95%
+      interval;
+    - learned_*: the same mean difference over the seeds where both nets learned."""
+    diffs, failed, both = [], [], []
+    for _, pairs in strata:
+        diffs.append(np.array([x["test_accuracy"] - y["test_accuracy"] for x, y in pairs]))
+        failed.append(np.array([int(x["stuck"]) - int(y["stuck"]) for x, y in pairs]))
+        both.append(np.array([x["test_accuracy"] - y["test_accuracy"] for x, y in pairs
+                              if not x["stuck"] and not y["stuck"]]))
+    runs = [pair for _, pairs in strata for pair in pairs]
+    interval = stratified_interval(diffs)
+    equivalence = stratified_interval(diffs, 1 - 2 * ALPHA)
+    learned = [d for d in both if len(d)]
+    learned_interval = stratified_interval(learned) if learned else None
+    learned_equivalence = stratified_interval(learned, 1 - 2 * ALPHA) if learned else None
+    only = [sum(x["stuck"] and not y["stuck"] for x, y in runs),
+            sum(y["stuck"] and not x["stuck"] for x, y in runs)]
+    return dict(
+        experiment=experiment, digits=[list(d) for d, _ in strata], group=group, nets=[a, b],
+        pooled=True,
+        seeds=len(runs), mean_difference=stratified_mean(diffs), interval=as_list(interval),
+        verdict=difference_word(interval), equivalence_interval=as_list(equivalence),
+        equivalent=within(equivalence, margin), margin=margin,
+        failed=[sum(x["stuck"] for x, _ in runs), sum(y["stuck"] for _, y in runs)],
+        discordant=only, mcnemar_p=mcnemar(*only),
+        failed_difference=stratified_mean(failed),
+        failed_interval=as_list(stratified_interval(failed)),
+        learned_seeds=sum(map(len, learned)),
+        learned_mean_difference=stratified_mean(learned) if learned else None,
+        learned_interval=as_list(learned_interval),
+        learned_equivalence_interval=as_list(learned_equivalence),
+        learned_equivalent=within(learned_equivalence, margin))
 
 
 # ---------------------------------------------------------------- summaries
@@ -333,3 +444,138 @@ def median_iqr(values):
     if not len(values):
         return None
     return [float(v) for v in np.percentile(np.asarray(values, dtype=float), [50, 25, 75])]
+
+
+# ---------------------------------------------------------------- the mark, calibrated
+
+POWERS = (0.05, 0.2, 0.35, 0.5, 0.65, 0.8, 0.95, 0.99)  # 0.05: no effect
+KINDS = ("rate", "cost, normal", "cost, t(3)")
+FAMILY = 8  # claims judged together, with Holm's correction, as the article's eight
+
+
+def null_signed_rank(n):
+    """The exact null distribution of the signed-rank sum T+ of n values: P(T+ = t)."""
+    counts = np.zeros(n * (n + 1) // 2 + 1)
+    counts[0] = 1
+    for rank in range(1, n + 1):
+        counts[rank:] = counts[rank:] + counts[:-rank].copy()
+    return counts / counts.sum()
+
+
+def signed_rank_sum(values):
+    """T+ of each row of values (no ties, no zeros): the ranks of |v| where v > 0."""
+    ranks = np.argsort(np.argsort(np.abs(values), axis=-1), axis=-1) + 1
+    return np.sum(ranks * (values > 0), axis=-1)
+
+
+def populations(n=30, draws=20000):
+    """The calibration's populations: per kind and power, (kind, power, effect).
+
+    A rate claim holds in a seed with probability effect (0.5: no effect); a cost claim's
+    log ratio is effect plus normal or t(3) noise. Each effect is the one at which the
+    claim's own test, at 5% over n seeds, has that power: exactly for the binomial test,
+    on draws fixed noise samples for the signed-rank test (its exact null here, as
+    scipy's for n up to 50)."""
+    p_of = np.array([stats.binomtest(k, n, 0.5).pvalue for k in range(n + 1)])
+    null = null_signed_rank(n)
+    low = np.cumsum(null)
+    reject = np.minimum(1, 2 * np.minimum(low, 1 - low + null)) < ALPHA  # by T+
+    rng = np.random.default_rng(1)
+    noise = {KINDS[1]: rng.standard_normal((draws, n)), KINDS[2]: rng.standard_t(3, (draws, n))}
+
+    def power(kind, effect):
+        if kind == "rate":
+            return float(stats.binom.pmf(np.arange(n + 1), n, effect) @ (p_of < ALPHA))
+        return float(np.mean(reject[signed_rank_sum(noise[kind] + effect)]))
+
+    def solve(kind, target):
+        low, high = (0.5, 1.0) if kind == "rate" else (0.0, 3.0)
+        for _ in range(50):  # bisection: power grows with the effect
+            middle = (low + high) / 2
+            low, high = (middle, high) if power(kind, middle) < target else (low, middle)
+        return (low + high) / 2
+    return [(kind, target, (0.5 if kind == "rate" else 0.0) if target == POWERS[0]
+             else solve(kind, target)) for kind in KINDS for target in POWERS]
+
+
+def sample(population, n, rng):
+    """One study's observations of a claim from its population."""
+    kind, _, effect = population
+    if kind == "rate":
+        return rng.random(n) < effect
+    noise = rng.standard_normal(n) if kind == KINDS[1] else rng.standard_t(3, n)
+    return noise + effect
+
+
+def calibrate(studies=400, n=30, seed=2):
+    """How often words with and without the mark come out again.
+
+    Every population is in `studies` studies: each round shuffles the populations into
+    families of FAMILY claims, and each family is judged as the article's claims are
+    (its own test each, Holm over the family), once as the study and once as an
+    independent replication of the same size from the same populations. Returns per
+    claim studied (population index, word, borderline, the replication's word)."""
+    pops = populations(n)
+    claim = {kind: Claim("", "", "", "", (), "rate" if kind == "rate" else "cost")
+             for kind in KINDS}
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(studies):
+        for family in rng.permutation(len(pops)).reshape(-1, FAMILY):
+            claims = [claim[pops[i][0]] for i in family]
+            study, again = (judge(claims, [sample(pops[i], n, rng) for i in family])
+                            for _ in range(2))
+            out += [(i, s.verdict, s.borderline, r.verdict)
+                    for i, s, r in zip(family, study, again)]
+    return pops, out
+
+
+def calibration_table(pops, words):
+    """The calibration's lines: per population, its words and how often they came back,
+    firm and marked; then the totals, and last 'firm words replicated: K of N (P)'.
+    Returns (lines, passed)."""
+    lines = [f"{'claim kind':<13}{'power':>6}{'effect':>8}{'holds':>7}{'fails':>7}"
+             f"{'unclear':>9}{'firm':>7}{'firm again':>12}{'marked again':>14}"]
+    firm = again = 0
+    for i, (kind, power, effect) in enumerate(pops):
+        rows = [w for w in words if w[0] == i]
+        counts = [sum(w[1] == v for w in rows) for v in WORDS]
+        sure = [w[1] == w[3] for w in rows if not w[2]]
+        shaky = [w[1] == w[3] for w in rows if w[2]]
+        firm, again = firm + len(sure), again + sum(sure)
+        lines.append(f"{kind:<13}{power:>6.2f}{effect:>8.3f}" + "".join(
+            f"{c:>{w}}" for c, w in zip(counts, (7, 7, 9)))
+            + f"{len(sure) / len(rows):>7.2f}" + "".join(
+                f"{np.mean(s):>{w}.2f}" if s else f"{'-':>{w}}" for s, w in ((sure, 12), (shaky, 14))))
+    null = [w for w in words if pops[w[0]][1] == POWERS[0]]
+    null_firm = sum(not w[2] for w in null)
+    share = again / firm if firm else 0.0
+    passed = share >= 0.9 and firm >= 100 and null_firm >= len(null) / 2
+    lines += ["", f"no-effect words firm: {null_firm} of {len(null)} "
+              f"({null_firm / len(null):.2f}; at least half needed)",
+              f"the mark {'passes' if passed else 'FAILS'}: firm words must come out again "
+              f"at least 90% of the time",
+              f"firm words replicated: {again} of {firm} ({share:.3f})"]
+    return lines, passed
+
+
+def main(argv=None):
+    """python3 verdicts.py --calibrate: the mark's calibration table; exit 1 if it fails."""
+    import argparse
+    parser = argparse.ArgumentParser(description="Check that words without the ? mark "
+                                     "come out again in 90% of replications (simulated).")
+    parser.add_argument("--calibrate", action="store_true", required=True,
+                        help="simulate known populations and print the calibration table")
+    parser.add_argument("--studies", type=int, default=400,
+                        help="studies of each population (default 400; about a minute)")
+    args = parser.parse_args(argv)
+    pops, words = calibrate(args.studies)
+    print(f"verdicts.py --calibrate: {len(pops)} populations x {args.studies} studies of 30 "
+          f"seeds, in families of {FAMILY} claims (Holm), each replicated once")
+    lines, passed = calibration_table(pops, words)
+    print("\n".join(lines))
+    return 0 if passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
