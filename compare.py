@@ -13,13 +13,27 @@ processes.
     python3 compare.py --extended        # frozen-conv control, 4 digit pairs: 4 to 5 min
     python3 compare.py --format json --out a.json; python3 compare.py --side-by-side a.json b.json
 """
+import os
+import signal
 import sys
 
 
+class Terminated(Exception):
+    """SIGTERM arrived: the study stops as on Ctrl-C, exit status 143."""
+
+
+def terminate(signum, frame):
+    raise Terminated()
+
+
 def loading_failed(kind, error, trace):
-    """Ctrl-C or a missing library while the libraries load: one line, as later on."""
+    """Ctrl-C, SIGTERM or a missing library while the libraries load: one line, as later
+    on."""
     if kind is KeyboardInterrupt:
         print("compare.py: interrupted", file=sys.stderr)
+    elif kind is Terminated:
+        print("compare.py: terminated", file=sys.stderr, flush=True)
+        os._exit(143)  # nothing to clean up yet
     elif issubclass(kind, ImportError):  # scipy or joblib, say
         print(f"compare.py: error: {f'cannot import {error.name}' if error.name else error}: "
               "python3 -m pip install -r requirements.txt", file=sys.stderr)
@@ -29,226 +43,31 @@ def loading_failed(kind, error, trace):
 
 if __name__ == "__main__":
     sys.excepthook = loading_failed
+    signal.signal(signal.SIGTERM, terminate)
 
 import argparse
 import datetime
 import json
-import math
-import os
 import shlex
-import signal
 import stat
 import tempfile
 import time
-import warnings
 
 import numpy as np
 
 import cpus
-import lockstep
 import original_net
 import report
 import saved
+import training
 import verdicts
 from original_net import Parser, UsageError, count, number
-from registry import BROKEN, COMPARED, EXPERIMENTS, FROZEN, NETS, PAIRS
+from registry import BROKEN, COMPARED, EXPERIMENTS, FROZEN, PAIRS
+from training import StudyError, key
 
 FORMATS = ("text", "markdown", "csv", "json")
 SEEDS = 30      # the default: enough for the claims that do not sit near a boundary
 MAX_SEEDS = 10_000  # seeds a study: a million runs, more than any machine here trains
-MAX_BATCH = 60  # runs in a lock-step batch: more saves little time a run, costs memory
-
-
-class StudyError(Exception):
-    """A run failed: reported in one line naming it, exit status 1."""
-
-
-class Terminated(Exception):
-    """SIGTERM arrived: the study stops as on Ctrl-C, exit status 143."""
-
-
-# ---------------------------------------------------------------- the runs
-
-def plan(settings):
-    """Every training run, in the order of the tables: experiment, digit pair, net, seed."""
-    return [dict(experiment=experiment, hidden=EXPERIMENTS[experiment], digits=digits,
-                 net=net, breaks=NETS[net], frozen=net == FROZEN, seed=seed,
-                 train_size=settings["train_sizes"][digits])
-            for experiment in settings["experiments"] for digits in settings["digits"]
-            for net in settings["nets"] for seed in seed_range(settings)]
-
-
-def seed_range(settings):
-    """The study's seeds: first_seed, first_seed + 1, ..., seeds of them."""
-    return range(settings["first_seed"], settings["first_seed"] + settings["seeds"])
-
-
-def split(runs, parts):
-    """runs in parts consecutive chunks whose sizes differ by one at most."""
-    bounds = [round(i * len(runs) / parts) for i in range(parts + 1)]
-    return [runs[lo:hi] for lo, hi in zip(bounds, bounds[1:]) if hi > lo]
-
-
-def work(batch):
-    """A batch's time, roughly, in the time of updating one weight: measured, a step of
-    the batch costs about 45,000 of them, and each run about 3,500 plus its weights."""
-    h3, h4 = batch[0]["hidden"]
-    return batch[0]["train_size"] * (45_000 + len(batch) * (3_500 + 54 + 16 * h3 + h3 * h4 + h4))
-
-
-def batches(runs, jobs):
-    """The runs grouped for lock-step training, the most work first.
-
-    A batch holds runs of one experiment and digit pair (one shape, one number of
-    steps), at most MAX_BATCH of them. Until every process can get as many batches,
-    the batch with the most work is split in two, where the split makes the processes
-    finish closest together (joblib hands the batches out in this order, each to the
-    first process that is free).
-    """
-    groups = []
-    for key in dict.fromkeys((run["experiment"], run["digits"]) for run in runs):
-        same = [run for run in runs if (run["experiment"], run["digits"]) == key]
-        groups += split(same, math.ceil(len(same) / MAX_BATCH))
-    while len(groups) % jobs and max(map(len, groups)) > 1:
-        largest = max((g for g in groups if len(g) > 1), key=work)
-        others = [g for g in groups if g is not largest]
-        groups = min(([*others, largest[:k], largest[k:]] for k in range(1, len(largest))),
-                     key=lambda candidate: finish(candidate, jobs))
-    return sorted(groups, key=work, reverse=True)
-
-
-def finish(groups, jobs):
-    """When the last of jobs processes is done with groups, handed out most work first."""
-    free = [0] * jobs
-    for group in sorted(groups, key=work, reverse=True):
-        free[free.index(min(free))] += work(group)
-    return max(free)
-
-
-def name(run):
-    pair = "" if run["digits"] == (0, 1) else f", digits {run['digits'][0]}/{run['digits'][1]}"
-    return f"{run['experiment']}{pair}, {run['net']}, seed {run['seed']}"
-
-
-def key(run):
-    return run["experiment"], tuple(run["digits"]), run["net"], run["seed"]
-
-
-def train_batch(batch, settings, parent=None):
-    """Train one batch in lock-step; returns each run's measurements.
-
-    parent: the pid of the main process, when this runs in a worker process; the
-    worker exits when its parent is gone, so that no run outlives its study.
-    """
-    data = {}  # load_digits() reads a file: once per seed and digit pair
-    for run in batch:
-        seed, digits = run["seed"], run["digits"]
-        if (seed, digits) not in data:
-            data[seed, digits] = original_net.load_data(
-                seed, settings["test_sizes"][digits], settings["four_samples"], digits)
-    params = [original_net.init_params(run["seed"], run["hidden"]) for run in batch]
-    aligned = [i for i, run in enumerate(batch) if settings["alignment"] and run["breaks"]]
-
-    def orphaned(epoch):
-        if os.getppid() != parent:
-            os._exit(1)
-
-    try:
-        histories, alignments = lockstep.train(
-            params, np.stack([data[run["seed"], run["digits"]][0] for run in batch]),
-            np.stack([data[run["seed"], run["digits"]][1] for run in batch]),
-            [run["breaks"] for run in batch], settings["epochs"], settings["lr"],
-            settings["momentum"], align=aligned, on_epoch=orphaned if parent else None,
-            frozen=[run["frozen"] for run in batch])
-    except lockstep.RunDiverged as error:
-        who = (f"one run of {batch[0]['experiment']}" if error.run is None
-               else name(batch[error.run]))
-        raise StudyError(f"{who}: {error}") from None
-    results = []
-    for r, run in enumerate(batch):
-        x_train, y_train, x_test, y_test, _ = data[run["seed"], run["digits"]]
-        # All nets have the same forward pass: original_net's predicts for any.
-        train_digits = (original_net.predict(params[r], x_train) >= 0.5).astype(int)
-        test_right = int(((original_net.predict(params[r], x_test) >= 0.5) == y_test).sum())
-        results.append(dict(run, history=histories[r],
-                            stuck=original_net.is_stuck(train_digits, y_train),
-                            train_accuracy=float((train_digits == y_train).mean()),
-                            test_right=test_right, test_size=len(y_test),
-                            test_accuracy=test_right / len(y_test),
-                            alignment=alignments[aligned.index(r)] if r in aligned else None))
-    return results
-
-
-def run_study(runs, settings, jobs, progress):
-    """Every run's results, in the order of runs, and the batches' count.
-
-    One batch at a time here with jobs 1; else on jobs worker processes (joblib's,
-    which stop when the study does: on Ctrl-C, on a failed run, or when it exits).
-    """
-    groups = batches(runs, jobs)
-    progress(0, len(groups), 0)
-    if jobs == 1:
-        done = (train_batch(group, settings) for group in groups)
-    else:
-        from joblib import Parallel, delayed
-        # When a study is stopped, loky's resource tracker (a process of its own) may warn
-        # of semaphores already cleaned up: noise after the one line that says why.
-        os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [
-            os.environ.get("PYTHONWARNINGS"),
-            "ignore::UserWarning:joblib.externals.loky.backend.resource_tracker"]))
-        parallel = Parallel(n_jobs=jobs, return_as="generator_unordered")
-        # The workers start here, their stderr on /dev/null: Ctrl-C reaches them too, and
-        # one still loading its libraries would print a traceback. What goes wrong in a
-        # batch comes back here, to be said in one line. A Ctrl-C that comes while they
-        # start is noted, and raised once they have.
-        stderr, quiet = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-        os.dup2(quiet, 2)
-        os.close(quiet)
-        noted = []
-        handler = signal.signal(signal.SIGINT, lambda signum, frame: noted.append(signum))
-        try:
-            done = parallel(delayed(train_batch)(group, settings, os.getpid())
-                            for group in groups)
-        finally:
-            signal.signal(signal.SIGINT, handler)
-            os.dup2(stderr, 2)
-            os.close(stderr)
-        if noted:
-            with warnings.catch_warnings():  # joblib would warn of the batches it cancels
-                warnings.simplefilter("ignore")
-                done.close()
-            raise KeyboardInterrupt
-    results = {}
-    for finished, batch in enumerate(done, 1):
-        results.update({key(r): r for r in batch})
-        progress(finished, len(groups), len(results))
-    return [results[key(run)] for run in runs], len(groups)
-
-
-def progress_line(runs, jobs, stream=sys.stderr):
-    """A progress callback: batches and runs done, time spent and to go, on stream."""
-    start = time.perf_counter()
-    tty = stream.isatty()
-    width = 0
-
-    def report(finished, total, runs_done):
-        nonlocal width
-        elapsed = time.perf_counter() - start
-        if finished == 0:
-            line = (f"compare.py: {count(runs, 'run')} in "
-                    f"{count(total, 'lock-step batch', 'lock-step batches')} on "
-                    f"{count(jobs, 'process', 'processes')}; Ctrl-C stops")
-        else:
-            to_go = elapsed / runs_done * (runs - runs_done)
-            line = (f"compare.py: {finished}/{total} batches done ({runs_done}/{runs} runs), "
-                    f"{elapsed:.0f} s" + (f", about {to_go:.0f} s to go" if to_go >= 1 else ""))
-        if tty:  # in place, padded over the last line
-            print("\r" + line.ljust(width), end="\n" if finished == total else "",
-                  file=stream, flush=True)
-            width = len(line)
-        else:
-            print(line, file=stream, flush=True)
-    return report
 
 
 # ---------------------------------------------------------------- the tables
@@ -389,6 +208,8 @@ def plot_format(path):
     from matplotlib.backend_bases import FigureCanvasBase
     formats = FigureCanvasBase.get_supported_filetypes()
     extension = os.path.splitext(path)[1][1:].lower()
+    if not extension and written_through(path):  # a FIFO or a device: PNG, written through
+        return path, "png"
     if not extension:
         print(f"compare.py: --plot {path} has no extension: writing {path}.png", file=sys.stderr)
         return path + ".png", "png"
@@ -438,7 +259,8 @@ def parse_args(argv):
     parser.add_argument("--seeds", type=seed_block, default=(0, SEEDS), metavar="N or A:B",
                         help=f"seeds 0..N-1, or A..B-1; every claim is judged over them "
                              f"(default {SEEDS}, at most {MAX_SEEDS} a study)")
-    parser.add_argument("--epochs", type=number(int, 0), default=500, help="default 500")
+    parser.add_argument("--epochs", type=number(int, 0, original_net.MAX_EPOCHS + 1),
+                        default=500, help=f"default 500, at most {original_net.MAX_EPOCHS:,}")
     parser.add_argument("--ablation", action="store_true",
                         help="also run each broken line alone (broken green, broken red)")
     parser.add_argument("--controls", action="store_true",
@@ -457,9 +279,13 @@ def parse_args(argv):
                         help="learning rate (default the nets': 0.001; 0.01 on four samples)")
     parser.add_argument("--momentum", type=number(float, 0, 1, low_ok=True),
                         help="default the nets': 0.9")
-    parser.add_argument("--jobs", type=number(int, 0), default=available_cpus(),
+    parser.add_argument("--jobs", type=number(int, 0),
                         help=f"parallel processes (default and most: the CPUs, "
-                             f"{available_cpus()})")
+                             f"{available_cpus()}); with --scheduler, batches at once "
+                             f"(default: the workers' threads)")
+    parser.add_argument("--scheduler", metavar="ADDRESS",
+                        help="run the batches on a Dask cluster: its scheduler's address, "
+                             "such as tcp://host:8786 (needs dask[distributed])")
     parser.add_argument("--format", choices=FORMATS, default="text",
                         help="text (default, within 100 columns), markdown, csv (the cost "
                              "and accuracy table) or json (everything)")
@@ -501,6 +327,12 @@ def parse_args(argv):
         raise UsageError("--four-samples takes no --test-size, --digits or --extended")
     if args.out is not None:
         check_path(args.out, "--out")
+    if args.scheduler is not None:
+        try:
+            import distributed  # noqa: F401
+        except ImportError:
+            raise UsageError('--scheduler needs Dask: python3 -m pip install '
+                             '"dask[distributed]"') from None
     if args.plot is not None:
         check_path(args.plot, "--plot")  # before a .png is added: a folder is refused
         try:
@@ -519,10 +351,6 @@ def say(message):
     print(("\n" if sys.stderr.isatty() else "") + message, file=sys.stderr)
 
 
-def terminate(signum, frame):
-    raise Terminated()
-
-
 def main(argv=None):
     """The command line; returns the exit status."""
     argv = sys.argv[1:] if argv is None else argv
@@ -536,9 +364,8 @@ def main(argv=None):
             put(saved.side_by_side(args.side_by_side), args.out)
             return 0
         if args.pool:
-            write_report(args, *saved.pool(args.pool, lambda line: print(
+            return write_report(args, *saved.pool(args.pool, lambda line: print(
                 f"compare.py: {line}", file=sys.stderr)))
-            return 0
     except saved.Refused as error:
         print(f"compare.py: error: {error}", file=sys.stderr)
         return 1
@@ -552,6 +379,7 @@ def main(argv=None):
         return original_net.output_failed("compare.py", error)
     handler = signal.signal(signal.SIGTERM, terminate)  # stop the workers as on Ctrl-C
     try:
+        import scipy.stats  # noqa: F401 (verdicts.py needs it; missing, it is said before training)
         return study(args, argv)
     except KeyboardInterrupt:
         say("compare.py: interrupted")
@@ -562,8 +390,12 @@ def main(argv=None):
     except UsageError as error:  # found before any training: the data do not fit
         print(f"compare.py: error: {error}", file=sys.stderr)
         return 2
-    except (StudyError, WriteFailed) as error:
+    except (StudyError, WriteFailed, training.NoCluster) as error:
         say(f"compare.py: error: {error}")
+        return 1
+    except ImportError as error:
+        print(f"compare.py: error: cannot import {error.name or error}: python3 -m pip install "
+              "-r requirements.txt", file=sys.stderr)
         return 1
     except OSError as error:  # stdout closed (| head) or full
         return original_net.output_failed("compare.py", error)
@@ -580,6 +412,9 @@ def data_settings(args):
         if args.extended or tuple(args.digits) != (0, 1):
             raise UsageError("other digit pairs need scikit-learn: the four embedded samples "
                              "are digits 0 and 1")
+        if args.test_size is not None:
+            raise UsageError("--test-size needs scikit-learn (the four embedded samples train "
+                             "and test on all four)")
         print("compare.py: scikit-learn is not installed: training on the four embedded "
               "samples, with their settings", file=sys.stderr)
     pairs = PAIRS if args.extended else (tuple(args.digits),)
@@ -601,6 +436,63 @@ def data_settings(args):
                 train_sizes={pair: sizes[pair] - test[pair] for pair in pairs})
 
 
+# Bytes an epoch of one run costs a study: its cost in the batch's array, as a Python
+# float in a list, and as about 20 characters of the JSON report; 80 more if aligned.
+EPOCH_BYTES, ALIGNED_BYTES = 8 + 32 + 20, 80
+
+
+def check_memory(runs, settings):
+    """Before anything is allocated: the runs' epoch costs fit in the memory available
+    (UsageError if they need more than half of it)."""
+    need = settings["epochs"] * sum(
+        EPOCH_BYTES + (ALIGNED_BYTES if settings["alignment"] and run["breaks"] else 0)
+        for run in runs)
+    free = available_memory()
+    if free and need > free / 2:
+        raise UsageError(f"--epochs {settings['epochs']:,}: {len(runs):,} runs' epoch costs "
+                         f"need {need / 2 ** 30:,.0f} GiB; {free / 2 ** 30:,.0f} GiB are free")
+
+
+def available_memory():
+    """Bytes of memory available here (None if unknown)."""
+    try:
+        with open("/proc/meminfo") as info:
+            return next(int(line.split()[1]) * 1024 for line in info
+                        if line.startswith("MemAvailable:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        try:
+            return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            return None
+
+
+def local_jobs(asked):
+    """The processes a study runs on here: asked (or the CPUs), at most the CPUs, and one
+    without joblib; each limit said."""
+    jobs = min(asked or available_cpus(), available_cpus())
+    if asked and asked > jobs:
+        print(f"compare.py: --jobs {asked} is more than the {available_cpus()} CPUs here: "
+              f"using {jobs}", file=sys.stderr)
+    if jobs > 1:
+        try:
+            import joblib  # noqa: F401
+        except ImportError:
+            print("compare.py: joblib is not installed: training on one process",
+                  file=sys.stderr)
+            jobs = 1
+    return jobs
+
+
+def cluster_environment(cluster, address):
+    """The environment of a Dask cluster's workers (cpus.environment on each, their
+    values joined where they differ), with the scheduler and the workers' count."""
+    found = list(cluster.run(cpus.environment).values())
+    env = {key: "; ".join(dict.fromkeys(str(e[key]) for e in found)) for key in found[0]}
+    cpus_each = set(e["cpus"] for e in found)  # each worker's machine's
+    env["cpus"] = cpus_each.pop() if len(cpus_each) == 1 else env["cpus"]
+    return dict(env, scheduler=address, workers=len(found))
+
+
 def by_pair(sizes):
     """{(a, b): n} as JSON keys: {"a/b": n}."""
     return {f"{a}/{b}": n for (a, b), n in sizes.items()}
@@ -618,23 +510,24 @@ def study(args, argv):
                     experiments=["Result 3"] if args.extended else list(EXPERIMENTS),
                     nets=nets, ablation=args.ablation, alignment=args.alignment,
                     extended=args.extended)
-    runs = plan(settings)
+    runs = training.plan(settings)
     settings["runs"] = len(runs)
-    jobs = min(args.jobs, available_cpus())
-    if args.jobs > jobs:
-        print(f"compare.py: --jobs {args.jobs} is more than the {available_cpus()} CPUs here: "
-              f"using {jobs}", file=sys.stderr)
-    if jobs > 1:
-        try:
-            import joblib  # noqa: F401
-        except ImportError:
-            print("compare.py: joblib is not installed: training on one process",
-                  file=sys.stderr)
-            jobs = 1
-    jobs = min(jobs, len(runs))
-    start = time.perf_counter()
-    results, n_batches = run_study(runs, settings, jobs, progress_line(len(runs), jobs))
-    seconds = time.perf_counter() - start
+    check_memory(runs, settings)
+    cluster = None
+    if args.scheduler:
+        cluster, threads = training.connect(args.scheduler)
+        jobs = threads if args.jobs is None else args.jobs
+    else:
+        jobs = local_jobs(args.jobs)
+    try:
+        start = time.perf_counter()
+        results, n_batches = training.run_study(runs, settings, min(jobs, len(runs)), cluster)
+        seconds = time.perf_counter() - start
+        environment = (cpus.environment() if cluster is None
+                       else cluster_environment(cluster, args.scheduler))
+    finally:
+        if cluster is not None:
+            cluster.close()
     steps = sum(args.epochs * run["train_size"] for run in runs)
     title = ("Beyond the article: the frozen-conv control and four digit pairs" if args.extended
              else "Original net against broken back prop net"
@@ -644,27 +537,40 @@ def study(args, argv):
                  settings=dict(settings, digits=[list(p) for p in settings["digits"]],
                                test_sizes=by_pair(data["test_sizes"]),
                                train_sizes=by_pair(data["train_sizes"])),
-                 environment=cpus.environment(), jobs=jobs, batches=n_batches,
+                 environment=environment, jobs=min(jobs, len(runs)), batches=n_batches,
                  wall_seconds=seconds,
                  run_steps_per_second=steps / seconds)
-    write_report(args, study, results, settings)
-    return 0
+    return write_report(args, study, results, settings)
 
 
 def write_report(args, study, results, settings):
     """The report of a study (trained or pooled) in args.format to args.out or stdout,
-    and its figure to args.plot."""
+    and its figure to args.plot; returns the exit status."""
     try:
         found = tables(results, settings)
     except verdicts.NotJudged as error:
         raise StudyError(error) from None
     text = (report.json_report(study, found) if args.format == "json"
             else report.text_report(study, found, args.format))
-    put(text, args.out)
+    status, stdout_failed = 0, None  # one output failing does not lose the other
+    try:
+        put(text, args.out)
+    except WriteFailed as error:
+        say(f"compare.py: error: {error}")
+        status = 1
+    except OSError as error:  # stdout closed (| head) or full: said last
+        stdout_failed = error
     if args.plot:
-        write_file(args.plot, lambda file: report.plot(
-            results, group_of(settings), settings["alignment"], file, args.plot_format))
-        print(f"compare.py: wrote {args.plot}", file=sys.stderr)
+        try:
+            write_file(args.plot, lambda file: report.plot(
+                results, group_of(settings), settings["alignment"], file, args.plot_format))
+            print(f"compare.py: wrote {args.plot}", file=sys.stderr)
+        except WriteFailed as error:
+            say(f"compare.py: error: {error}")
+            status = 1
+    if stdout_failed:
+        return max(status, original_net.output_failed("compare.py", stdout_failed))
+    return status
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -104,8 +104,25 @@ class Parser(argparse.ArgumentParser):
         print(f"digits_4samples.py: error: {message}", file=sys.stderr)
         sys.exit(2)
 
+    def print_help(self, file=None):  # argparse's own ignores a failed write
+        (file or sys.stdout).write(self.format_help())
+
 
 def main(argv=None):
+    """The command line; returns the exit status. A full stdout: one line, exit 1."""
+    try:
+        try:
+            status = run(argv)
+        except SystemExit as done:  # --help has printed its text, or a bad option its line
+            status = done.code
+        sys.stdout.flush()  # a failed write shows here
+        return status
+    except OSError as error:  # stdout closed (| head) or on a full device
+        from original_net import output_failed
+        return output_failed("digits_4samples.py", error)
+
+
+def run(argv):
     parser = Parser(
         description="Print the block of four embedded samples that original_net.py and "
                     "broken_net.py carry, or check their copies.")

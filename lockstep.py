@@ -33,11 +33,11 @@ CONV = 54  # W1a..W2d are the first 54 weights: the only ones a broken line reac
 
 class RunDiverged(ArithmeticError):
     """A run of the batch stopped being finite: .run is its index (None if no single run
-    could be named), str() the message its net gives."""
+    could be named), str() the message its net gives, .where the epoch and the cause."""
 
-    def __init__(self, run, message):
-        super().__init__(message)
-        self.run = run
+    def __init__(self, run, epoch, cause, lr):
+        super().__init__(original_net.diverged(epoch, cause, lr))
+        self.run, self.where = run, f"diverged in epoch {epoch} ({cause})"
 
 
 # ---------------------------------------------------------------- the alignment measure
@@ -325,10 +325,10 @@ def train(params, images, labels, breaks, epochs, lr, momentum, align=(), on_epo
                     batch.update(lr, momentum)
                     costs += 0.5 * error * error  # as the nets: products, not **
                 except FloatingPointError as fault:
-                    raise RunDiverged(first_broken(batch), diverged(epoch, fault, lr)) from None
+                    raise RunDiverged(first_broken(batch), epoch, cause(fault), lr) from None
         for r, cost in enumerate(costs.tolist()):
             if not math.isfinite(cost) or not batch.finite(r):
-                raise RunDiverged(r, diverged(epoch, f"cost {cost}", lr))
+                raise RunDiverged(r, epoch, f"cost {cost}", lr)
         # As in the nets: flush velocities that decay into slow subnormal numbers.
         batch.velocity[np.abs(batch.velocity) < 1e-200] = 0.0
         histories[epoch - 1] = costs
@@ -378,9 +378,9 @@ class BatchMeter:
 
 # ---------------------------------------------------------------- divergence
 
-def diverged(epoch, what, lr):
-    """The nets' TrainingDiverged message."""
-    return f"diverged in epoch {epoch} ({what}); try a smaller --lr than {lr:g}"
+def cause(error):
+    """A FloatingPointError's cause, as the nets say it: 'overflow', 'invalid value'."""
+    return str(error).split(" encountered")[0]
 
 
 def first_broken(batch):
@@ -404,8 +404,8 @@ def replay(params, images, labels, breaks, align, epoch, i, error, lr):
                 else:
                     original_net.backward(p, original_net.forward(p, x)[1], y)
             except FloatingPointError as own:
-                return RunDiverged(r, diverged(epoch, own, lr))
-    return RunDiverged(None, diverged(epoch, error, lr))
+                return RunDiverged(r, epoch, cause(own), lr)
+    return RunDiverged(None, epoch, cause(error), lr)
 
 
 # ---------------------------------------------------------------- python3 lockstep.py

@@ -150,13 +150,18 @@ def train_all(settings):
         setting = settings[i % len(settings)]
         run_study(["--seeds", f"{first}:{stop_}", *extra], saved_name(first, stop_),
                   setting["env"], f"study {i + 1} of {studies}: the article's, seeds "
-                  f"{first}:{stop_}, as {setting['name']}")
+                  f"{first}:{stop_}, {as_cpu(setting)}")
     for i, (first, stop_) in enumerate(blocks(EXTENDED_BLOCKS)):
         setting = settings[i % len(settings)]
         run_study(["--extended", "--seeds", f"{first}:{stop_}"], saved_name(first, stop_, True),
                   setting["env"], f"study {BLOCKS + i + 1} of {studies}: the extended one, "
-                  f"seeds {first}:{stop_}, as {setting['name']}")
+                  f"seeds {first}:{stop_}, {as_cpu(setting)}")
     return (time.perf_counter() - start) / 60
+
+
+def as_cpu(setting):
+    """'as is', or 'as Sandybridge + SSE'."""
+    return "as is" if not setting["env"] else f"as {setting['name']}"
 
 
 def load(path):

@@ -22,6 +22,8 @@ FOUR_SAMPLE_DEFAULTS = dict(DEFAULTS, lr=0.01)
 # The largest network the command line takes: training holds about six copies of the
 # weights, so ten million of them need about 0.5 GB (and a second or so a step).
 MAX_WEIGHTS = 10_000_000
+# The most epochs: a million take a run about eight hours here; more is a typo.
+MAX_EPOCHS = 1_000_000
 
 # ---- four embedded samples (digits 0, 1, 1, 0), copied from digits_4samples.py ----
 FOUR_X = np.array([
@@ -262,12 +264,11 @@ def train(params, images, labels, epochs=500, lr=0.001, momentum=0.9,
                     theta -= velocity
                     error = y_hat - y  # the cost 0.5 (y_hat - y)^2, as products, not **:
                     cost += 0.5 * error * error  # lockstep.py computes it the same way
-        except FloatingPointError as error:
-            raise TrainingDiverged(f"diverged in epoch {epoch} ({error}); "
-                                   f"try a smaller --lr than {lr:g}") from None
+        except FloatingPointError as error:  # numpy's "overflow encountered in matmul"
+            raise TrainingDiverged(diverged(epoch, str(error).split(" encountered")[0],
+                                            lr)) from None
         if not np.isfinite(cost) or not np.isfinite(theta).all():
-            raise TrainingDiverged(f"diverged in epoch {epoch} (cost {cost}); "
-                                   f"try a smaller --lr than {lr:g}")
+            raise TrainingDiverged(diverged(epoch, f"cost {cost}", lr))
         # A weight whose gradient stays 0 (a saturated output) has its velocity decay
         # into subnormal numbers, which are 20x slower to compute with: flush them.
         velocity[np.abs(velocity) < 1e-200] = 0.0
@@ -275,6 +276,11 @@ def train(params, images, labels, epochs=500, lr=0.001, momentum=0.9,
         if on_epoch:
             on_epoch(epoch, float(cost))
     return history
+
+
+def diverged(epoch, cause, lr):
+    """What TrainingDiverged says: where, why, and what to try."""
+    return f"diverged in epoch {epoch} ({cause}); try a smaller --lr than {lr:g}"
 
 
 def predict(params, images):
@@ -321,8 +327,10 @@ def number(kind, low, high=math.inf, low_ok=False):
         if not math.isfinite(value):
             raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
         if not (low <= value < high if low_ok else low < value < high):
-            bound = f"at least {low}" if low_ok else f"greater than {low}"
-            bound += f" and below {high}" if high < math.inf else ""
+            least = low if low_ok else low + 1  # whole numbers: from least to high - 1
+            bound = (f"at least {low}" if low_ok else f"greater than {low}") if kind is float \
+                else f"from {least} to {high - 1}" if high < math.inf else f"at least {least}"
+            bound += f" and below {high}" if kind is float and high < math.inf else ""
             raise argparse.ArgumentTypeError(f"{text!r} must be {bound}")
         return value
     return convert
@@ -373,7 +381,8 @@ def parse_args(argv):
     when a notebook kernel owns it (its own flags, such as -f kernel-1234.json)."""
     # No abbreviations: a notebook kernel's own flags must not match ours.
     parser = Parser(description=__doc__.splitlines()[0], allow_abbrev=False)
-    parser.add_argument("--epochs", type=number(int, 0), help="default 500")
+    parser.add_argument("--epochs", type=number(int, 0, MAX_EPOCHS + 1),
+                        help=f"default 500, at most {MAX_EPOCHS:,}")
     parser.add_argument("--lr", type=number(float, 0),
                         help="learning rate (default 0.001; 0.01 on four samples)")
     parser.add_argument("--momentum", type=number(float, 0, 1, low_ok=True), help="default 0.9")
@@ -404,7 +413,7 @@ def parse_args(argv):
     h3, h4 = args.hidden
     weights = 54 + 16 * h3 + h3 * h4 + h4
     if weights > MAX_WEIGHTS:  # refused before anything is allocated
-        raise UsageError(f"--hidden {h3} {h4} makes {weights:,} weights, over the limit of "
+        raise UsageError(f"--hidden {h3} {h4}: {weights:,} weights, more than "
                          f"{MAX_WEIGHTS:,}")
     return args
 
@@ -472,9 +481,12 @@ def run(argv):
         print(f"{SCRIPT}: error: {error}", file=sys.stderr)
         return 2
     four = x_train is FOUR_X
+    if four and args.test_size is not None:
+        print(f"{SCRIPT}: error: --test-size needs scikit-learn (the four embedded samples "
+              "train and test on all four)", file=sys.stderr)
+        return 2
     if four and not args.four_samples:
-        print("scikit-learn is not installed: training on the four embedded samples"
-              + ("" if args.test_size is None else f" (--test-size {args.test_size} unused)"))
+        print("scikit-learn is not installed: training on the four embedded samples")
     settings = FOUR_SAMPLE_DEFAULTS if four else DEFAULTS
     epochs = args.epochs or settings["epochs"]
     lr = args.lr or settings["lr"]

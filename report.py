@@ -120,11 +120,14 @@ def describe(study):
             f"{seeds_text(b).capitalize()} ({b['file']}): {environment_text(b['environment'])}."
             for b in blocks] + [
             f"Time: {sum(b['wall_seconds'] for b in blocks):.1f} s of training in all."]
+    where = (count(study["jobs"], "process", "processes") if "scheduler" not in env else
+             f"the Dask cluster at {env['scheduler']} ({count(env['workers'], 'worker')}, "
+             f"{study['jobs']} at once)")
     return lines + [
-        f"Environment: {environment_text(env)}.",
+        f"Environment{' of the workers' if 'scheduler' in env else ''}: "
+        f"{environment_text(env)}.",
         f"Time: {study['wall_seconds']:.1f} s for {count(s['runs'], 'run')} in "
-        f"{count(study['batches'], 'lock-step batch', 'lock-step batches')} on "
-        f"{count(study['jobs'], 'process', 'processes')}: "
+        f"{count(study['batches'], 'lock-step batch', 'lock-step batches')} on {where}: "
         f"{study['run_steps_per_second']:,.0f} run-steps a second."]
 
 

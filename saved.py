@@ -92,7 +92,8 @@ def study_of(checker):
         data=get("study.settings.data", is_text, "text"))
     environment = {key: get(f"study.environment.{key}", is_text, "text")
                    for key in ("python", "numpy", "blas", "cpu", "system", "setting")}
-    environment["cpus"] = get("study.environment.cpus", lambda v: is_int(v, 1), "a count")
+    environment["cpus"] = get("study.environment.cpus", lambda v: is_int(v, 1) or is_text(v),
+                              "a count")
     return settings, environment
 
 

@@ -31,7 +31,9 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import numpy as np
-from scipy import stats
+
+# scipy.stats is imported where it is used: importing it takes a second or more, and a
+# bad command line of compare.py is refused before that.
 
 ALPHA = 0.05        # every test's level, after Holm's correction
 CONFIDENCE = 0.95   # every interval's
@@ -133,6 +135,7 @@ def log_ratio(a, b, where):
 def rate_test(held):
     """Exact two-sided binomial test of the rate of held against 1/2: (p-value, the
     side the rate is on (+1, -1 or 0), Clopper-Pearson interval of the rate)."""
+    from scipy import stats
     k, n = int(np.sum(held)), len(held)
     result = stats.binomtest(k, n, 0.5)
     interval = result.proportion_ci(CONFIDENCE, method="exact")
@@ -142,6 +145,7 @@ def rate_test(held):
 def signed_rank_side(logs, axis=-1):
     """The side of 0 the log ratios lean to, as the signed-rank test sees it: the sign
     of the sum of signed ranks of |log ratio| (zeros ranked, then dropped: Pratt)."""
+    from scipy import stats
     ranks = stats.rankdata(np.abs(logs), axis=axis)
     return np.sign(np.sum(np.sign(logs) * ranks, axis=axis)).astype(int)
 
@@ -150,6 +154,7 @@ def cost_test(logs):
     """Two-sided Wilcoxon signed-rank test of the log ratios against 0: (p-value, the
     side they lean to, the median ratio, its exact 95% interval [low, high], where an
     end no order statistic reaches is None)."""
+    from scipy import stats
     logs = np.asarray(logs, dtype=float)
     interval = stats.quantile_test(logs).confidence_interval(CONFIDENCE)
     ends = [float(np.exp(e)) if np.isfinite(e) else None for e in (interval.low, interval.high)]
@@ -158,7 +163,12 @@ def cost_test(logs):
 
 def signed_rank_p(logs):
     """The two-sided Wilcoxon signed-rank test's p-value (Pratt), 1 where all are 0."""
-    return float(stats.wilcoxon(logs, zero_method="pratt").pvalue) if np.any(logs) else 1.0
+    from scipy import stats
+    if not np.any(logs):
+        return 1.0
+    with warnings.catch_warnings():  # older scipy warns of small samples with ties
+        warnings.simplefilter("ignore")
+        return float(stats.wilcoxon(logs, zero_method="pratt").pvalue)
 
 
 def holm(p_values):
@@ -290,6 +300,7 @@ def comparisons(compared):
     exact 95% interval, wins, ties and losses of a, a two-sided Wilcoxon signed-rank
     test (Pratt) with Holm's correction over all the comparisons, and one word (better,
     worse, no difference shown)."""
+    from scipy import stats
     rows = []
     for (experiment, digits, group), a, b, pairs in compared:
         diff = np.array([x["test_accuracy"] - y["test_accuracy"] for x, y in pairs])
@@ -298,8 +309,7 @@ def comparisons(compared):
                          for x, y in pairs])
         low, high = (stats.quantile_test(diff).confidence_interval(CONFIDENCE)
                      if len(diff) > 1 else (-np.inf, np.inf))
-        p = (stats.wilcoxon(diff, zero_method="pratt").pvalue
-             if len(diff) > 1 and np.any(diff) else 1.0)
+        p = signed_rank_p(diff) if len(diff) > 1 else 1.0
         _, _, ratio, ratio_interval = cost_test(logs) if len(logs) > 1 else (0, 0, None, None)
         rows.append(dict(
             experiment=experiment, digits=list(digits), group=group, nets=[a, b],
@@ -345,6 +355,7 @@ def stratified_interval(strata, confidence=CONFIDENCE):
     interval counts only the variation within digit pairs, as the paired design does.
     A stratum of one value adds that value, fixed; None with fewer than two values in
     every stratum."""
+    from scipy import stats
     strata = [np.asarray(s, dtype=float) for s in strata if len(s)]
     total = sum(len(s) for s in strata)
     varied = [s for s in strata if len(s) > 1]
@@ -387,6 +398,7 @@ def difference_word(interval):
 def mcnemar(only_a, only_b):
     """The exact McNemar test: two-sided binomial test of the seeds where only net a
     failed against those where only b did, at 1/2 (1.0 without such seeds)."""
+    from scipy import stats
     n = only_a + only_b
     return float(stats.binomtest(only_a, n, 0.5).pvalue) if n else 1.0
 
@@ -476,6 +488,7 @@ def populations(n=30, draws=20000):
     claim's own test, at 5% over n seeds, has that power: exactly for the binomial test,
     on draws fixed noise samples for the signed-rank test (its exact null here, as
     scipy's for n up to 50)."""
+    from scipy import stats
     p_of = np.array([stats.binomtest(k, n, 0.5).pvalue for k in range(n + 1)])
     null = null_signed_rank(n)
     low = np.cumsum(null)
@@ -561,20 +574,32 @@ def calibration_table(pops, words):
 
 def main(argv=None):
     """python3 verdicts.py --calibrate: the mark's calibration table; exit 1 if it fails."""
-    import argparse
-    parser = argparse.ArgumentParser(description="Check that words without the ? mark "
-                                     "come out again in 90% of replications (simulated).")
+    import original_net
+    parser = original_net.Parser(description="Check that words without the ? mark come out "
+                                 "again in 90% of replications (simulated).", allow_abbrev=False)
     parser.add_argument("--calibrate", action="store_true", required=True,
                         help="simulate known populations and print the calibration table")
-    parser.add_argument("--studies", type=int, default=400,
-                        help="studies of each population (default 400; about a minute)")
-    args = parser.parse_args(argv)
-    pops, words = calibrate(args.studies)
-    print(f"verdicts.py --calibrate: {len(pops)} populations x {args.studies} studies of 30 "
-          f"seeds, in families of {FAMILY} claims (Holm), each replicated once")
-    lines, passed = calibration_table(pops, words)
-    print("\n".join(lines))
-    return 0 if passed else 1
+    parser.add_argument("--studies", type=original_net.number(int, 0, 100_001), default=400,
+                        help="studies of each population (default 400: about a minute)")
+    try:
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as done:  # --help has printed its text
+            sys.stdout.flush()
+            return done.code
+        print(f"verdicts.py --calibrate: {len(KINDS) * len(POWERS)} populations x "
+              f"{args.studies} studies of 30 seeds, {FAMILY} claims a family (Holm)", flush=True)
+        lines, passed = calibration_table(*calibrate(args.studies))
+        print("\n".join(lines), flush=True)
+        return 0 if passed else 1
+    except original_net.UsageError as error:
+        print(f"verdicts.py: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("verdicts.py: interrupted", file=sys.stderr)
+        return 130
+    except OSError as error:  # stdout closed (| head) or on a full device
+        return original_net.output_failed("verdicts.py", error)
 
 
 if __name__ == "__main__":
