@@ -62,7 +62,8 @@ import saved
 import training
 import verdicts
 from original_net import Parser, UsageError, count, number
-from registry import BROKEN, COMPARED, EXPERIMENTS, FROZEN, PAIRS
+from registry import (ARTICLE_PAIR, ARTICLE_TEST_SIZE, BROKEN, COMPARED, EXPERIMENTS,
+                      EXTENDED, HELD_OUT, ORIGINAL, PAIRS, in_words, one_in, study_nets)
 from training import StudyError, key
 
 FORMATS = ("text", "markdown", "csv", "json")
@@ -105,9 +106,9 @@ def tables(results, settings):
                 for s in seeds
                 if (experiment, digits, a, s) in runs and (experiment, digits, b, s) in runs]
 
-    claims = (verdicts.article_claims(lambda e: pairs(e, (0, 1), "original", BROKEN),
+    claims = (verdicts.article_claims(lambda e: pairs(e, ARTICLE_PAIR, ORIGINAL, BROKEN),
                                       settings["epochs"])
-              if (0, 1) in settings["digits"] and not settings["extended"] else [])
+              if ARTICLE_PAIR in settings["digits"] and not settings["extended"] else [])
     compared = [((experiment, digits, group(pair[0][0])), a, b, pair)
                 for experiment in settings["experiments"] for digits in settings["digits"]
                 for a, b in COMPARED if (pair := pairs(experiment, digits, a, b))]
@@ -266,10 +267,11 @@ def parse_args(argv):
     parser.add_argument("--controls", action="store_true",
                         help="also run the frozen-conv control: W1a..W2d never learn")
     parser.add_argument("--extended", action="store_true",
-                        help="the extended study: Result 3's head on digits 0/1, 3/8, 4/9 and "
-                             "1/7, a fifth held out, with the frozen-conv control")
+                        help=f"the extended study: {EXTENDED}'s head on digits "
+                             f"{', '.join(f'{a}/{b}' for a, b in PAIRS)}, "
+                             f"{one_in(HELD_OUT)} held out, with the frozen-conv control")
     parser.add_argument("--digits", type=number(int, 0, 10, low_ok=True), nargs=2,
-                        metavar=("A", "B"), default=(0, 1),
+                        metavar=("A", "B"), default=ARTICLE_PAIR,
                         help="the two digits told apart; B is label 1 (default 0 1)")
     parser.add_argument("--test-size", type=number(int, 0),
                         help="test images of each seed's split (default 10, the article's)")
@@ -319,11 +321,11 @@ def parse_args(argv):
     args.seeds = stop - args.first_seed
     if not reading and args.digits[0] == args.digits[1]:
         raise UsageError(f"--digits needs two different digits, got {args.digits[0]} twice")
-    if args.extended and (tuple(args.digits) != (0, 1) or args.test_size is not None):
+    if args.extended and (tuple(args.digits) != ARTICLE_PAIR or args.test_size is not None):
         raise UsageError("--extended sets its own digit pairs and test sizes: no --digits "
                          "or --test-size")
     if args.four_samples and (args.extended or args.test_size is not None
-                              or tuple(args.digits) != (0, 1)):
+                              or tuple(args.digits) != ARTICLE_PAIR):
         raise UsageError("--four-samples takes no --test-size, --digits or --extended")
     if args.out is not None:
         check_path(args.out, "--out")
@@ -409,7 +411,7 @@ def data_settings(args):
     x_train, *_, source = original_net.load_data(four_samples=args.four_samples)
     four = x_train is original_net.FOUR_X
     if four and not args.four_samples:
-        if args.extended or tuple(args.digits) != (0, 1):
+        if args.extended or tuple(args.digits) != ARTICLE_PAIR:
             raise UsageError("other digit pairs need scikit-learn: the four embedded samples "
                              "are digits 0 and 1")
         if args.test_size is not None:
@@ -419,20 +421,23 @@ def data_settings(args):
               "samples, with their settings", file=sys.stderr)
     pairs = PAIRS if args.extended else (tuple(args.digits),)
     if four:
-        return dict(four_samples=True, digits=[(0, 1)], test_sizes={(0, 1): 4},
-                    train_sizes={(0, 1): 4}, data=source)
+        four = len(original_net.FOUR_Y)
+        return dict(four_samples=True, digits=[ARTICLE_PAIR], test_sizes={ARTICLE_PAIR: four},
+                    train_sizes={ARTICLE_PAIR: four}, data=source)
     from sklearn.datasets import load_digits
     target = load_digits().target
     sizes = {pair: int(np.isin(target, pair).sum()) for pair in pairs}
-    test = {pair: round(n / 5) if args.extended else
-            (10 if args.test_size is None else args.test_size) for pair, n in sizes.items()}
+    test = {pair: round(n / HELD_OUT) if args.extended else
+            (ARTICLE_TEST_SIZE if args.test_size is None else args.test_size)
+            for pair, n in sizes.items()}
     for pair, n in sizes.items():
         if not 1 <= test[pair] < n:
             raise UsageError(f"--test-size must be from 1 to {n - 1}, got {test[pair]}")
     described = "; ".join(f"{a} and {b}: {sizes[a, b] - test[a, b]} train, {test[a, b]} test"
                           for a, b in pairs)
     return dict(four_samples=False, digits=list(pairs), test_sizes=test, data=
-                f"sklearn digits {described}" + (" (a fifth held out)" if args.extended else ""),
+                f"sklearn digits {described}"
+                + (f" ({one_in(HELD_OUT)} held out)" if args.extended else ""),
                 train_sizes={pair: sizes[pair] - test[pair] for pair in pairs})
 
 
@@ -502,12 +507,11 @@ def study(args, argv):
     """Run the study that args describe and write its report; returns the exit status."""
     data = data_settings(args)
     defaults = original_net.FOUR_SAMPLE_DEFAULTS if data["four_samples"] else original_net.DEFAULTS
-    nets = (["original", BROKEN] + (["broken green", "broken red"] if args.ablation else [])
-            + ([FROZEN] if args.controls or args.extended else []))
+    nets = study_nets(args.ablation, args.controls or args.extended)
     settings = dict(data, epochs=args.epochs, seeds=args.seeds, first_seed=args.first_seed,
                     lr=args.lr or defaults["lr"],
                     momentum=defaults["momentum"] if args.momentum is None else args.momentum,
-                    experiments=["Result 3"] if args.extended else list(EXPERIMENTS),
+                    experiments=[EXTENDED] if args.extended else list(EXPERIMENTS),
                     nets=nets, ablation=args.ablation, alignment=args.alignment,
                     extended=args.extended)
     runs = training.plan(settings)
@@ -529,7 +533,8 @@ def study(args, argv):
         if cluster is not None:
             cluster.close()
     steps = sum(args.epochs * run["train_size"] for run in runs)
-    title = ("Beyond the article: the frozen-conv control and four digit pairs" if args.extended
+    title = (f"Beyond the article: the frozen-conv control and {in_words(len(PAIRS))} digit "
+             "pairs" if args.extended
              else "Original net against broken back prop net"
              + (", with the frozen-conv control" if args.controls else ""))
     study = dict(title=title, command=shlex.join(["python3", "compare.py"] + list(argv)),

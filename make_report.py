@@ -33,7 +33,7 @@ import report
 import saved
 import verdicts
 from original_net import count
-from registry import BROKEN, FROZEN, PAIRS
+from registry import BROKEN, FROZEN, ORIGINAL, PAIRS
 
 HERE = os.path.dirname(os.path.abspath(__file__))  # the code, and where the report goes
 OUT = HERE
@@ -368,7 +368,7 @@ def extended_agree(extended_blocks, pooled_comparisons):
 def extended_answer(comparisons):
     """The article's question answered from the pooled rows over every block."""
     rows = {tuple(r["nets"]): r for r in pooled_rows(comparisons)}
-    broken, frozen, between = (rows[BROKEN, "original"], rows[FROZEN, "original"],
+    broken, frozen, between = (rows[BROKEN, ORIGINAL], rows[FROZEN, ORIGINAL],
                                rows[BROKEN, FROZEN])
     said = {"worse": "worse than", "better": "better than",
             "no difference shown": "not shown to differ from"}

@@ -1,12 +1,58 @@
-"""The nets and experiments the studies are made of, each defined once.
+"""The nets, experiments and digit pairs the studies are made of, each defined once.
 
-compare.py trains them, verdicts.py judges them, report.py shows them.
+compare.py and training.py train them, verdicts.py judges them, report.py shows them.
+Adding a net is one entry in NETS (and, for a broken line the nets do not have yet, its
+lines in broken_net.py and lockstep.py); adding a digit pair, one entry in PAIRS.
 """
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Net:
+    key: str                # its name in every table and saved report
+    short: str              # in narrow columns and on the figures' axes
+    colour: str             # matplotlib's, in every figure
+    breaks: tuple = ()      # the broken lines of broken_net.py it trains with
+    frozen: bool = False    # W1a..W2d keep their initial weights: only W3..W5 learn
+    ablation: bool = False  # trained only with compare.py --ablation
+
+
+ORIGINAL, BROKEN, FROZEN = "original", "broken green,red", "frozen"
+NETS = {net.key: net for net in (
+    Net(ORIGINAL, "original", "tab:blue"),
+    Net(BROKEN, "broken", "tab:red", ("green", "red")),   # the article's broken net
+    Net("broken green", "green", "tab:green", ("green",), ablation=True),
+    Net("broken red", "red", "tab:orange", ("red",), ablation=True),
+    Net(FROZEN, "frozen", "tab:gray", frozen=True),        # the frozen-conv control
+)}
+# Every net against the original (the ablation's last), and the broken net against the
+# control: a - b, in this order.
+COMPARED = ([(net.key, ORIGINAL) for net in NETS.values() if net.key != ORIGINAL
+             and not net.ablation] + [(BROKEN, FROZEN)]
+            + [(net.key, ORIGINAL) for net in NETS.values() if net.ablation])
+
 # The article's experiments: their dense heads, W3 16xH3, W4 H3xH4, W5 H4x1.
 EXPERIMENTS = {"Result 1": (18, 20), "Result 2": (48, 56), "Result 3": (28, 36)}
-BROKEN, FROZEN = "broken green,red", "frozen"  # the article's broken net; the control
-NETS = {"original": (), BROKEN: ("green", "red"),  # label: its broken lines
-        "broken green": ("green",), "broken red": ("red",), FROZEN: ()}
-COMPARED = ((BROKEN, "original"), (FROZEN, "original"), (BROKEN, FROZEN),
-            ("broken green", "original"), ("broken red", "original"))
-PAIRS = ((0, 1), (3, 8), (4, 9), (1, 7))  # the extended study's digit pairs
+ARTICLE_PAIR = (0, 1)     # the article's digits: 0 against 1
+ARTICLE_TEST_SIZE = 10    # the article's test images
+EXTENDED = "Result 3"     # the extended study's head: the network section's sizes
+PAIRS = ((0, 1), (3, 8), (4, 9), (1, 7))  # the extended study's digit pairs (1: the second)
+HELD_OUT = 5              # the extended study tests on one image in HELD_OUT: a fifth
+
+
+def study_nets(ablation=False, controls=False):
+    """The nets a study trains, in the order of its tables."""
+    return [net.key for net in NETS.values()
+            if (ablation or not net.ablation) and (controls or not net.frozen)]
+
+
+def in_words(n):
+    """Small counts in words, as prose writes them: 4 is 'four'."""
+    words = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+    return words[n] if 0 <= n < len(words) else str(n)
+
+
+def one_in(n):
+    """'a fifth' for one in 5; 'one in 12' where English has no short word."""
+    parts = {2: "a half", 3: "a third", 4: "a quarter", 5: "a fifth", 10: "a tenth"}
+    return parts.get(n, f"one in {n}")

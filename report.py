@@ -11,13 +11,10 @@ import numpy as np
 import lockstep
 import verdicts
 from original_net import count
-from registry import BROKEN
+from registry import BROKEN, NETS, ORIGINAL
 
 WIDTH = 100  # the text report's widest line
 CHECKPOINTS = (1, 100, 250)  # the epochs of the cost table, and the last
-SHORT = {"broken green,red": "broken", "broken green": "green", "broken red": "red"}
-COLOURS = {"original": "tab:blue", "broken green,red": "tab:red", "frozen": "tab:gray",
-           "broken green": "tab:green", "broken red": "tab:orange"}  # a colour a net
 
 
 def checkpoints(epochs):
@@ -237,7 +234,7 @@ def claims_section(rows, markdown):
 
 def nets_text(row):
     """'broken - original': a comparison's nets, short."""
-    return " - ".join(SHORT.get(n, n) for n in row["nets"])
+    return " - ".join(NETS[n].short for n in row["nets"])
 
 
 def points(value, interval=None):
@@ -377,7 +374,7 @@ def reading(results, claim_rows, comparison_rows):
                 text.append("Borderline (near enough to the 5% line that another study may "
                             "well give another word): " + "; ".join(shaky) + ".")
     text += [answer(row) for row in comparison_rows
-             if row["pooled"] and row["nets"] == [BROKEN, "original"]]
+             if row["pooled"] and row["nets"] == [BROKEN, ORIGINAL]]
     text.append(f"{sum(r['stuck'] for r in results)} of {len(results)} runs did not learn "
                 f"(stuck: training accuracy no better than the majority digit's, one-sided "
                 f"binomial test at 1%): {stuck_by_net(results)}.")
@@ -493,10 +490,10 @@ def plot(results, group_of, alignment, path, fmt):
             label = f"{net}: {len(runs) - len(learned)}/{len(runs)} stuck"
             if len(learned):
                 low, median, high = np.percentile(learned, [25, 50, 75], axis=0)
-                ax.plot(epochs, median, color=COLOURS[net], lw=1.4, label=label)
-                ax.fill_between(epochs, low, high, color=COLOURS[net], alpha=0.15, lw=0)
+                ax.plot(epochs, median, color=NETS[net].colour, lw=1.4, label=label)
+                ax.fill_between(epochs, low, high, color=NETS[net].colour, alpha=0.15, lw=0)
             else:
-                ax.plot([], [], color=COLOURS[net], label=label)
+                ax.plot([], [], color=NETS[net].colour, label=label)
         ax.set(title=group, xlabel="epoch", yscale="log",
                ylabel="epoch cost: median, IQR" if col == 0 else None)
         ax.legend(fontsize=8)
@@ -508,9 +505,9 @@ def plot(results, group_of, alignment, path, fmt):
                         if r["alignment"] is not None and not r["stuck"]]
                 if runs:
                     cosines = np.median([r["alignment"][:, 0, :2] for r in runs], axis=0)
-                    ax.plot(epochs, cosines[:, 0], color=COLOURS[net], lw=1.2)
-                    if "green" in net:  # without the green line W2's gradient is the true one
-                        ax.plot(epochs, cosines[:, 1], color=COLOURS[net], lw=1.2, ls="--")
+                    ax.plot(epochs, cosines[:, 0], color=NETS[net].colour, lw=1.2)
+                    if "green" in NETS[net].breaks:  # else W2's gradient is the true one
+                        ax.plot(epochs, cosines[:, 1], color=NETS[net].colour, lw=1.2, ls="--")
             ax.axhline(0, color="grey", lw=0.6)
             ax.set(title=f"{group}: broken against true gradient", xlabel="epoch",
                    ylim=(-0.25, 1.05), ylabel="cosine (median)" if col == 0 else None)
@@ -533,8 +530,8 @@ def plot(results, group_of, alignment, path, fmt):
                     runs = [r for r in of.get((group, net), []) if r["stuck"] == stuck]
                     ax.scatter([i + jitter[r["seed"]] for r in runs],
                                [r["test_accuracy"] for r in runs], s=12, zorder=3,
-                               color="none" if stuck else COLOURS[net],
-                               edgecolors=COLOURS[net], linewidths=0.8)
+                               color="none" if stuck else NETS[net].colour,
+                               edgecolors=NETS[net].colour, linewidths=0.8)
             ax.set_xticks(range(len(nets)), [n.replace(" green,red", "") for n in nets],
                           fontsize=8)
             ax.set(title=f"{group}: test accuracy per seed",

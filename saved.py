@@ -234,7 +234,7 @@ def pool(paths, say):
     ranges = sorted([s["first_seed"], s["first_seed"] + s["seeds"]] for _, s, *_ in blocks)
     settings = dict({key: first[key] for key in SAME}, nets=nets, seeds=len(taken),
                     first_seed=min(taken), seed_blocks=ranges, runs=len(results), alignment=False,
-                    ablation=all(n in nets for n in ("broken green", "broken red")))
+                    ablation=any(registry.NETS[n].ablation for n in nets))
     study = dict(
         title=first["title"] + f", pooled over {len(blocks)} reports",
         command="python3 compare.py --pool " + " ".join(os.path.basename(p) for p in paths),

@@ -723,6 +723,29 @@ def test_batches_keep_one_shape_and_share_the_work():
     assert [len(g) for g in training.batches(runs, 2)] == [45] * 8  # 90 runs a pair
 
 
+def test_a_new_net_is_one_registry_entry(tmp_path):
+    """A fourth broken net registered in a copy of the project trains, is compared with the
+    original, and is drawn, with no other change."""
+    for path in HERE.glob("*.py"):
+        (tmp_path / path.name).write_text(path.read_text())
+    registry_py = tmp_path / "registry.py"
+    anchor = '    Net(FROZEN, "frozen", "tab:gray", frozen=True),'
+    text = registry_py.read_text()
+    assert anchor in text
+    registry_py.write_text(text.replace(anchor, anchor + '\n    Net("broken red again", '
+                                        '"red again", "tab:purple", ("red",), ablation=True),'))
+    result = run(str(tmp_path / "compare.py"), "--ablation", "--seeds", "2", "--epochs", "2",
+                 "--jobs", "1", "--format", "json", "--plot", str(tmp_path / "f.png"),
+                 cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    saved_report = json.loads(result.stdout)
+    assert {r["net"] for r in saved_report["runs"]} >= {"broken red again", "broken red"}
+    assert ["broken red again", "original"] in [c["nets"] for c in saved_report["comparisons"]]
+    red, again = ([r["history"] for r in saved_report["runs"] if r["net"] == net]
+                  for net in ("broken red", "broken red again"))
+    assert red == again and (tmp_path / "f.png").stat().st_size > 1000  # the same lines
+
+
 def test_compare_csv_parses_with_the_table_columns():
     import csv
     import io

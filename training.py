@@ -16,7 +16,7 @@ import numpy as np
 import lockstep
 import original_net
 from original_net import count
-from registry import EXPERIMENTS, FROZEN, NETS
+from registry import ARTICLE_PAIR, EXPERIMENTS, NETS
 
 MAX_BATCH = 60  # runs in a lock-step batch: more saves little time a run, costs memory
 # What a Dask worker needs of the project, in the order it can import them.
@@ -34,7 +34,7 @@ class StudyError(Exception):
 def plan(settings):
     """Every training run, in the order of the tables: experiment, digit pair, net, seed."""
     return [dict(experiment=experiment, hidden=EXPERIMENTS[experiment], digits=digits,
-                 net=net, breaks=NETS[net], frozen=net == FROZEN, seed=seed,
+                 net=net, breaks=NETS[net].breaks, frozen=NETS[net].frozen, seed=seed,
                  train_size=settings["train_sizes"][digits])
             for experiment in settings["experiments"] for digits in settings["digits"]
             for net in settings["nets"] for seed in seed_range(settings)]
@@ -88,7 +88,8 @@ def finish(groups, jobs):
 
 
 def name(run):
-    pair = "" if run["digits"] == (0, 1) else f", digits {run['digits'][0]}/{run['digits'][1]}"
+    pair = ("" if run["digits"] == ARTICLE_PAIR
+            else f", digits {run['digits'][0]}/{run['digits'][1]}")
     return f"{run['experiment']}{pair}, {run['net']}, seed {run['seed']}"
 
 
