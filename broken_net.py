@@ -135,12 +135,21 @@ FIRST = np.eye(4, dtype=bool)  # FIRST[k]: the mask of position k in a 2x2 windo
 
 # ---------------------------------------------------------------- network
 
-def init_params(seed=0, hidden=(28, 36)):
-    """Standard normal weights, as in the article: W1a..W2d 3x3, W3 16xh3, W4 h3xh4, W5 h4x1."""
-    rng = np.random.default_rng(seed)
+def shapes(hidden=(28, 36)):
+    """Each weight's shape, by name: W1a..W2d 3x3, W3 16xh3, W4 h3xh4, W5 h4x1."""
     h3, h4 = hidden
-    shapes = dict.fromkeys(NAMES[:6], (3, 3)) | {"W3": (16, h3), "W4": (h3, h4), "W5": (h4, 1)}
-    return {name: rng.standard_normal(shapes[name]) for name in NAMES}
+    return dict.fromkeys(NAMES[:6], (3, 3)) | {"W3": (16, h3), "W4": (h3, h4), "W5": (h4, 1)}
+
+
+def weight_count(hidden=(28, 36)):
+    """How many weights the net has: 54 in the kernels, the rest in the dense head."""
+    return sum(math.prod(shape) for shape in shapes(hidden).values())
+
+
+def init_params(seed=0, hidden=(28, 36)):
+    """Standard normal weights, as in the article, in the shapes of shapes()."""
+    rng = np.random.default_rng(seed)
+    return {name: rng.standard_normal(shape) for name, shape in shapes(hidden).items()}
 
 
 def sigmoid(z):
@@ -426,7 +435,7 @@ def parse_args(argv):
         raise UsageError("--four-samples takes no --test-size or --digits (four images, "
                          "train = test)")
     h3, h4 = args.hidden
-    weights = 54 + 16 * h3 + h3 * h4 + h4
+    weights = weight_count(args.hidden)
     if weights > MAX_WEIGHTS:  # refused before anything is allocated
         raise UsageError(f"--hidden {h3} {h4}: {weights:,} weights, more than "
                          f"{MAX_WEIGHTS:,}")

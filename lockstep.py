@@ -13,8 +13,18 @@ maximum), the batch may compute it another way. So each run's epoch costs and fi
 weights equal a separate original_net.train / broken_net.train run bit for bit;
 test_scripts.py proves it, and compare.py trains all its runs here.
 
-It also holds the alignment measure of compare.py --alignment: how far a broken
-gradient points from the true one at the same weights.
+What each part mirrors, in original_net.py (and broken_net.py's GREEN and RED lines):
+
+| here | the nets' lines |
+|---|---|
+| Batch.forward | forward(): red star (layer 1), blue star (layer 2), green, pink and black stars |
+| Batch.backward_dense | backward(): black box and star, pink and green stars, down to d_p2 |
+| Batch.backward_conv | backward(): blue star (layer 2) and red star (layer 1); GREEN, RED |
+| Batch.update | train(): velocity *= momentum; velocity += lr * grad; theta -= velocity |
+| train | train(): the epochs, the steps, the cost, the divergence checks, the flush |
+
+The weights' layout (LAYER1, LAYER2, the offsets) comes from the nets' NAMES and shapes().
+The alignment measure of compare.py --alignment is in alignment.py.
 """
 import math
 import sys
@@ -25,10 +35,17 @@ import broken_net
 import original_net
 from original_net import COLS4, INDEX8, NAMES, VALID8
 
-# Alignment groups: W1 = W1a, W1b; W2 = W2a..W2d; W3; W4; W5.
-GROUPS = {"W1": ("W1a", "W1b"), "W2": ("W2a", "W2b", "W2c", "W2d"),
-          "W3": ("W3",), "W4": ("W4",), "W5": ("W5",)}
-CONV = 54  # W1a..W2d are the first 54 weights: the only ones a broken line reaches
+# A run's row of weights is the nets' flat vector (their train() concatenates NAMES in
+# order): layer 1's kernels, then layer 2's, then the dense head.
+LAYER1 = tuple(name for name in NAMES if name.startswith("W1"))  # W1a, W1b: a channel each
+LAYER2 = tuple(name for name in NAMES if name.startswith("W2"))  # W2a..W2d
+_ends = np.cumsum([math.prod(shape) for shape in original_net.shapes().values()]).tolist()
+END = dict(zip(NAMES, _ends))  # where each weight ends in the row (the kernels come first)
+K1 = slice(0, END[LAYER1[-1]])                   # the kernels of layer 1, ...
+K2 = slice(END[LAYER1[-1]], END[LAYER2[-1]])     # ... and of layer 2
+CONV = K2.stop  # W1a..W2d: the only weights a broken line reaches
+Z1 = len(LAYER1) * INDEX8.shape[1]  # layer 1's outputs a run: a channel's 8x8 pixels each
+Z2 = len(LAYER2) * COLS4.shape[0]   # layer 2's: 4x4 each
 
 
 class RunDiverged(ArithmeticError):
@@ -38,66 +55,6 @@ class RunDiverged(ArithmeticError):
     def __init__(self, run, epoch, cause, lr):
         super().__init__(original_net.diverged(epoch, cause, lr))
         self.run, self.where = run, f"diverged in epoch {epoch} ({cause})"
-
-
-# ---------------------------------------------------------------- the alignment measure
-
-def alignment(a, b, starts):
-    """Cosine similarity and fraction of equal signs of a and b, per group.
-
-    a and b are (..., n); group g is [..., starts[g]:starts[g+1]]. Identical groups
-    score exactly 1; where both parts are zero the cosine is 1 (they agree), where only
-    one is, 0: never NaN.
-    """
-    ends = np.append(starts[1:], a.shape[-1])
-    cosine = np.ones(a.shape[:-1] + (len(starts),))
-    signs = np.ones_like(cosine)
-    for g, (lo, hi) in enumerate(zip(starts, ends)):
-        x, y = a[..., lo:hi], b[..., lo:hi]
-        if np.array_equal(x, y):  # the common case for the layers no break reaches
-            continue
-        dot, xx, yy = (x * y).sum(axis=-1), (x * x).sum(axis=-1), (y * y).sum(axis=-1)
-        # sqrt(xx * yy) keeps the cosine of equal rows exactly 1; where xx * yy would
-        # under- or overflow, the product of the roots does the job.
-        product = xx * yy
-        norms = np.where((product > 1e-300) & (product < 1e300), np.sqrt(product),
-                         np.sqrt(xx) * np.sqrt(yy))
-        both_zero = (xx == 0) & (yy == 0)
-        cosine[..., g] = np.where(norms > 0, dot / np.where(norms > 0, norms, 1.0), both_zero)
-        signs[..., g] = (np.sign(x) == np.sign(y)).mean(axis=-1)
-    return cosine, signs
-
-
-def group_starts(params):
-    """Where each alignment group starts in the flat weight vector of params."""
-    sizes = [sum(params[name].size for name in names) for names in GROUPS.values()]
-    return np.cumsum([0] + sizes[:-1])
-
-
-class AlignmentMeter:
-    """The measure on one run: an on_step hook for broken_net.train (the reference).
-
-    Each step stores the broken gradient and the true one at the same weights
-    (backward with no breaks) as rows of an epoch's buffer; at the epoch's end the
-    per-step cosines and sign agreements are computed at once and averaged.
-    """
-
-    def __init__(self, params, steps_per_epoch, epochs):
-        self.starts = group_starts(params)
-        self.broken = np.empty((steps_per_epoch, sum(p.size for p in params.values())))
-        self.true = np.empty_like(self.broken)
-        self.means = np.zeros((epochs, 2, len(GROUPS)))  # per epoch: cosine, signs; groups
-        self.step = 0
-
-    def __call__(self, params, cache, y, grads):
-        epoch, row = divmod(self.step, len(self.broken))
-        true = broken_net.backward(params, cache, y, breaks=())
-        for grad, buffer in ((grads, self.broken), (true, self.true)):
-            np.concatenate([grad[name].ravel() for name in NAMES], out=buffer[row])
-        if row == len(self.broken) - 1:
-            cosine, signs = alignment(self.broken, self.true, self.starts)
-            self.means[epoch] = cosine.mean(axis=0), signs.mean(axis=0)
-        self.step += 1
 
 
 # ---------------------------------------------------------------- the batch
@@ -147,16 +104,16 @@ class Batch:
                   for name, lo, hi, shape in spans}
         self.g = {name: self.grad[:, lo:hi].reshape((runs,) + shape)
                   for name, lo, hi, shape in spans}
-        self.k1 = self.theta[:, :18].reshape(runs, 2, 9)           # [W1a, W1b]
-        self.k2 = self.theta[:, 18:CONV].reshape(runs, 2, 2, 9)    # [[W2a, W2b], [W2c, W2d]]
-        self.g_k1 = self.grad[:, :18].reshape(runs, 2, 9)
-        self.g_k2 = self.grad[:, 18:CONV].reshape(runs, 2, 2, 9)
+        self.k1 = self.theta[:, K1].reshape(runs, 2, 9)           # [W1a, W1b]
+        self.k2 = self.theta[:, K2].reshape(runs, 2, 2, 9)        # [[W2a, W2b], [W2c, W2d]]
+        self.g_k1 = self.grad[:, K1].reshape(runs, 2, 9)
+        self.g_k2 = self.grad[:, K2].reshape(runs, 2, 2, 9)
         # The callers' dicts become views of their rows, as the nets' train() does it.
         for r, p in enumerate(params):
             p.update({name: self.theta[r, lo:hi].reshape(shape)
                       for name, lo, hi, shape in spans})
-        self.base1 = np.arange(0, runs * 128, 4).reshape(runs, 2, 4, 4)
-        self.base2 = np.arange(0, runs * 64, 4).reshape(runs, 4, 2, 2)
+        self.base1 = np.arange(0, runs * Z1, 4).reshape(runs, 2, 4, 4)
+        self.base2 = np.arange(0, runs * Z2, 4).reshape(runs, 4, 2, 2)
         # Per-run switches of the broken lines as flat index tables (None where no run of
         # the batch has the line): GREEN transposes each 2x2 map of d_p2; RED sends each
         # window's gradient to where the 8x8 mask, transposed, has its 1: the position
@@ -166,7 +123,7 @@ class Batch:
         self.green = transposed((4, 2, 2), runs, green, (0, 2, 1)) if any(green) else None
         self.red = None
         if any(red):
-            pixels = np.arange(runs * 128).reshape(runs, 2, 4, 4, 4)
+            pixels = np.arange(runs * Z1).reshape(runs, 2, 4, 4, 4)
             flipped = pixels.transpose(0, 1, 3, 2, 4)[..., SWAP]
             self.red = (transposed((2, 4, 4), runs, red, (0, 2, 1)),
                         np.where(np.reshape(red, (runs, 1, 1, 1, 1)), flipped, pixels).ravel())
@@ -236,7 +193,7 @@ class Batch:
         np.greater(z[:, 1], 0, out=act[:, 1])             # ReLU' (2b)
         a = c["p2"][:, 3]                                 # a2 at the maxima of 2d
         np.subtract(1, a * a, out=act[:, 3])              # tanh' (2d)
-        d_z2 = np.zeros(runs * 64)
+        d_z2 = np.zeros(runs * Z2)
         d_z2.put(at2, d_p2 * act)
         d_z2 = d_z2.reshape(runs, 2, 2, 16)
         np.matmul(d_z2, c["patches2"].transpose(0, 1, 3, 2), out=d_k2)
@@ -249,9 +206,9 @@ class Batch:
         z = c["z1"].reshape(-1).take(at1)
         act = 1 / (1 + z * z)                             # arctan' (1b)
         np.greater(z[:, 0], 0, out=act[:, 0])             # ReLU' (1a)
-        d_z1 = np.zeros(runs * 128)
+        d_z1 = np.zeros(runs * Z1)
         d_z1.put(at1, d_p1 * act)
-        np.matmul(d_z1.reshape(runs, 2, 64), c["patches1"].transpose(0, 2, 1), out=d_k1)
+        np.matmul(d_z1.reshape(runs, 2, -1), c["patches1"].transpose(0, 2, 1), out=d_k1)
 
     def update(self, lr, momentum):
         """v = momentum * v + lr * grad; W = W - v, for every weight of every run."""
@@ -300,11 +257,14 @@ def train(params, images, labels, breaks, epochs, lr, momentum, align=(), on_epo
     batch = Batch(params, breaks, frozen)
     # The layer-1 patches of each distinct image, once (the runs share their data set);
     # a step's patches are then rows copied from this table.
-    distinct, which = distinct_rows(images.reshape(runs * steps, 64))
+    distinct, which = distinct_rows(images.reshape(runs * steps, -1))
     table = np.ascontiguousarray(distinct[:, INDEX8] * VALID8)   # (images, 9, 64)
     which = which.reshape(runs, steps).T.copy()               # (N, R)
     targets = np.asarray(labels, dtype=float).T.copy()       # (N, R)
-    meter = BatchMeter(batch, params[0], align, steps) if len(align) else None
+    meter = None
+    if len(align):
+        from alignment import BatchMeter  # it mirrors this module's layout
+        meter = BatchMeter(batch, params[0], align, steps)
     histories = np.empty((epochs, runs))
     for epoch in range(1, epochs + 1):
         costs = np.zeros(runs)
@@ -337,43 +297,6 @@ def train(params, images, labels, breaks, epochs, lr, momentum, align=(), on_epo
         if on_epoch:
             on_epoch(epoch)
     return histories.T.tolist(), ([np.array(means) for means in meter.means] if meter else [])
-
-
-class BatchMeter:
-    """AlignmentMeter's measure for the runs in align, inside the batch.
-
-    The broken and the true gradient share the dense part (W3, W4, W5), computed once,
-    so those groups score exactly 1, as in AlignmentMeter, where they are equal; for W1
-    and W2 the true gradient comes from the conv part of backward without breaks.
-    """
-
-    def __init__(self, batch, params, align, steps):
-        lo, hi = min(align), max(align) + 1
-        if list(align) != list(range(lo, hi)):
-            raise ValueError("the aligned runs must be consecutive")
-        self.batch, self.runs = batch, slice(lo, hi)
-        self.broken = np.empty((hi - lo, steps, CONV))
-        self.true = np.empty_like(self.broken)
-        self.starts = group_starts(params)[:2]
-        self.means = [[] for _ in range(hi - lo)]  # per run: an (2, groups) array an epoch
-
-    def step(self, cache, d_p2, i):
-        runs, batch, true = self.runs, self.batch, self.true
-        # The aligned runs' part of the cache; their flat indices made relative to it.
-        sub = {key: cache[key][runs] for key in ("patches1", "z1", "patches2", "z2", "p2")}
-        sub["at1"] = cache["at1"][runs] - runs.start * 128
-        sub["at2"] = cache["at2"][runs] - runs.start * 64
-        batch.backward_conv(sub, d_p2[runs], batch.k2[runs], None, None,
-                            true[:, i, :18].reshape(-1, 2, 9),
-                            true[:, i, 18:].reshape(-1, 2, 2, 9))
-        self.broken[:, i] = batch.grad[runs, :CONV]
-
-    def end_epoch(self):
-        for means, broken, true in zip(self.means, self.broken, self.true):
-            cosine, signs = alignment(broken, true, self.starts)
-            epoch = np.ones((2, len(GROUPS)))
-            epoch[:, :2] = cosine.mean(axis=0), signs.mean(axis=0)
-            means.append(epoch)
 
 
 # ---------------------------------------------------------------- divergence

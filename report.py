@@ -8,7 +8,7 @@ import textwrap
 
 import numpy as np
 
-import lockstep
+import alignment
 import verdicts
 from original_net import count
 from registry import BROKEN, NETS, ORIGINAL
@@ -321,7 +321,7 @@ def alignment_rows(results, epochs, group_of):
     for (group, net), aligned in runs.items():
         for e in checkpoints(epochs):
             row = dict(group=group, net=net, epoch=e, seeds=len(aligned))
-            for g, weights in enumerate(lockstep.GROUPS):
+            for g, weights in enumerate(alignment.GROUPS):
                 for k, key in enumerate(("cosine", "signs")):
                     row[f"{weights}_{key}"] = verdicts.median_iqr(
                         [r["alignment"][e - 1, k, g] for r in aligned])

@@ -22,6 +22,7 @@ from scipy import stats
 from scipy.signal import convolve2d
 from sklearn.datasets import load_digits
 
+import alignment
 import broken_net
 import compare
 import digits_4samples
@@ -501,7 +502,7 @@ def test_lockstep_equals_separate_runs_bit_for_bit(hidden):
                                            0.001, 0.9, align=aligned)
     for r, (seed, breaks) in enumerate(runs):
         alone = original_net.init_params(seed, hidden)
-        meter = lockstep.AlignmentMeter(alone, x.shape[1], epochs) if breaks else None
+        meter = alignment.AlignmentMeter(alone, x.shape[1], epochs) if breaks else None
         if breaks:
             history = broken_net.train(alone, x[r], y[r], epochs, 0.001, 0.9, on_step=meter,
                                        breaks=breaks)
@@ -573,18 +574,18 @@ def test_alignment_helper_on_hand_made_vectors():
     starts = np.array([0, 2, 4, 6])
     a = np.array([1.0, 0.0, 1.0, 2.0, 0.0, 0.0, 3.0, -1.0])
     b = np.array([0.0, 5.0, -2.0, -4.0, 0.0, 0.0, 0.0, 0.0])
-    cosine, signs = lockstep.alignment(a, b, starts)
+    cosine, signs = alignment.alignment(a, b, starts)
     assert cosine.tolist() == [0.0, -1.0, 1.0, 0.0]  # orthogonal, opposite, both zero, one zero
     assert signs.tolist() == [0.0, 0.0, 1.0, 0.0]
     assert not np.isnan(cosine).any()
     same = np.random.default_rng(0).standard_normal(8)
-    assert lockstep.alignment(same, same, starts)[0].tolist() == [1.0] * 4
+    assert alignment.alignment(same, same, starts)[0].tolist() == [1.0] * 4
 
 
 def aligned_training(breaks, epochs=2):
     x_train, y_train, *_ = broken_net.load_data(seed=1)
     params = broken_net.init_params(1, (18, 20))
-    meter = lockstep.AlignmentMeter(params, 40, epochs)
+    meter = alignment.AlignmentMeter(params, 40, epochs)
     broken_net.train(params, x_train[:40], y_train[:40], epochs, on_step=meter, breaks=breaks)
     return meter.means  # (epochs, [cosine, signs], groups W1..W5)
 

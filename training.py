@@ -54,8 +54,8 @@ def split(runs, parts):
 def work(batch):
     """A batch's time, roughly, in the time of updating one weight: measured, a step of
     the batch costs about 45,000 of them, and each run about 3,500 plus its weights."""
-    h3, h4 = batch[0]["hidden"]
-    return batch[0]["train_size"] * (45_000 + len(batch) * (3_500 + 54 + 16 * h3 + h3 * h4 + h4))
+    weights = original_net.weight_count(batch[0]["hidden"])
+    return batch[0]["train_size"] * (45_000 + len(batch) * (3_500 + weights))
 
 
 def batches(runs, jobs):
