@@ -94,7 +94,7 @@ def pooled_group(strata, settings):
         else pairs
 
 
-def tables(results, settings):
+def study_tables(results, settings):
     """The study's tables: results (a row per group and net), claims, comparisons,
     alignment, and the runs."""
     group = group_of(settings)
@@ -552,7 +552,7 @@ def write_report(args, study, results, settings):
     """The report of a study (trained or pooled) in args.format to args.out or stdout,
     and its figure to args.plot; returns the exit status."""
     try:
-        found = tables(results, settings)
+        found = study_tables(results, settings)
     except verdicts.NotJudged as error:
         raise StudyError(error) from None
     text = (report.json_report(study, found) if args.format == "json"

@@ -179,7 +179,7 @@ def pooled(paths):
     """compare.py --pool of saved studies, in this process: (study, tables, results,
     settings)."""
     study, results, settings = saved.pool(paths, lambda line: None)
-    return study, compare.tables(results, settings), results, settings
+    return study, compare.study_tables(results, settings), results, settings
 
 
 # ---------------------------------------------------------------- the report
@@ -221,7 +221,7 @@ def build(render):
 def fill(made, article_blocks, article_pool, extended_blocks, extended_pool):
     """REPORT.md: docs/REPORT_TEMPLATE.md filled from the studies' saved reports."""
     first = article_blocks[0]
-    parts = report.sections(first["study"], tables_of(first), "markdown")
+    parts = report.sections(first["study"], saved_tables(first), "markdown")
     ext_study, ext_tables, *_ = extended_pool
     ext_parts = report.sections(ext_study, ext_tables, "markdown")
     _, pool_tables, *_ = article_pool
@@ -256,7 +256,7 @@ def fill(made, article_blocks, article_pool, extended_blocks, extended_pool):
         return string.Template(file.read()).substitute(values)
 
 
-def tables_of(saved_report):
+def saved_tables(saved_report):
     """A saved JSON report's tables, as report.sections takes them."""
     return {key: saved_report[key] for key in ("results", "claims", "comparisons", "alignment",
                                                "runs")}

@@ -21,7 +21,7 @@ def checkpoints(epochs):
     return [e for e in CHECKPOINTS if e < epochs] + [epochs]
 
 
-def number(x, digits=3):
+def rounded(x, digits=3):
     """x to digits significant digits (a whole number from 100 up), without an exponent
     for 1e-4 <= |x| < 1e6."""
     if x is None:
@@ -38,7 +38,7 @@ def share(x):
 
 
 def p_text(p):
-    return "<0.0001" if p < 1e-4 else number(p, 2)
+    return "<0.0001" if p < 1e-4 else rounded(p, 2)
 
 
 def spread(value, digits=3, fixed=False):
@@ -46,7 +46,7 @@ def spread(value, digits=3, fixed=False):
     digits decimals (for accuracies) instead of significant digits."""
     if value is None:
         return "-"
-    median, low, high = (f"{v:.{digits}f}" if fixed else number(v, digits) for v in value)
+    median, low, high = (f"{v:.{digits}f}" if fixed else rounded(v, digits) for v in value)
     return median if low == high == median else f"{median} ({low} to {high})"
 
 
@@ -55,7 +55,7 @@ def interval_text(low, high, digits=3):
     reaches) it says so."""
     if low is None or high is None:
         return "too few seeds"
-    return f"{number(low, digits)} to {number(high, digits)}"
+    return f"{rounded(low, digits)} to {rounded(high, digits)}"
 
 
 def render(header, body, markdown):
@@ -174,7 +174,7 @@ def measured(row):
     """What a claim's seeds showed, for its line of the claims table."""
     if row["kind"] == "cost":
         known = None not in row["ratio_interval"]
-        return (f"broken/original cost @{row['epoch']}: {number(row['median_ratio'], 3)} "
+        return (f"broken/original cost @{row['epoch']}: {rounded(row['median_ratio'], 3)} "
                 f"({'95% ' if known else ''}{interval_text(*row['ratio_interval'], 2)})")
     low, high = row["interval"]
     return f"held in {row['held']}/{row['seeds']} seeds (95% {low:.2f} to {high:.2f})"
@@ -297,7 +297,7 @@ def pairs_section(rows, markdown):
                      f"{100 * r['median_difference']:+.1f} ({interval_text(low, high, 2)})",
                      f"{r['wins']}/{r['ties']}/{r['losses']}", p_text(r["p_adjusted"]),
                      r["verdict"],
-                     f"{number(r['median_cost_ratio'], 2)} "
+                     f"{rounded(r['median_cost_ratio'], 2)} "
                      f"({interval_text(*r['cost_ratio_interval'], 2)})"
                      if r["median_cost_ratio"] is not None else "-",
                      f"{r['stuck'][0]}, {r['stuck'][1]}"])

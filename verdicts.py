@@ -132,14 +132,30 @@ def log_ratio(a, b, where):
 
 # ---------------------------------------------------------------- tests and intervals
 
+class RateTest(NamedTuple):
+    """A rate claim's test over its seeds."""
+    p_value: float   # exact two-sided binomial test against 1/2
+    side: int        # where the rate lies against 1/2: +1, -1 or 0
+    interval: list   # the rate's Clopper-Pearson 95% interval, [low, high]
+
+
+class CostTest(NamedTuple):
+    """A cost claim's test over its seeds."""
+    p_value: float        # two-sided Wilcoxon signed-rank test of the log ratios (Pratt)
+    side: int             # the side of 0 the log ratios lean to: +1, -1 or 0
+    median_ratio: float
+    ratio_interval: list  # its exact 95% interval, [low, high]; None where no order
+    #                       statistic reaches
+
+
 def rate_test(held):
-    """Exact two-sided binomial test of the rate of held against 1/2: (p-value, the
-    side the rate is on (+1, -1 or 0), Clopper-Pearson interval of the rate)."""
+    """Exact two-sided binomial test of the rate of held against 1/2, and the rate's
+    Clopper-Pearson interval: a RateTest."""
     from scipy import stats
     k, n = int(np.sum(held)), len(held)
     result = stats.binomtest(k, n, 0.5)
     interval = result.proportion_ci(CONFIDENCE, method="exact")
-    return result.pvalue, int(np.sign(2 * k - n)), [interval.low, interval.high]
+    return RateTest(result.pvalue, int(np.sign(2 * k - n)), [interval.low, interval.high])
 
 
 def signed_rank_side(logs, axis=-1):
@@ -151,14 +167,14 @@ def signed_rank_side(logs, axis=-1):
 
 
 def cost_test(logs):
-    """Two-sided Wilcoxon signed-rank test of the log ratios against 0: (p-value, the
-    side they lean to, the median ratio, its exact 95% interval [low, high], where an
-    end no order statistic reaches is None)."""
+    """Two-sided Wilcoxon signed-rank test of the log ratios against 0, and the median
+    ratio with its exact distribution-free interval (order statistics): a CostTest."""
     from scipy import stats
     logs = np.asarray(logs, dtype=float)
     interval = stats.quantile_test(logs).confidence_interval(CONFIDENCE)
     ends = [float(np.exp(e)) if np.isfinite(e) else None for e in (interval.low, interval.high)]
-    return signed_rank_p(logs), int(signed_rank_side(logs)), float(np.exp(np.median(logs))), ends
+    return CostTest(signed_rank_p(logs), int(signed_rank_side(logs)),
+                    float(np.exp(np.median(logs))), ends)
 
 
 def signed_rank_p(logs):
@@ -192,7 +208,7 @@ def word(p_adjusted, side, claimed):
     return "unclear"
 
 
-def test(claim, values):
+def claim_test(claim, values):
     """(p-value, side) of one claim's observations; p is 1 where no test can tell."""
     if claim.kind == "rate":
         p, side, _ = rate_test(values)
@@ -227,7 +243,7 @@ def judge(claims, values):
     """The Judgement of each claim of a family, each with its observations over its
     seeds. One seed is no test: its word says what the seed showed ('holds once',
     'fails once')."""
-    tested = [test(c, v) if len(v) > 1 else (1.0, 0) for c, v in zip(claims, values)]
+    tested = [claim_test(c, v) if len(v) > 1 else (1.0, 0) for c, v in zip(claims, values)]
     adjusted = holm([p for p, _ in tested]) if tested else []
     out = []
     for claim, v, (p, side), a in zip(claims, values, tested, adjusted):
@@ -261,7 +277,7 @@ def article_claims(pairs_of, epochs):
     rows = []
     for claim, v, keep, found, again in zip(claims, values, learned, main, trained):
         held = v if claim.kind == "rate" else np.sign(v) == claim.direction
-        _, _, interval = rate_test(held) if len(v) else (None, None, [0.0, 1.0])
+        interval = rate_test(held).interval if len(v) else [0.0, 1.0]
         row = dict(section=claim.section, experiment=claim.experiment, claim=claim.quote,
                    label=claim.label, kind=claim.kind, nets=list(claim.nets),
                    held=int(held.sum()), seeds=len(v), interval=interval,
@@ -270,7 +286,8 @@ def article_claims(pairs_of, epochs):
                    trained_held=int(held[keep].sum()), trained_seeds=int(keep.sum()),
                    trained_p_adjusted=again.p_adjusted, trained_verdict=again.verdict)
         if claim.kind == "cost":
-            _, _, row["median_ratio"], row["ratio_interval"] = cost_test(v)
+            found = cost_test(v)
+            row["median_ratio"], row["ratio_interval"] = found.median_ratio, found.ratio_interval
             row["epoch"] = epochs if claim.epoch == "end" else middle_epoch(epochs)
         rows.append(row)
     return rows
@@ -310,7 +327,7 @@ def comparisons(compared):
         low, high = (stats.quantile_test(diff).confidence_interval(CONFIDENCE)
                      if len(diff) > 1 else (-np.inf, np.inf))
         p = signed_rank_p(diff) if len(diff) > 1 else 1.0
-        _, _, ratio, ratio_interval = cost_test(logs) if len(logs) > 1 else (0, 0, None, None)
+        ratio = cost_test(logs) if len(logs) > 1 else CostTest(1.0, 0, None, None)
         rows.append(dict(
             experiment=experiment, digits=list(digits), group=group, nets=[a, b],
             pooled=False, seeds=len(pairs),
@@ -319,8 +336,8 @@ def comparisons(compared):
                       float(high) if np.isfinite(high) else None],
             wins=int((diff > 0).sum()), ties=int((diff == 0).sum()),
             losses=int((diff < 0).sum()), p_value=float(np.nan_to_num(p, nan=1.0)),
-            side=int(signed_rank_side(diff)), median_cost_ratio=ratio,
-            cost_ratio_interval=ratio_interval,
+            side=int(signed_rank_side(diff)), median_cost_ratio=ratio.median_ratio,
+            cost_ratio_interval=ratio.ratio_interval,
             stuck=[sum(x["stuck"] for x, _ in pairs), sum(y["stuck"] for _, y in pairs)]))
     for row, adjusted in zip(rows, holm([r["p_value"] for r in rows]) if rows else []):
         row["p_adjusted"] = float(adjusted)
