@@ -247,7 +247,8 @@ def fill(made, article_blocks, article_pool, extended_blocks, extended_pool):
         extended_blocks_table=extended_table(settings, extended_blocks,
                                              ext_tables["comparisons"]),
         extended_agree=extended_agree(extended_blocks, ext_tables["comparisons"]),
-        margin=f"{100 * verdicts.MARGIN:g}",
+        margin=f"{100 * verdicts.MARGIN:g}", ci=report.CI, tost=report.TOST,
+        stuck_level=report.STUCK,
         extended_pooled=ext_parts["pooled"], extended_pairs=ext_parts["pairs"],
         extended_accuracy=ext_parts["accuracy"].replace(
             "## Accuracy", f"## Accuracy on the {len(PAIRS)} digit pairs", 1),
@@ -332,7 +333,8 @@ def blocks_differ(article_blocks):
     if not differ:
         return "Every claim has the same word in every block."
     return ("Words that differ between the blocks: " + "; ".join(differ) + ". A word near the "
-            "5% line comes out significant again only about half the time (Goodman 1992): "
+            f"{report.LEVEL} line comes out significant again only about half the time "
+            "(Goodman 1992): "
             "the pooled word is the one to trust, and the borderline mark says which words a "
             "single 30-seed study should not.")
 
@@ -399,7 +401,7 @@ def extended_answer(comparisons):
 def mean(row, prefix=""):
     """'-8.3 points (95% interval -11 to -5.6)': a pooled row's mean difference."""
     low, high = row[prefix + "interval"] or [None, None]
-    return (f"{100 * row[prefix + 'mean_difference']:+.1f} points (95% interval "
+    return (f"{100 * row[prefix + 'mean_difference']:+.1f} points ({report.CI} interval "
             f"{report.interval_text(*(None if v is None else 100 * v for v in (low, high)), 2)})")
 
 

@@ -10,10 +10,15 @@ import numpy as np
 
 import alignment
 import verdicts
-from original_net import count
+from original_net import STUCK_LEVEL, count
 from registry import BROKEN, NETS, ORIGINAL
 
 WIDTH = 100  # the text report's widest line
+# The levels every note states, as verdicts.py and the nets set them: '95%', '5%', ...
+CI = f"{verdicts.CONFIDENCE:.0%}"
+LEVEL = f"{verdicts.ALPHA:.0%}"
+TOST = f"{1 - 2 * verdicts.ALPHA:.0%}"
+STUCK = f"{STUCK_LEVEL:.0%}"
 CHECKPOINTS = (1, 100, 250)  # the epochs of the cost table, and the last
 
 
@@ -175,9 +180,9 @@ def measured(row):
     if row["kind"] == "cost":
         known = None not in row["ratio_interval"]
         return (f"broken/original cost @{row['epoch']}: {rounded(row['median_ratio'], 3)} "
-                f"({'95% ' if known else ''}{interval_text(*row['ratio_interval'], 2)})")
+                f"({CI + ' ' if known else ''}{interval_text(*row['ratio_interval'], 2)})")
     low, high = row["interval"]
-    return f"held in {row['held']}/{row['seeds']} seeds (95% {low:.2f} to {high:.2f})"
+    return f"held in {row['held']}/{row['seeds']} seeds ({CI} {low:.2f} to {high:.2f})"
 
 
 def once(row):
@@ -192,7 +197,7 @@ def power_of_ten(x):
 
 
 MARK_NOTE = (f"{verdicts.BORDERLINE} marks a borderline word, one whose p-value is near enough "
-             f"to the 5% line that another study may well give another (holds or fails with a "
+             f"to the {LEVEL} line that another study may well give another (holds or fails with a "
              f"Holm p above {power_of_ten(verdicts.FIRM_HOLM_P)}, unclear with a p below "
              f"{verdicts.FIRM_UNCLEAR_P:g}; python3 verdicts.py --calibrate)")
 
@@ -254,14 +259,15 @@ def pooled_section(rows, markdown):
     margin = f"{100 * rows[0]['margin']:g}"
     title = "Nets compared: the mean difference over every seed and digit pair"
     note = (f"per seed, a - b of held-out test accuracy, in points (a run that did not learn "
-            f"counts as it ended), averaged over every seed of every digit pair; its 95% "
+            f"counts as it ended), averaged over every seed of every digit pair; its {CI} "
             f"interval (a bootstrap within each pair, BCa) and the word from it; 'as good': "
-            f"equivalence by TOST at 5%, the 90% interval within {margin} points either way; "
+            f"equivalence by TOST at {LEVEL}, the {TOST} interval within {margin} points either "
+            f"way; "
             f"the runs that did not learn, each net's, the seeds where only a's (only b's) did "
             f"not, and the exact McNemar test of those; and the same mean over the seeds where "
             f"both nets learned")
-    header = ["group", "a - b", "seeds", "mean (95%)", "word", "90% interval", "as good",
-              "did not learn", "only a, b", "McNemar p", "both learned: mean (95%)", "as good"]
+    header = ["group", "a - b", "seeds", f"mean ({CI})", "word", f"{TOST} interval", "as good",
+              "did not learn", "only a, b", "McNemar p", f"both learned: mean ({CI})", "as good"]
     body = [[r["group"], nets_text(r), str(r["seeds"]),
              points(r["mean_difference"], r["interval"]), r["verdict"],
              interval_text(*(None if v is None else 100 * v
@@ -283,12 +289,12 @@ def pairs_section(rows, markdown):
     title = "Nets compared seed by seed, per digit pair"
     note = (f"description beside the pooled rows, whose words replicate where these may not: "
             f"per seed, a - b of held-out test accuracy, in points (a run that did not learn "
-            f"counts as it ended); the median difference and its exact 95% interval; the word "
+            f"counts as it ended); the median difference and its exact {CI} interval; the word "
             f"from a two-sided Wilcoxon signed-rank test, Holm-corrected over the {len(rows)} "
             f"comparisons, which weighs how far each seed leans, so a few large losses can "
             f"outweigh many small wins; the cost ratio a/b is of the final costs; each net's "
             f"runs that did not learn are counted beside")
-    header = ["group", "a - b", "median (95%)", "w/t/l", "Holm p", "word",
+    header = ["group", "a - b", f"median ({CI})", "w/t/l", "Holm p", "word",
               "cost ratio a/b", "did not learn (a, b)"]
     body = []
     for r in rows:
@@ -303,7 +309,7 @@ def pairs_section(rows, markdown):
                      f"{r['stuck'][0]}, {r['stuck'][1]}"])
     if not markdown:  # the cost ratios in a table of their own, to fit the width
         main = render(header[:6], [row[:6] for row in body], False)
-        costs = render(["group", "a - b", "cost ratio a/b, median (95%)", header[7]],
+        costs = render(["group", "a - b", f"cost ratio a/b, median ({CI})", header[7]],
                        [[row[0], row[1], row[6], row[7]] for row in body], False)
         return [heading(title, note, False), main, costs]
     return [heading(title, note, True), render(header, body, True)]
@@ -371,13 +377,13 @@ def reading(results, claim_rows, comparison_rows):
                         + tally(claim_rows) + ".")
             shaky = [r["label"] for r in claim_rows if r["borderline"]]
             if shaky:
-                text.append("Borderline (near enough to the 5% line that another study may "
+                text.append(f"Borderline (near enough to the {LEVEL} line that another study may "
                             "well give another word): " + "; ".join(shaky) + ".")
     text += [answer(row) for row in comparison_rows
              if row["pooled"] and row["nets"] == [BROKEN, ORIGINAL]]
     text.append(f"{sum(r['stuck'] for r in results)} of {len(results)} runs did not learn "
                 f"(stuck: training accuracy no better than the majority digit's, one-sided "
-                f"binomial test at 1%): {stuck_by_net(results)}.")
+                f"binomial test at {STUCK}): {stuck_by_net(results)}.")
     return text
 
 

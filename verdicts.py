@@ -479,7 +479,7 @@ def median_iqr(values):
 
 POWERS = (0.05, 0.2, 0.35, 0.5, 0.65, 0.8, 0.95, 0.99)  # 0.05: no effect
 KINDS = ("rate", "cost, normal", "cost, t(3)")
-FAMILY = 8  # claims judged together, with Holm's correction, as the article's eight
+FAMILY = len(CLAIMS)  # claims judged together, with Holm's correction, as the article's
 
 
 def null_signed_rank(n):
