@@ -304,7 +304,7 @@ def claims_answer(article_blocks, pooled_claims):
              if all(block_claim(b, c["label"])["verdict"] == c["verdict"]
                     for b in article_blocks)]
     return (f"Pooled over the {len(article_blocks)} blocks ({seeds} seeds), of the article's "
-            f"{len(pooled_claims)} claims, {report.tally(pooled_claims)}. "
+            f"{len(pooled_claims)} claims, {report.tally(pooled_claims, marks=False)}. "
             f"{len(agree)} of the {len(pooled_claims)} words come out in every block: "
             + "; ".join(agree) + ".")
 

@@ -351,11 +351,12 @@ def alignment_section(rows, markdown):
     return [heading(title, note, markdown), render(header, body, markdown)]
 
 
-def tally(claim_rows):
-    """'2 hold (1 borderline), 2 fail and 4 stay unclear'."""
+def tally(claim_rows, marks=True):
+    """'2 hold (1 borderline), 2 fail and 4 stay unclear'; without marks, no borderline
+    count (where blocks measure the replication instead)."""
     def part(word, verb, plural):
         rows = [r for r in claim_rows if r["verdict"] == word]
-        shaky = sum(r["borderline"] for r in rows)
+        shaky = sum(r["borderline"] for r in rows) if marks else 0
         return (f"{len(rows)} {verb if len(rows) == 1 else plural}"
                 + (f" ({shaky} borderline)" if shaky and word != "unclear" else ""))
     return (f"{part('holds', 'holds', 'hold')}, {part('fails', 'fails', 'fail')} and "
