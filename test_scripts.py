@@ -1,6 +1,7 @@
-"""Tests for original_net.py, broken_net.py, lockstep.py, digits_4samples.py and compare.py.
+"""The tests, grouped by module in the order of the package's layout.
 
-Run: python -m pytest -q test_scripts.py
+    python3 -m pytest -q test_scripts.py                  # all of them (about two minutes)
+    python3 -m pytest -q -m "not slow" test_scripts.py    # those that run no process
 """
 import importlib
 import json
@@ -33,7 +34,17 @@ import report
 import training
 import verdicts
 
+
+# ---------------------------------------------------------------- helpers: running the scripts
+
+
 HERE = Path(__file__).resolve().parent
+
+
+HERE = Path(__file__).resolve().parent
+DIGITS = load_digits()
+
+
 DIGITS = load_digits()
 NETS = ["original_net", "broken_net"]
 
@@ -46,6 +57,99 @@ def run(*args, stdin=None, env=None, cwd=HERE):
     """Run python with args; returns the CompletedProcess (text)."""
     return subprocess.run([sys.executable, *args], input=stdin, capture_output=True, text=True,
                           env=env, cwd=cwd, timeout=120)
+
+
+def blocked(tmp_path, module):
+    """An environment in which 'import module' fails, as where it is not installed."""
+    folder = tmp_path / "blocker"
+    folder.mkdir()
+    (folder / f"{module}.py").write_text(f"raise ImportError('no {module} here')\n")
+    return dict(os.environ, PYTHONPATH=str(folder))
+
+
+def start(*args):
+    """A script in a session of its own (so that its whole process group can be seen and
+    signalled), with Ctrl-C's default handling even where the tests run without it."""
+    return subprocess.Popen([sys.executable, *args], cwd=HERE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+
+
+def wait_for(stream, text, timeout=60):
+    """Read stream until a line holds text."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        line = stream.readline()
+        if text in line:
+            return
+        assert line, f"the stream ended before {text!r}"
+    raise AssertionError(f"no {text!r} within {timeout} s")
+
+
+def group_left(process, timeout):
+    """The processes of process's group still alive after up to timeout seconds."""
+    end = time.monotonic() + timeout
+    while True:
+        left = subprocess.run(["ps", "-o", "pid=,stat=,args=", "-g", str(process.pid)],
+                              capture_output=True, text=True).stdout.strip()
+        left = "\n".join(line for line in left.splitlines() if " Z" not in line)  # zombies
+        if not left or time.monotonic() > end:
+            return left
+        time.sleep(0.2)
+
+
+def finish(process, timeout):
+    try:
+        return process.communicate(timeout=timeout)
+    finally:
+        if group_left(process, 0):
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def processes_with(text, timeout):
+    """The processes whose command line holds text, still alive after up to timeout s."""
+    end = time.monotonic() + timeout
+    while True:
+        ps = subprocess.run(["ps", "-ww", "-eo", "pid=,stat=,args="], capture_output=True,
+                            text=True).stdout.splitlines()
+        left = [line for line in ps if text in line and " Z" not in line and "ps -eo" not in line]
+        if not left or time.monotonic() > end:
+            return left
+        time.sleep(0.2)
+
+
+def sessions(leader, timeout=0):
+    """The live processes of the session that leader leads, after up to timeout s."""
+    end = time.monotonic() + timeout
+    while True:
+        left = [line for line in subprocess.run(
+            ["ps", "-o", "pid=,stat=", "-s", str(leader)], capture_output=True,
+            text=True).stdout.splitlines() if "Z" not in line.split()[-1]]
+        if not left or time.monotonic() > end:
+            return left
+        time.sleep(0.2)
+
+
+def terminal_output(*args):
+    """What a script writes to a terminal (a pseudo-terminal here)."""
+    import pty
+    main, replica = pty.openpty()
+    process = subprocess.Popen([sys.executable, *args], stdout=replica, stderr=replica, cwd=HERE)
+    os.close(replica)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(main, 4096)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    assert process.wait(timeout=60) == 0
+    return b"".join(chunks).decode()
+
+
+# ---------------------------------------------------------------- the nets: gradients
 
 
 def random_image(seed):
@@ -77,19 +181,8 @@ def numeric_gradient(module, params, x, y, eps=1e-6):
     return grads
 
 
-def blocked(tmp_path, module):
-    """An environment in which 'import module' fails, as where it is not installed."""
-    folder = tmp_path / "blocker"
-    folder.mkdir()
-    (folder / f"{module}.py").write_text(f"raise ImportError('no {module} here')\n")
-    return dict(os.environ, PYTHONPATH=str(folder))
-
-
 def relative_error(a, b):
     return np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-300)
-
-
-# ---------------------------------------------------------------- gradients
 
 
 @pytest.mark.parametrize("seed, hidden, y", [(0, (28, 36), 1.0), (1, (18, 20), 0.0),
@@ -116,7 +209,7 @@ def test_gradient_check_can_fail():
     assert relative_error(grads["W2a"].T, numeric["W2a"]) > 1e-3
 
 
-# ---------------------------------------------------------------- forward pass
+# ---------------------------------------------------------------- the nets: forward pass
 
 
 def reference_forward(params, x):
@@ -174,7 +267,7 @@ def test_max_pool_routes_to_the_first_maximum_only():
     assert pooled[0, 0, 0] == 2.0 and mask.sum() == 1 and mask[0, 0, 0, 2]
 
 
-# ---------------------------------------------------------------- training
+# ---------------------------------------------------------------- the nets: training, data, stuck runs
 
 
 @pytest.mark.parametrize("module_name", NETS)
@@ -219,9 +312,35 @@ def test_data_split_is_the_articles():
     assert not np.array_equal(original_net.load_data(seed=1)[2], x_test)
 
 
-# ---------------------------------------------------------------- four samples, paste-safety
+@pytest.mark.parametrize("module_name", NETS)
+def test_train_raises_training_diverged_on_non_finite_numbers(module_name):
+    module = net(module_name)
+    x_train, y_train, *_ = module.load_data(seed=0)
+    params = module.init_params(0)
+    params["W4"][0, 0] = np.inf
+    with pytest.raises(module.TrainingDiverged, match="diverged in epoch 1"):
+        module.train(params, x_train[:5], y_train[:5], epochs=2)
 
 
+def test_a_stuck_run_is_no_better_than_the_majority_digit():
+    labels = np.array([1] * 177 + [0] * 173)                    # majority 177/350 = 0.506
+    right = labels.copy()
+    assert not original_net.is_stuck(right, labels)              # all right: learned
+    chance = labels.copy()
+    chance[:180] = 1 - chance[:180]                               # 170 of 350 right
+    assert original_net.is_stuck(chance, labels)                  # at chance: stuck ...
+    assert len(set(chance)) == 2                                  # ... though not one digit
+    good = labels.copy()
+    good[:130] = 1 - good[:130]                                   # 220 right: p < 0.001
+    assert not original_net.is_stuck(good, labels)
+    four = np.array([0, 1, 1, 0])  # four samples: even 4/4 is no test at 1%: one digit is stuck
+    assert not original_net.is_stuck(four, four) and original_net.is_stuck(np.ones(4), four)
+
+
+# ---------------------------------------------------------------- the nets: the four samples and pasted text
+
+
+@pytest.mark.slow
 def test_embedded_samples_match_digits_4samples_and_load_digits():
     assert digits_4samples.check(HERE) == []
     assert digits_4samples.from_sklearn() == digits_4samples.BLOCK
@@ -233,19 +352,13 @@ def test_embedded_samples_match_digits_4samples_and_load_digits():
     assert run("digits_4samples.py").stdout == digits_4samples.BLOCK
 
 
-def test_digits_4samples_check_fails_on_a_stale_copy(tmp_path):
-    for name in digits_4samples.SCRIPTS:
-        (tmp_path / name).write_text((HERE / name).read_text().replace(
-            "[0, 0, 5, 13, 9, 1, 0, 0],", "[0, 0, 5, 13, 9, 2, 0, 0],", 1))
-    assert digits_4samples.check(tmp_path) == list(digits_4samples.SCRIPTS)
-
-
 @pytest.fixture
 def no_sklearn(tmp_path):
     """An environment in which 'import sklearn' fails, as in an online interpreter."""
     return blocked(tmp_path, "sklearn")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", ["original_net.py", "broken_net.py"])
 def test_pasted_text_runs_without_sklearn(script, no_sklearn, tmp_path):
     text = (HERE / script).read_text()
@@ -263,6 +376,7 @@ def test_pasted_text_runs_without_sklearn(script, no_sklearn, tmp_path):
                             "are 0 and 1)\n").replace("-:", f"{script}:")
 
 
+@pytest.mark.slow
 def test_pasted_text_refuses_a_mistyped_option():
     """python - reads the script from stdin; its options are the user's: a typo is an error."""
     result = run("-", "--epoch", "20", stdin=(HERE / "original_net.py").read_text())
@@ -270,6 +384,7 @@ def test_pasted_text_refuses_a_mistyped_option():
     assert result.stderr == "original_net.py: error: unrecognized arguments: --epoch 20\n"
 
 
+@pytest.mark.slow
 def test_pasted_text_runs_as_a_notebook_cell(no_sklearn, tmp_path):
     """exec() of the text under a kernel's sys.argv, as a notebook cell does."""
     code = ("import sys\nsys.argv = ['/usr/lib/python3/ipykernel_launcher.py', '-f', 'k.json']\n"
@@ -281,6 +396,7 @@ def test_pasted_text_runs_as_a_notebook_cell(no_sklearn, tmp_path):
     assert "test accuracy 4/4" in result.stdout and "cell finished" in result.stdout
 
 
+@pytest.mark.slow
 def test_four_samples_flag_uses_the_embedded_samples():
     result = run("original_net.py", "--four-samples", "--epochs", "50")
     assert result.returncode == 0, result.stderr
@@ -288,7 +404,16 @@ def test_four_samples_flag_uses_the_embedded_samples():
     assert "scikit-learn is not installed" not in result.stdout
 
 
-# ---------------------------------------------------------------- command line
+@pytest.mark.slow
+@pytest.mark.parametrize("script", ["original_net.py", "broken_net.py"])
+def test_a_net_without_sklearn_refuses_a_test_size(script, no_sklearn, tmp_path):
+    result = run(str(HERE / script), "--test-size", "400", env=no_sklearn, cwd=tmp_path)
+    assert result.returncode == 2 and result.stdout == "" and result.stderr == (
+        f"{script}: error: --test-size needs scikit-learn (the four embedded samples train and "
+        "test on all four)\n")
+
+
+# ---------------------------------------------------------------- the nets: command line, signals and pipes
 
 
 def test_cli_prints_the_articles_results(capsys):
@@ -323,6 +448,7 @@ def test_bad_input_gives_one_line_and_exit_2(module_name, args, message, capsys)
     assert lines[0].startswith(f"{module_name}.py: error:") and message in lines[0]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", ["original_net.py", "broken_net.py", "compare.py"])
 def test_bad_input_on_the_command_line_gives_one_line_and_exit_2(script):
     result = run(script, "--epochs", "0")
@@ -330,6 +456,7 @@ def test_bad_input_on_the_command_line_gives_one_line_and_exit_2(script):
     assert result.stderr.count("\n") == 1 and result.stderr.startswith(f"{script}: error:")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", ["original_net.py", "broken_net.py"])
 def test_diverging_run_stops_with_a_clear_message_and_exit_1(script):
     result = run(script, "--lr", "1e100", "--epochs", "5", "--test-size", "300", "--quiet")
@@ -339,25 +466,101 @@ def test_diverging_run_stops_with_a_clear_message_and_exit_1(script):
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.parametrize("module_name", NETS)
-def test_train_raises_training_diverged_on_non_finite_numbers(module_name):
-    module = net(module_name)
-    x_train, y_train, *_ = module.load_data(seed=0)
-    params = module.init_params(0)
-    params["W4"][0, 0] = np.inf
-    with pytest.raises(module.TrainingDiverged, match="diverged in epoch 1"):
-        module.train(params, x_train[:5], y_train[:5], epochs=2)
-
-
+@pytest.mark.slow
 def test_normal_run_prints_no_warnings():
     result = run("-W", "error", "original_net.py", "--epochs", "2")
     assert result.returncode == 0 and result.stderr == ""
 
 
-# ---------------------------------------------------------------- broken net
+@pytest.mark.parametrize("module_name", NETS)
+def test_a_stuck_run_says_so_and_exits_0(module_name, capsys):
+    assert net(module_name).main(["--lr", "1e6", "--epochs", "3", "--quiet"]) == 0
+    out, err = capsys.readouterr()
+    lines = out.splitlines()
+    stuck = [i for i, line in enumerate(lines) if line.startswith("stuck:")]
+    assert len(stuck) == 1 and "majority digit" in lines[stuck[0]] and err == ""
+    assert "--seed" in lines[stuck[0] + 1] and "smaller --lr" in lines[stuck[0] + 1]
+    assert max(map(len, lines)) <= 100
+    assert net(module_name).main(["--epochs", "3", "--quiet"]) == 0
+    assert "stuck" not in capsys.readouterr().out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script", ["original_net.py", "broken_net.py"])
+def test_ctrl_c_stops_a_net_with_one_line_and_exit_130(script):
+    process = start(script)
+    wait_for(process.stdout, "epoch")
+    os.killpg(process.pid, signal.SIGINT)
+    _, err = finish(process, 10)
+    assert process.returncode == 130 and err == f"{script}: interrupted\n"
+
+
+@pytest.mark.slow
+def test_a_closed_pipe_ends_a_net_quietly():
+    process = start("original_net.py", "--epochs", "50", "--four-samples")
+    wait_for(process.stdout, "epoch")
+    process.stdout.close()  # as | head does after its lines
+    err = process.stderr.read()
+    assert process.wait(timeout=30) == 141 and err == ""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
+@pytest.mark.parametrize("args", [("original_net.py", "--epochs", "3", "--four-samples"),
+                                  ("broken_net.py", "--epochs", "3", "--four-samples"),
+                                  ("lockstep.py", "--help")])
+def test_a_full_stdout_gives_one_line_and_exit_1(args):
+    with open("/dev/full", "w") as full:
+        result = subprocess.run([sys.executable, *args], stdout=full, stderr=subprocess.PIPE,
+                                text=True, cwd=HERE, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.endswith(": error: cannot write the output: No space left on device\n")
+    assert result.stderr.count("\n") == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script", ["original_net.py", "broken_net.py"])
+def test_a_net_refuses_a_head_too_big_for_memory_before_allocating(script):
+    result = run(script, "--hidden", "100000", "100000")
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == (f"{script}: error: --hidden 100000 100000: 10,001,700,054 "
+                             "weights, more than 10,000,000\n")
+
+
+@pytest.mark.slow
+def test_progress_is_in_place_on_a_terminal_and_periodic_otherwise():
+    tty = terminal_output("original_net.py", "--epochs", "20", "--test-size", "3")
+    assert "\repoch    2/20" in tty and "\repoch   20/20" in tty
+    # Each line overwrites the last one whole: it is padded to at least its length.
+    progress = [p for p in tty[tty.index("\repoch"):].split("\n")[0].split("\r") if p]
+    assert all(len(b) >= len(a.rstrip()) for a, b in zip(progress, progress[1:]))
+    assert any(b.endswith(" ") for b in progress)  # some cost got shorter: it was padded
+    piped = run("original_net.py", "--epochs", "20", "--test-size", "3").stdout
+    assert [line.split()[1] for line in piped.splitlines() if line.startswith("epoch")] == [
+        "1/20", "2/20", "4/20", "6/20", "8/20", "10/20", "12/20", "14/20", "16/20", "18/20",
+        "20/20"]
+
+
+@pytest.mark.slow
+def test_counts_are_singular_or_plural():
+    assert original_net.count(1, "epoch") == "1 epoch"
+    assert original_net.count(2, "epoch") == "2 epochs"
+    assert compare.count(1, "process", "processes") == "1 process"
+    assert compare.count(3, "process", "processes") == "3 processes"
+    out = run("original_net.py", "--epochs", "1", "--four-samples").stdout
+    assert "\n1 epoch, lr" in out and "for 4 training steps" in out
+
+
+# ---------------------------------------------------------------- broken_net.py: the broken lines and the twin rule
+
+
+CONV = ["W1a", "W1b", "W2a", "W2b", "W2c", "W2d"]
+
 
 CONV = ["W1a", "W1b", "W2a", "W2b", "W2c", "W2d"]
 DENSE = ["W3", "W4", "W5"]
+
+
 # What SPEC says each break changes: green (layer 2's pooled gradient) reaches W2 and,
 # through layer 2, W1; red (layer 1's mask) reaches only W1.
 CHANGED = {("green", "red"): CONV, ("green",): CONV, ("red",): ["W1a", "W1b"], (): []}
@@ -409,12 +612,15 @@ def test_breaks_none_trains_bit_for_bit_like_the_original():
     assert broken_net.train(c, x_train[:80], y_train[:80], epochs=3) != history_a
 
 
-def test_breaks_none_cli_prints_the_originals_numbers():
-    def numbers(script, *extra):
-        out = run(script, "--epochs", "2", "--test-size", "4", *extra).stdout.splitlines()
+@pytest.mark.slow
+def test_breaks_none_cli_prints_the_originals_numbers(capsys):
+    def numbers(module, *extra):  # in this process: quick, as the command line
+        assert net(module).main(["--epochs", "2", "--test-size", "4", *extra]) == 0
+        out = capsys.readouterr().out.splitlines()
         return [line for line in out if line.startswith(("epoch", " ", "test accuracy"))]
-    assert numbers("original_net.py") == numbers("broken_net.py", "--breaks", "none")
-    assert numbers("original_net.py") != numbers("broken_net.py")
+    original = numbers("original_net")
+    assert original == numbers("broken_net", "--breaks", "none")
+    assert original != numbers("broken_net")
 
 
 @pytest.mark.parametrize("choice, shown", [("none", "none"), ("green", "green"),
@@ -424,6 +630,7 @@ def test_final_printout_names_the_active_breaks(choice, shown, capsys):
     assert f"broken lines active: {shown}\n" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_bad_breaks_are_refused():
     result = run("broken_net.py", "--breaks", "blue")
     assert result.returncode == 2 and len(result.stderr.splitlines()) == 1
@@ -477,7 +684,28 @@ def test_twin_test_catches_a_fix_made_in_one_file_only():
     assert untagged != broken and twin_violations(original, untagged)
 
 
-# ---------------------------------------------------------------- lock-step training
+# ---------------------------------------------------------------- digits_4samples.py
+
+
+def test_digits_4samples_check_fails_on_a_stale_copy(tmp_path):
+    for name in digits_4samples.SCRIPTS:
+        (tmp_path / name).write_text((HERE / name).read_text().replace(
+            "[0, 0, 5, 13, 9, 1, 0, 0],", "[0, 0, 5, 13, 9, 2, 0, 0],", 1))
+    assert digits_4samples.check(tmp_path) == list(digits_4samples.SCRIPTS)
+
+
+@pytest.mark.slow
+def test_digits_4samples_help_and_missing_sklearn(tmp_path):
+    result = run("digits_4samples.py", "--help")
+    assert result.returncode == 0 and "--check" in result.stdout and "--from-sklearn" in result.stdout
+    result = run("digits_4samples.py", "--from-sklearn", env=blocked(tmp_path, "sklearn"))
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr == ("digits_4samples.py: error: --from-sklearn needs scikit-learn "
+                             "(pip install scikit-learn)\n")
+
+
+# ---------------------------------------------------------------- lockstep.py
+
 
 BREAK_CHOICES = [(), ("green",), ("red",), ("green", "red")]
 
@@ -567,7 +795,7 @@ def test_lockstep_names_the_run_that_diverges_with_its_nets_message():
     assert batch.value.run == 5 and str(batch.value) == str(own.value)
 
 
-# ---------------------------------------------------------------- alignment
+# ---------------------------------------------------------------- alignment.py
 
 
 def test_alignment_helper_on_hand_made_vectors():
@@ -602,234 +830,7 @@ def test_alignment_with_breaks_drops_only_in_the_broken_layers():
     assert (red[:, :, 1:] == 1.0).all() and (red[:, 0, 0] < 1.0).all()
 
 
-# ---------------------------------------------------------------- compare: runs and tables
-
-
-def compare_json(*args, env=None):
-    result = run("compare.py", "--format", "json", *args, env=env)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout), result.stderr
-
-
-SHORT = ("--epochs", "3", "--seeds", "12")  # enough seeds for every test to have a p-value
-POOLED_CONTRACT = {"pooled", "nets", "digits", "seeds", "mean_difference", "interval",
-                   "equivalence_interval", "verdict", "equivalent", "margin", "failed",
-                   "discordant", "mcnemar_p", "learned_mean_difference", "learned_interval",
-                   "learned_equivalent"}
-
-
-@pytest.fixture(scope="module")
-def short_compare():
-    """Three epochs, 12 seeds, on two processes."""
-    return compare_json(*SHORT, "--jobs", "2")
-
-
-def test_compare_runs_every_experiment_and_net_over_the_seeds(short_compare):
-    report, stderr = short_compare
-    seeds = 12
-    assert compare.parse_args([]).seeds == compare.SEEDS == 30  # the default
-    assert report["study"]["settings"]["seeds"] == seeds
-    pairs = [(r["experiment"], r["net"]) for r in report["results"]]
-    assert pairs == [(e, n) for e in compare.EXPERIMENTS for n in ("original", "broken green,red")]
-    for row in report["results"]:
-        assert row["seeds"] == seeds and 0 <= row["stuck"] <= seeds
-        trained = [r for r in report["runs"] if (r["experiment"], r["net"]) ==
-                   (row["experiment"], row["net"]) and not r["stuck"]]
-        assert row["stuck"] == seeds - len(trained)
-        if trained:
-            assert row["cost_epoch_3"] == pytest.approx(
-                list(np.percentile([r["history"][2] for r in trained], [50, 25, 75])))
-    assert len(report["runs"]) == 6 * seeds and report["study"]["settings"]["four_samples"] is False
-    assert all(r["digits"] == [0, 1] for r in report["runs"])
-    assert [c["label"] for c in report["claims"]] == [c.label for c in verdicts.CLAIMS]
-    for claim in report["claims"]:
-        assert set(claim) >= {"held", "seeds", "interval", "verdict", "p_value", "p_adjusted",
-                              "borderline", "trained_held", "trained_seeds", "trained_verdict"}
-        assert "replication" not in claim
-        assert claim["seeds"] == seeds and claim["verdict"] in ("holds", "fails", "unclear")
-        assert claim["borderline"] == verdicts.is_borderline(
-            claim["verdict"], claim["p_value"], claim["p_adjusted"])
-        assert claim["p_adjusted"] >= claim["p_value"]
-        ci = stats.binomtest(claim["held"], seeds).proportion_ci(method="exact")
-        assert claim["interval"] == pytest.approx([ci.low, ci.high])
-        if claim["kind"] == "cost":
-            assert set(claim) >= {"median_ratio", "ratio_interval"}
-    pooled = [row for row in report["comparisons"] if row["pooled"]]
-    for row in report["comparisons"]:
-        assert row["nets"] == ["broken green,red", "original"] and "as_good" not in row
-        if row["pooled"]:
-            continue
-        assert set(row) >= {"experiment", "digits", "nets", "median_difference", "interval",
-                            "wins", "ties", "losses", "p_value", "p_adjusted", "verdict"}
-        assert row["wins"] + row["ties"] + row["losses"] == seeds
-    assert [row["experiment"] for row in pooled] == list(compare.EXPERIMENTS)
-    for row in pooled:
-        assert set(row) >= POOLED_CONTRACT and row["seeds"] == seeds and row["digits"] == [[0, 1]]
-    env = report["study"]["environment"]
-    assert env["numpy"] == np.__version__ and env["cpus"] == os.cpu_count() and env["blas"]
-    assert f"{6 * seeds} runs in" in stderr and "batches done" in stderr
-
-
-def test_compare_results_do_not_depend_on_jobs(short_compare):
-    one, _ = compare_json(*SHORT, "--jobs", "1")
-    two, _ = short_compare
-    one.pop("study")
-    two = {k: v for k, v in two.items() if k != "study"}
-    assert one == two
-
-
-def study_settings(seeds, nets=("original", "broken green,red"), pairs=((0, 1),), **more):
-    return dict(dict(epochs=2, lr=0.001, momentum=0.9, four_samples=False, alignment=False,
-                     seeds=seeds, first_seed=0, experiments=list(compare.EXPERIMENTS),
-                     nets=list(nets),
-                     digits=list(pairs), test_sizes={p: 10 for p in pairs},
-                     train_sizes={p: 350 for p in pairs}, extended=False), **more)
-
-
-def test_compare_results_do_not_depend_on_batching():
-    settings = study_settings(2, nets=list(registry.NETS), alignment=True)
-    runs = [r for r in training.plan(settings) if r["experiment"] == "Result 1"]
-    whole, _ = training.train_batch(runs, settings)
-    alone = [result for r in runs for result in training.train_batch([r], settings)[0]]
-    halves = training.train_batch(runs[:3], settings)[0] + training.train_batch(runs[3:],
-                                                                             settings)[0]
-    for other in (alone, halves):
-        for a, b in zip(whole, other):
-            assert a["history"] == b["history"] and a["test_right"] == b["test_right"]
-            assert a["stuck"] == b["stuck"] and a["train_accuracy"] == b["train_accuracy"]
-            assert (a["alignment"] is None) == (b["alignment"] is None)
-            if a["alignment"] is not None:
-                assert a["alignment"].tobytes() == b["alignment"].tobytes()
-
-
-def test_batches_keep_one_shape_and_share_the_work():
-    runs = training.plan(study_settings(10, nets=list(registry.NETS)))
-    for jobs in (1, 2, 3, 5):
-        groups = training.batches(runs, jobs)
-        assert sorted(map(id, (r for g in groups for r in g))) == sorted(map(id, runs))
-        assert len(groups) % jobs == 0 and all(len(g) <= training.MAX_BATCH for g in groups)
-        assert all(len({(r["experiment"], r["digits"]) for r in g}) == 1 for g in groups)
-    groups = training.batches(training.plan(study_settings(10)), 2)
-    assert [len(g) for g in groups] == [20, 20, 11, 9]  # Result 2 split unevenly ...
-    free = [0, 0]
-    for g in groups:  # ... so that the two processes, handed the batches in turn, ...
-        free[free.index(min(free))] += training.work(g)
-    one_run = training.work(groups[2][:2]) - training.work(groups[2][:1])
-    assert abs(free[0] - free[1]) < one_run  # ... end within one run of each other
-    at_most = math.ceil(2000 / training.MAX_BATCH)  # batches for 2000 runs of one shape
-    assert len(training.batches(training.plan(study_settings(1000)), 2)) == 3 * at_most
-    pairs = compare.PAIRS  # digit pairs of one shape train in batches of their own
-    runs = training.plan(study_settings(30, nets=("original", compare.BROKEN, "frozen"), pairs=pairs,
-                                       experiments=["Result 3"]))
-    assert [len(g) for g in training.batches(runs, 2)] == [45] * 8  # 90 runs a pair
-
-
-def test_a_new_net_is_one_registry_entry(tmp_path):
-    """A fourth broken net registered in a copy of the project trains, is compared with the
-    original, and is drawn, with no other change."""
-    for path in HERE.glob("*.py"):
-        (tmp_path / path.name).write_text(path.read_text())
-    registry_py = tmp_path / "registry.py"
-    anchor = '    Net(FROZEN, "frozen", "tab:gray", frozen=True),'
-    text = registry_py.read_text()
-    assert anchor in text
-    registry_py.write_text(text.replace(anchor, anchor + '\n    Net("broken red again", '
-                                        '"red again", "tab:purple", ("red",), ablation=True),'))
-    result = run(str(tmp_path / "compare.py"), "--ablation", "--seeds", "2", "--epochs", "2",
-                 "--jobs", "1", "--format", "json", "--plot", str(tmp_path / "f.png"),
-                 cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
-    saved_report = json.loads(result.stdout)
-    assert {r["net"] for r in saved_report["runs"]} >= {"broken red again", "broken red"}
-    assert ["broken red again", "original"] in [c["nets"] for c in saved_report["comparisons"]]
-    red, again = ([r["history"] for r in saved_report["runs"] if r["net"] == net]
-                  for net in ("broken red", "broken red again"))
-    assert red == again and (tmp_path / "f.png").stat().st_size > 1000  # the same lines
-
-
-def test_compare_csv_parses_with_the_table_columns():
-    import csv
-    import io
-    result = run("compare.py", "--epochs", "3", "--format", "csv", "--seeds", "2", "--jobs", "1")
-    assert result.returncode == 0, result.stderr
-    rows = list(csv.DictReader(io.StringIO(result.stdout)))
-    assert [(r["experiment"], r["net"]) for r in rows] == [
-        (e, n) for e in compare.EXPERIMENTS for n in ("original", "broken green,red")]
-    for row in rows:
-        assert row["seeds"] == "2" and row["stuck"] in ("0", "1", "2") and row["digits"] == "0/1"
-        if row["stuck"] != "2":
-            for key in ("cost_epoch_1", "cost_epoch_3", "train_accuracy", "test_accuracy"):
-                low, median, high = (float(row[f"{key}_{s}"]) for s in ("q1", "median", "q3"))
-                assert 0 <= low <= median <= high
-    assert rows[4]["W3"] == "16x28" and rows[4]["W4"] == "28x36" and rows[4]["W5"] == "36x1"
-
-
-def test_compare_text_fits_100_columns_and_keeps_the_articles_order():
-    result = run("compare.py", "--epochs", "2", "--seeds", "3", "--ablation", "--controls",
-                 "--alignment", "--jobs", "1")
-    assert result.returncode == 0, result.stderr
-    text = result.stdout
-    assert max(map(len, text.splitlines())) <= 100
-    quotes = [line.split('"')[1] for line in text.splitlines()
-              if line[:9].strip() in ("Training", "Result 1", "Result 2", "Result 3") and '"' in line]
-    assert quotes == [c.quote for c in verdicts.CLAIMS]
-    assert "cost @1:" in text and "half the study's epochs" in text
-    for mark in ["Cost: median (interquartile range)", "The article's claims over 3 seeds",
-                 "Environment: Python", "broken green", "broken red", "frozen", "Result 1",
-                 "Holm", "learned", "run-steps a second", "Accuracy: median", "Nets compared",
-                 "green - original"]:
-        assert mark in text, mark
-    assert text.count("Alignment of the broken gradient with the true one") == 1
-    assert "W1 cosine" in text and "W1 signs" not in text  # the text has room for cosines
-
-
-def test_the_text_of_the_full_study_fits_100_columns():
-    """The 500-epoch figures of REPORT.json are wider than a short run's."""
-    saved = json.loads((HERE / "REPORT.json").read_text())
-    assert saved["study"]["settings"]["epochs"] == 500
-    text = report.text_report(saved["study"], dict(saved, alignment=[], runs=[]), "text")
-    assert max(map(len, text.splitlines())) <= 100 and "cost@250" in text
-
-
-def test_compare_markdown_shows_the_tables():
-    result = run("compare.py", "--epochs", "2", "--format", "markdown", "--ablation",
-                 "--alignment", "--seeds", "2", "--jobs", "1")
-    assert result.returncode == 0, result.stderr
-    for mark in ["# Original net against broken back prop net", "| Result 2 | broken green,red |",
-                 "Written by `python3 compare.py --epochs 2", "| word |", "| W1 signs |",
-                 '| "classified every image on test set except for one" |']:
-        assert mark in result.stdout, mark
-
-
-def test_controls_and_the_extended_study_keep_the_json_contract():
-    report, _ = compare_json("--epochs", "2", "--seeds", "2", "--extended", "--jobs", "1")
-    settings = report["study"]["settings"]
-    assert settings["digits"] == [list(p) for p in compare.PAIRS] and settings["extended"]
-    assert {r["net"] for r in report["runs"]} == {"original", "broken green,red", "frozen"}
-    assert {tuple(r["digits"]) for r in report["runs"]} == set(compare.PAIRS)
-    assert all(r["test_size"] == round(sum(np.isin(DIGITS.target, r["digits"])) / 5)
-               for r in report["runs"])
-    assert report["claims"] == []  # the article's claims are about its own setup
-    nets = (("broken green,red", "original"), ("frozen", "original"),
-            ("broken green,red", "frozen"))
-    compared = {(tuple(c["digits"]), tuple(c["nets"])) for c in report["comparisons"]
-                if not c["pooled"]}
-    assert compared == {(p, n) for p in compare.PAIRS for n in nets}
-    pooled = [c for c in report["comparisons"] if c["pooled"]]
-    assert [tuple(c["nets"]) for c in pooled] == list(nets)
-    for row in pooled:  # over every digit pair: 2 seeds each
-        assert set(row) >= POOLED_CONTRACT and row["seeds"] == 2 * len(compare.PAIRS)
-        assert row["digits"] == [list(p) for p in compare.PAIRS] and row["group"] == "all 4 pairs"
-        assert row["failed"] == [sum(r["stuck"] for r in report["runs"] if r["net"] == n)
-                                 for n in row["nets"]]
-    frozen = [r for r in report["results"] if r["net"] == "frozen"]
-    assert len(frozen) == 4
-    controls, _ = compare_json("--epochs", "2", "--seeds", "2", "--controls", "--jobs", "1")
-    assert {r["net"] for r in controls["results"]} == {"original", "broken green,red", "frozen"}
-    assert len(controls["claims"]) == len(verdicts.CLAIMS)
-
-
-# ---------------------------------------------------------------- compare: verdicts
+# ---------------------------------------------------------------- verdicts.py: the article's claims
 
 
 def fake_run(experiment, net, seed, costs, test_right, test_size=10, stuck=False):
@@ -874,21 +875,6 @@ def test_exact_tests_and_intervals_against_known_values():
     for k, n, ps in [(3, 350, 0.5), (180, 350, 0.506), (200, 350, 0.506), (4, 4, 0.5)]:
         assert original_net.binomial_tail(k, n, ps) == pytest.approx(
             stats.binomtest(k, n, ps, alternative="greater").pvalue, rel=1e-9)
-
-
-def test_a_stuck_run_is_no_better_than_the_majority_digit():
-    labels = np.array([1] * 177 + [0] * 173)                    # majority 177/350 = 0.506
-    right = labels.copy()
-    assert not original_net.is_stuck(right, labels)              # all right: learned
-    chance = labels.copy()
-    chance[:180] = 1 - chance[:180]                               # 170 of 350 right
-    assert original_net.is_stuck(chance, labels)                  # at chance: stuck ...
-    assert len(set(chance)) == 2                                  # ... though not one digit
-    good = labels.copy()
-    good[:130] = 1 - good[:130]                                   # 220 right: p < 0.001
-    assert not original_net.is_stuck(good, labels)
-    four = np.array([0, 1, 1, 0])  # four samples: even 4/4 is no test at 1%: one digit is stuck
-    assert not original_net.is_stuck(four, four) and original_net.is_stuck(np.ones(4), four)
 
 
 def test_cost_claims_are_judged_on_the_ratio_of_costs():
@@ -936,6 +922,13 @@ def test_the_trained_word_is_judged_over_the_trained_seeds_not_all():
     assert both["trained_verdict"] == "holds"  # 20 of 20; 20 of 30 would be unclear
 
 
+def test_one_seed_is_an_anecdote():
+    runs = [fake_run("Result 3", "original", 0, {}, 9), fake_run("Result 3", BROKEN, 0, {}, 10)]
+    claims = judged(runs)
+    assert claims["original: all but one right"]["verdict"] == "holds once"
+    assert claims["R3: both 100%"]["verdict"] == "fails once"
+
+
 def test_the_mark_is_the_p_values_distance_from_the_line():
     runs = []  # 21 of 30: the binomial test's p is 0.043 alone: unclear, and borderline
     for seed in range(30):
@@ -951,6 +944,10 @@ def test_the_mark_is_the_p_values_distance_from_the_line():
     assert is_borderline("holds once", 1.0, 1.0)  # one seed is no test
 
 
+# ---------------------------------------------------------------- verdicts.py: the mark's calibration
+
+
+@pytest.mark.slow
 def test_calibration_populations_have_the_powers_they_claim():
     """The rate populations' power is exact; a cost population's, checked on fresh noise
     with scipy's own exact signed-rank test."""
@@ -982,23 +979,7 @@ def test_calibration_table_counts_firm_words_and_their_replication():
     assert max(map(len, lines)) <= 100
 
 
-def test_one_seed_is_an_anecdote():
-    runs = [fake_run("Result 3", "original", 0, {}, 9), fake_run("Result 3", BROKEN, 0, {}, 10)]
-    claims = judged(runs)
-    assert claims["original: all but one right"]["verdict"] == "holds once"
-    assert claims["R3: both 100%"]["verdict"] == "fails once"
-
-
-def test_summaries_are_medians_over_the_runs_that_learned():
-    runs = [dict(fake_run("Result 3", "original", s, {1: 10.0 * (s + 1)}, 10), digits=(0, 1),
-                 hidden=(28, 36), train_accuracy=1.0) for s in range(2)]
-    runs += [dict(fake_run("Result 3", "original", s, {1: 89.0}, 5, stuck=True), digits=(0, 1),
-                  hidden=(28, 36), train_accuracy=0.5) for s in range(2, 5)]
-    row, = report.summarise(runs, 1, lambda r: r["experiment"])
-    assert row["stuck"] == 3 and row["seeds"] == 5
-    assert row["train_accuracy"] == [1.0, 1.0, 1.0]           # not the stuck runs' 0.5
-    assert row["test_accuracy"] == [1.0, 1.0, 1.0]
-    assert row["cost_epoch_1"] == [15.0, 12.5, 17.5]
+# ---------------------------------------------------------------- verdicts.py: nets compared
 
 
 def test_comparisons_per_pair_count_wins_and_their_word():
@@ -1076,6 +1057,280 @@ def test_tost_calls_as_good_only_when_the_90_percent_interval_is_inside_the_marg
     assert tail["failed_difference"] == pytest.approx(0.3)
 
 
+# ---------------------------------------------------------------- report.py
+
+
+def test_summaries_are_medians_over_the_runs_that_learned():
+    runs = [dict(fake_run("Result 3", "original", s, {1: 10.0 * (s + 1)}, 10), digits=(0, 1),
+                 hidden=(28, 36), train_accuracy=1.0) for s in range(2)]
+    runs += [dict(fake_run("Result 3", "original", s, {1: 89.0}, 5, stuck=True), digits=(0, 1),
+                  hidden=(28, 36), train_accuracy=0.5) for s in range(2, 5)]
+    row, = report.summarise(runs, 1, lambda r: r["experiment"])
+    assert row["stuck"] == 3 and row["seeds"] == 5
+    assert row["train_accuracy"] == [1.0, 1.0, 1.0]           # not the stuck runs' 0.5
+    assert row["test_accuracy"] == [1.0, 1.0, 1.0]
+    assert row["cost_epoch_1"] == [15.0, 12.5, 17.5]
+
+
+def test_one_seed_reads_as_sentences(capsys):
+    runs = [fake_run("Result 3", "original", 0, {}, 9), fake_run("Result 3", BROKEN, 0, {}, 10)]
+    rows = list(judged(runs).values())
+    text = "\n".join(report.claims_section(rows, False))
+    assert "held in the one seed" in text and "did not hold in the one seed" in text
+    assert "again" not in text and "once" not in text
+
+
+def test_the_text_of_the_full_study_fits_100_columns():
+    """The 500-epoch figures of REPORT.json are wider than a short run's."""
+    saved = json.loads((HERE / "REPORT.json").read_text())
+    assert saved["study"]["settings"]["epochs"] == 500
+    text = report.text_report(saved["study"], dict(saved, alignment=[], runs=[]), "text")
+    assert max(map(len, text.splitlines())) <= 100 and "cost@250" in text
+
+
+# ---------------------------------------------------------------- registry.py and training.py: nets, runs, batches
+
+
+def study_settings(seeds, nets=("original", "broken green,red"), pairs=((0, 1),), **more):
+    return dict(dict(epochs=2, lr=0.001, momentum=0.9, four_samples=False, alignment=False,
+                     seeds=seeds, first_seed=0, experiments=list(compare.EXPERIMENTS),
+                     nets=list(nets),
+                     digits=list(pairs), test_sizes={p: 10 for p in pairs},
+                     train_sizes={p: 350 for p in pairs}, extended=False), **more)
+
+
+@pytest.mark.slow
+def test_compare_results_do_not_depend_on_batching():
+    settings = study_settings(2, nets=list(registry.NETS), alignment=True)
+    runs = [r for r in training.plan(settings) if r["experiment"] == "Result 1"]
+    whole, _ = training.train_batch(runs, settings)
+    alone = [result for r in runs for result in training.train_batch([r], settings)[0]]
+    halves = training.train_batch(runs[:3], settings)[0] + training.train_batch(runs[3:],
+                                                                             settings)[0]
+    for other in (alone, halves):
+        for a, b in zip(whole, other):
+            assert a["history"] == b["history"] and a["test_right"] == b["test_right"]
+            assert a["stuck"] == b["stuck"] and a["train_accuracy"] == b["train_accuracy"]
+            assert (a["alignment"] is None) == (b["alignment"] is None)
+            if a["alignment"] is not None:
+                assert a["alignment"].tobytes() == b["alignment"].tobytes()
+
+
+def test_batches_keep_one_shape_and_share_the_work():
+    runs = training.plan(study_settings(10, nets=list(registry.NETS)))
+    for jobs in (1, 2, 3, 5):
+        groups = training.batches(runs, jobs)
+        assert sorted(map(id, (r for g in groups for r in g))) == sorted(map(id, runs))
+        assert len(groups) % jobs == 0 and all(len(g) <= training.MAX_BATCH for g in groups)
+        assert all(len({(r["experiment"], r["digits"]) for r in g}) == 1 for g in groups)
+    groups = training.batches(training.plan(study_settings(10)), 2)
+    assert [len(g) for g in groups] == [20, 20, 11, 9]  # Result 2 split unevenly ...
+    free = [0, 0]
+    for g in groups:  # ... so that the two processes, handed the batches in turn, ...
+        free[free.index(min(free))] += training.work(g)
+    one_run = training.work(groups[2][:2]) - training.work(groups[2][:1])
+    assert abs(free[0] - free[1]) < one_run  # ... end within one run of each other
+    at_most = math.ceil(2000 / training.MAX_BATCH)  # batches for 2000 runs of one shape
+    assert len(training.batches(training.plan(study_settings(1000)), 2)) == 3 * at_most
+    pairs = compare.PAIRS  # digit pairs of one shape train in batches of their own
+    runs = training.plan(study_settings(30, nets=("original", compare.BROKEN, "frozen"), pairs=pairs,
+                                       experiments=["Result 3"]))
+    assert [len(g) for g in training.batches(runs, 2)] == [45] * 8  # 90 runs a pair
+
+
+def test_the_progress_estimate_follows_the_work_done(monkeypatch):
+    """Batches of unequal work: after the first, the estimate is the planned work at the
+    pace the finished batch kept."""
+    clock = iter([0.0, 0.0, 10.0])  # the start, the first line, the first batch done
+    monkeypatch.setattr(training.time, "perf_counter", lambda: next(clock))
+    lines = []
+    stream = type("S", (), dict(isatty=lambda self: False,
+                                write=lambda self, text: lines.append(text),
+                                flush=lambda self: None))()
+    runs = training.plan(study_settings(10))
+    groups = training.batches(runs, 1)
+    progress = training.progress_line(groups, 1, stream=stream)
+    progress(groups[0], 10.0)  # 10 s for the first batch's work
+    total = 10.0 * training.finish(groups, 1) / training.work(groups[0])
+    expected = f"about {total - 10:.0f} s to go"
+    assert expected in "".join(lines)
+
+
+@pytest.mark.slow
+def test_a_new_net_is_one_registry_entry(tmp_path):
+    """A fourth broken net registered in a copy of the project trains, is compared with the
+    original, and is drawn, with no other change."""
+    for path in HERE.glob("*.py"):
+        (tmp_path / path.name).write_text(path.read_text())
+    registry_py = tmp_path / "registry.py"
+    anchor = '    Net(FROZEN, "frozen", "tab:gray", frozen=True),'
+    text = registry_py.read_text()
+    assert anchor in text
+    registry_py.write_text(text.replace(anchor, anchor + '\n    Net("broken red again", '
+                                        '"red again", "tab:purple", ("red",), ablation=True),'))
+    result = run(str(tmp_path / "compare.py"), "--ablation", "--seeds", "2", "--epochs", "2",
+                 "--jobs", "1", "--format", "json", "--plot", str(tmp_path / "f.png"),
+                 cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    saved_report = json.loads(result.stdout)
+    assert {r["net"] for r in saved_report["runs"]} >= {"broken red again", "broken red"}
+    assert ["broken red again", "original"] in [c["nets"] for c in saved_report["comparisons"]]
+    red, again = ([r["history"] for r in saved_report["runs"] if r["net"] == net]
+                  for net in ("broken red", "broken red again"))
+    assert red == again and (tmp_path / "f.png").stat().st_size > 1000  # the same lines
+
+
+# ---------------------------------------------------------------- compare.py: studies and their reports
+
+
+def compare_json(*args, env=None):
+    result = run("compare.py", "--format", "json", *args, env=env)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout), result.stderr
+
+
+SHORT = ("--epochs", "3", "--seeds", "12")  # enough seeds for every test to have a p-value
+
+
+SHORT = ("--epochs", "3", "--seeds", "12")  # enough seeds for every test to have a p-value
+POOLED_CONTRACT = {"pooled", "nets", "digits", "seeds", "mean_difference", "interval",
+                   "equivalence_interval", "verdict", "equivalent", "margin", "failed",
+                   "discordant", "mcnemar_p", "learned_mean_difference", "learned_interval",
+                   "learned_equivalent"}
+
+
+@pytest.fixture(scope="module")
+def short_compare():
+    """Three epochs, 12 seeds, on two processes."""
+    return compare_json(*SHORT, "--jobs", "2")
+
+
+@pytest.mark.slow
+def test_compare_runs_every_experiment_and_net_over_the_seeds(short_compare):
+    report, stderr = short_compare
+    seeds = 12
+    assert compare.parse_args([]).seeds == compare.SEEDS == 30  # the default
+    assert report["study"]["settings"]["seeds"] == seeds
+    pairs = [(r["experiment"], r["net"]) for r in report["results"]]
+    assert pairs == [(e, n) for e in compare.EXPERIMENTS for n in ("original", "broken green,red")]
+    for row in report["results"]:
+        assert row["seeds"] == seeds and 0 <= row["stuck"] <= seeds
+        trained = [r for r in report["runs"] if (r["experiment"], r["net"]) ==
+                   (row["experiment"], row["net"]) and not r["stuck"]]
+        assert row["stuck"] == seeds - len(trained)
+        if trained:
+            assert row["cost_epoch_3"] == pytest.approx(
+                list(np.percentile([r["history"][2] for r in trained], [50, 25, 75])))
+    assert len(report["runs"]) == 6 * seeds and report["study"]["settings"]["four_samples"] is False
+    assert all(r["digits"] == [0, 1] for r in report["runs"])
+    assert [c["label"] for c in report["claims"]] == [c.label for c in verdicts.CLAIMS]
+    for claim in report["claims"]:
+        assert set(claim) >= {"held", "seeds", "interval", "verdict", "p_value", "p_adjusted",
+                              "borderline", "trained_held", "trained_seeds", "trained_verdict"}
+        assert "replication" not in claim
+        assert claim["seeds"] == seeds and claim["verdict"] in ("holds", "fails", "unclear")
+        assert claim["borderline"] == verdicts.is_borderline(
+            claim["verdict"], claim["p_value"], claim["p_adjusted"])
+        assert claim["p_adjusted"] >= claim["p_value"]
+        ci = stats.binomtest(claim["held"], seeds).proportion_ci(method="exact")
+        assert claim["interval"] == pytest.approx([ci.low, ci.high])
+        if claim["kind"] == "cost":
+            assert set(claim) >= {"median_ratio", "ratio_interval"}
+    pooled = [row for row in report["comparisons"] if row["pooled"]]
+    for row in report["comparisons"]:
+        assert row["nets"] == ["broken green,red", "original"] and "as_good" not in row
+        if row["pooled"]:
+            continue
+        assert set(row) >= {"experiment", "digits", "nets", "median_difference", "interval",
+                            "wins", "ties", "losses", "p_value", "p_adjusted", "verdict"}
+        assert row["wins"] + row["ties"] + row["losses"] == seeds
+    assert [row["experiment"] for row in pooled] == list(compare.EXPERIMENTS)
+    for row in pooled:
+        assert set(row) >= POOLED_CONTRACT and row["seeds"] == seeds and row["digits"] == [[0, 1]]
+    env = report["study"]["environment"]
+    assert env["numpy"] == np.__version__ and env["cpus"] == os.cpu_count() and env["blas"]
+    assert f"{6 * seeds} runs in" in stderr and "batches done" in stderr
+
+
+@pytest.mark.slow
+def test_compare_csv_parses_with_the_table_columns():
+    import csv
+    import io
+    result = run("compare.py", "--epochs", "3", "--format", "csv", "--seeds", "2", "--jobs", "1")
+    assert result.returncode == 0, result.stderr
+    rows = list(csv.DictReader(io.StringIO(result.stdout)))
+    assert [(r["experiment"], r["net"]) for r in rows] == [
+        (e, n) for e in compare.EXPERIMENTS for n in ("original", "broken green,red")]
+    for row in rows:
+        assert row["seeds"] == "2" and row["stuck"] in ("0", "1", "2") and row["digits"] == "0/1"
+        if row["stuck"] != "2":
+            for key in ("cost_epoch_1", "cost_epoch_3", "train_accuracy", "test_accuracy"):
+                low, median, high = (float(row[f"{key}_{s}"]) for s in ("q1", "median", "q3"))
+                assert 0 <= low <= median <= high
+    assert rows[4]["W3"] == "16x28" and rows[4]["W4"] == "28x36" and rows[4]["W5"] == "36x1"
+
+
+@pytest.mark.slow
+def test_compare_text_fits_100_columns_and_keeps_the_articles_order():
+    result = run("compare.py", "--epochs", "2", "--seeds", "3", "--ablation", "--controls",
+                 "--alignment", "--jobs", "1")
+    assert result.returncode == 0, result.stderr
+    text = result.stdout
+    assert max(map(len, text.splitlines())) <= 100
+    quotes = [line.split('"')[1] for line in text.splitlines()
+              if line[:9].strip() in ("Training", "Result 1", "Result 2", "Result 3") and '"' in line]
+    assert quotes == [c.quote for c in verdicts.CLAIMS]
+    assert "cost @1:" in text and "half the study's epochs" in text
+    for mark in ["Cost: median (interquartile range)", "The article's claims over 3 seeds",
+                 "Environment: Python", "broken green", "broken red", "frozen", "Result 1",
+                 "Holm", "learned", "run-steps a second", "Accuracy: median", "Nets compared",
+                 "green - original"]:
+        assert mark in text, mark
+    assert text.count("Alignment of the broken gradient with the true one") == 1
+    assert "W1 cosine" in text and "W1 signs" not in text  # the text has room for cosines
+
+
+@pytest.mark.slow
+def test_compare_markdown_shows_the_tables():
+    result = run("compare.py", "--epochs", "2", "--format", "markdown", "--ablation",
+                 "--alignment", "--seeds", "2", "--jobs", "1")
+    assert result.returncode == 0, result.stderr
+    for mark in ["# Original net against broken back prop net", "| Result 2 | broken green,red |",
+                 "Written by `python3 compare.py --epochs 2", "| word |", "| W1 signs |",
+                 '| "classified every image on test set except for one" |']:
+        assert mark in result.stdout, mark
+
+
+@pytest.mark.slow
+def test_controls_and_the_extended_study_keep_the_json_contract():
+    report, _ = compare_json("--epochs", "2", "--seeds", "2", "--extended", "--jobs", "1")
+    settings = report["study"]["settings"]
+    assert settings["digits"] == [list(p) for p in compare.PAIRS] and settings["extended"]
+    assert {r["net"] for r in report["runs"]} == {"original", "broken green,red", "frozen"}
+    assert {tuple(r["digits"]) for r in report["runs"]} == set(compare.PAIRS)
+    assert all(r["test_size"] == round(sum(np.isin(DIGITS.target, r["digits"])) / 5)
+               for r in report["runs"])
+    assert report["claims"] == []  # the article's claims are about its own setup
+    nets = (("broken green,red", "original"), ("frozen", "original"),
+            ("broken green,red", "frozen"))
+    compared = {(tuple(c["digits"]), tuple(c["nets"])) for c in report["comparisons"]
+                if not c["pooled"]}
+    assert compared == {(p, n) for p in compare.PAIRS for n in nets}
+    pooled = [c for c in report["comparisons"] if c["pooled"]]
+    assert [tuple(c["nets"]) for c in pooled] == list(nets)
+    for row in pooled:  # over every digit pair: 2 seeds each
+        assert set(row) >= POOLED_CONTRACT and row["seeds"] == 2 * len(compare.PAIRS)
+        assert row["digits"] == [list(p) for p in compare.PAIRS] and row["group"] == "all 4 pairs"
+        assert row["failed"] == [sum(r["stuck"] for r in report["runs"] if r["net"] == n)
+                                 for n in row["nets"]]
+    frozen = [r for r in report["results"] if r["net"] == "frozen"]
+    assert len(frozen) == 4
+    controls, _ = compare_json("--epochs", "2", "--seeds", "2", "--controls", "--jobs", "1")
+    assert {r["net"] for r in controls["results"]} == {"original", "broken green,red", "frozen"}
+    assert len(controls["claims"]) == len(verdicts.CLAIMS)
+
+
+@pytest.mark.slow
 def test_compare_counts_stuck_runs_of_a_real_short_run():
     """At lr 1e6 the outputs saturate at once: most runs do not learn."""
     saved, _ = compare_json("--epochs", "2", "--seeds", "2", "--lr", "1e6", "--jobs", "1")
@@ -1087,6 +1342,40 @@ def test_compare_counts_stuck_runs_of_a_real_short_run():
     assert f"{sum(stuck.values())} of 12 runs did not learn" in text
 
 
+@pytest.mark.slow
+def test_compare_without_sklearn_uses_the_four_samples_and_says_so(tmp_path):
+    result = run("compare.py", "--epochs", "20", "--seeds", "2", "--format", "json",
+                 env=blocked(tmp_path, "sklearn"))
+    assert result.returncode == 0, result.stderr
+    assert ("compare.py: scikit-learn is not installed: training on the four embedded samples"
+            in result.stderr)
+    settings = json.loads(result.stdout)["study"]["settings"]
+    assert settings["four_samples"] is True and settings["lr"] == 0.01
+    assert "four embedded samples" in settings["data"]
+
+
+@pytest.mark.slow
+def test_compare_without_sklearn_refuses_a_test_size(tmp_path):
+    result = run("compare.py", "--test-size", "5", env=blocked(tmp_path, "sklearn"))
+    assert result.returncode == 2 and result.stderr.endswith(
+        "compare.py: error: --test-size needs scikit-learn (the four embedded samples train "
+        "and test on all four)\n")
+
+
+@pytest.mark.slow
+def test_jobs_above_the_cpu_count_are_capped_with_one_line():
+    result = run("compare.py", "--epochs", "1", "--seeds", "1", "--jobs", "1000")
+    assert result.returncode == 0, result.stderr
+    cpus = len(os.sched_getaffinity(0))
+    assert f"compare.py: --jobs 1000 is more than the {cpus} CPUs here: using {cpus}\n" in (
+        result.stderr)
+    assert f"on {compare.count(min(cpus, 6), 'process', 'processes')};" in result.stderr
+
+
+# ---------------------------------------------------------------- saved.py: reports side by side and pooled
+
+
+@pytest.mark.slow
 def test_side_by_side_reads_saved_reports_and_names_what_differs(tmp_path, short_compare,
                                                                  capsys):
     report, _ = short_compare
@@ -1123,30 +1412,26 @@ def test_side_by_side_reads_saved_reports_and_names_what_differs(tmp_path, short
     assert side_by_side(a, a, "--out", written)[0] == 0 and written.read_text() == same
 
 
-def test_a_seed_block_trains_the_runs_of_those_seeds(short_compare):
-    whole, _ = short_compare  # seeds 0 to 11
-    block, _ = compare_json(*SHORT[:2], "--seeds", "8:12", "--jobs", "1")
-    settings = block["study"]["settings"]
-    assert (settings["first_seed"], settings["seeds"]) == (8, 4)
-    assert "seeds 8 to 11" in report.describe(block["study"])[1]
-    runs = {(r["experiment"], r["net"], r["seed"]): r for r in whole["runs"]}
-    assert sorted({r["seed"] for r in block["runs"]}) == [8, 9, 10, 11]
-    assert all(r == runs[r["experiment"], r["net"], r["seed"]] for r in block["runs"])
-
-
-def test_pooled_blocks_are_judged_as_one_study_over_their_seeds(tmp_path, short_compare,
-                                                                capsys):
+@pytest.mark.slow
+def test_blocks_of_seeds_train_and_pool_as_one_study(tmp_path, short_compare, capsys):
+    """Seeds 7 to 11 and 0 to 6 on one process, pooled, are the 12-seed study on two
+    processes: the same runs, bit for bit, and the same tables."""
     whole, _ = short_compare
     paths = []
     for seeds in ("7:12", "0:7"):  # in any order
         paths.append(tmp_path / f"{seeds.replace(':', '-')}.json")
         assert compare.main([*SHORT[:2], "--seeds", seeds, "--jobs", "1", "--format", "json",
                              "--out", str(paths[-1])]) == 0
+    block = json.loads(paths[0].read_text())
+    assert (block["study"]["settings"]["first_seed"], block["study"]["settings"]["seeds"]) == (7, 5)
+    assert "seeds 7 to 11" in report.describe(block["study"])[1]
     out = tmp_path / "pooled.json"
     assert compare.main(["--pool", *map(str, paths), "--format", "json", "--out", str(out)]) == 0
     pooled = json.loads(out.read_text())
     for key in ("results", "claims", "comparisons"):
         assert pooled[key] == whole[key], key
+    order = lambda runs: sorted(runs, key=lambda r: (r["experiment"], r["net"], r["seed"]))
+    assert order(pooled["runs"]) == order(whole["runs"])
     assert [b["first_seed"] for b in pooled["study"]["blocks"]] == [0, 7]
     assert pooled["study"]["settings"]["seeds"] == 12
     text = report.text_report(pooled["study"], dict(pooled, runs=pooled["runs"]), "text")
@@ -1164,6 +1449,7 @@ def damaged(saved_report, change):
 BOTH = ("--side-by-side", "--pool")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("change, message, options", [
     (lambda r: r["claims"][0].pop("verdict"), "claims[0].verdict is missing", BOTH[:1]),
     (lambda r: r["claims"][1].update(p_adjusted=None), "claims[1].p_adjusted is not a p-value",
@@ -1192,6 +1478,7 @@ def test_a_damaged_report_is_refused_in_one_line_naming_the_field(
         assert out == "" and err.count("\n") == 1 and f"{option} {bad}: {message}" in err, err
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("content, message", [
     ("[" * 100000 + "]" * 100000, "not a JSON file"), ("{", "not a JSON file"),
     ("[]", "study.settings.seeds is missing")])
@@ -1204,6 +1491,7 @@ def test_a_foreign_file_is_refused_in_one_line(tmp_path, short_compare, capsys, 
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_pooling_refuses_shared_seeds_and_other_settings(tmp_path, short_compare, capsys):
     a, b = tmp_path / "a.json", tmp_path / "b.json"
     a.write_text(json.dumps(short_compare[0]))
@@ -1222,19 +1510,7 @@ def test_pooling_refuses_shared_seeds_and_other_settings(tmp_path, short_compare
     assert "runs[0].seed is not one of the study's seeds" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("script", ["original_net.py", "broken_net.py"])
-def test_a_stuck_run_says_so_and_exits_0(script):
-    result = run(script, "--lr", "1e6", "--epochs", "3", "--quiet")
-    assert result.returncode == 0 and result.stderr == ""
-    lines = result.stdout.splitlines()
-    stuck = [i for i, line in enumerate(lines) if line.startswith("stuck:")]
-    assert len(stuck) == 1 and "majority digit" in lines[stuck[0]]
-    assert "--seed" in lines[stuck[0] + 1] and "smaller --lr" in lines[stuck[0] + 1]
-    assert max(map(len, lines)) <= 100
-    assert "stuck" not in run(script, "--epochs", "3", "--quiet").stdout
-
-
-# ---------------------------------------------------------------- compare: command line
+# ---------------------------------------------------------------- compare.py: command line and output files
 
 
 @pytest.mark.parametrize("args, message", [
@@ -1266,6 +1542,46 @@ def test_compare_bad_input_gives_one_line_and_exit_2_before_training(args, messa
     assert message in lines[0] and time.perf_counter() - start < 5
 
 
+@pytest.mark.slow
+def test_compare_refuses_a_bad_command_line_before_loading_scipy():
+    """Only numpy and the project's own modules are imported before the command line is
+    checked (python -X importtime lists every import)."""
+    result = run("-X", "importtime", "compare.py", "--epochs", "0")
+    assert result.returncode == 2
+    imported = {line.split("|")[-1].strip().split(".")[0]
+                for line in result.stderr.splitlines() if line.startswith("import time:")}
+    assert "numpy" in imported and not imported & {"scipy", "sklearn", "joblib", "matplotlib"}
+    assert result.stderr.splitlines()[-1].startswith("compare.py: error: argument --epochs")
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--epochs", "99999999999999999999"], "must be from 1 to 1000000"),
+    (["--epochs", "1000000", "--seeds", "10000"], "60,000 runs' epoch costs need"),
+    (["--seeds", "5:3"], "is not 1 to 10000 seeds"), (["--seeds", "0:20000"], "is not 1 to"),
+    (["--seeds", "a:b"], "is not N or A:B")])
+def test_compare_bounds_epochs_and_seeds_before_training(args, message, capsys):
+    assert compare.main(args) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and message in err and len(err) <= 101, err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("args", [
+    ("original_net.py", "--lr", "1e100", "--epochs", "2", "--quiet"),
+    ("broken_net.py", "--lr", "1e300", "--epochs", "2", "--quiet"),
+    ("compare.py", "--lr", "1e300", "--epochs", "2", "--seeds", "2", "--jobs", "1"),
+    ("compare.py", "--lr", "1e100", "--epochs", "2", "--seeds", "30", "--extended",
+     "--jobs", "1"),
+    ("original_net.py", "--hidden", "100000", "100000"),
+    ("broken_net.py", "--breaks", "green,,red")])
+def test_the_longest_messages_fit_100_columns(args):
+    result = run(*args)
+    assert result.returncode in (1, 2) and "Traceback" not in result.stderr
+    errors = [line for line in result.stderr.splitlines() if "error:" in line]
+    assert len(errors) == 1 and len(errors[0]) <= 100, errors
+
+
+@pytest.mark.slow
 def test_a_read_only_report_is_refused_before_training(tmp_path):
     report_file = tmp_path / "report.txt"
     report_file.write_text("old report")
@@ -1276,6 +1592,7 @@ def test_a_read_only_report_is_refused_before_training(tmp_path):
     assert time.perf_counter() - start < 10 and report_file.read_text() == "old report"
 
 
+@pytest.mark.slow
 def test_a_folder_given_to_plot_writes_no_png_beside_it(tmp_path):
     folder = tmp_path / "figures"
     folder.mkdir()
@@ -1299,6 +1616,7 @@ def full_disk(tmp_path):
         subprocess.run(["umount", str(mount)])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("option, name", [("--out", "report.txt"), ("--plot", "figure.png")])
 def test_a_full_disk_leaves_the_old_file_as_it_was(full_disk, option, name):
     if option == "--plot":
@@ -1319,6 +1637,7 @@ def test_a_full_disk_leaves_the_old_file_as_it_was(full_disk, option, name):
     assert sorted(p.name for p in full_disk.iterdir()) == sorted([name, "filler"])
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
 def test_compare_to_a_full_device_says_so_in_one_line():
     result = run("compare.py", "--seeds", "1", "--epochs", "1", "--jobs", "1", "--out", "/dev/full")
@@ -1333,6 +1652,7 @@ def test_compare_to_a_full_device_says_so_in_one_line():
         "compare.py: error: cannot write the output: No space left on device")
 
 
+@pytest.mark.slow
 def test_compare_plot_without_matplotlib_says_how_to_install_it(tmp_path):
     result = run("compare.py", "--epochs", "1", "--plot", str(tmp_path / "c.png"),
                  env=blocked(tmp_path, "matplotlib"))
@@ -1341,6 +1661,7 @@ def test_compare_plot_without_matplotlib_says_how_to_install_it(tmp_path):
     assert not (tmp_path / "c.png").exists()
 
 
+@pytest.mark.slow
 def test_compare_writes_out_and_plot_files(tmp_path):
     pytest.importorskip("matplotlib")
     out, png = tmp_path / "report.md", tmp_path / "curves.png"
@@ -1353,12 +1674,11 @@ def test_compare_writes_out_and_plot_files(tmp_path):
     assert f"compare.py: wrote {out}" in result.stderr
 
 
-def test_compare_plot_without_extension_adds_png_and_says_so(tmp_path):
+def test_compare_plot_without_extension_adds_png_and_says_so(tmp_path, capsys):
     pytest.importorskip("matplotlib")
-    result = run("compare.py", "--epochs", "1", "--seeds", "1", "--jobs", "1", "--plot",
-                 str(tmp_path / "c"))
-    assert result.returncode == 0, result.stderr
-    assert f"has no extension: writing {tmp_path / 'c'}.png" in result.stderr
+    assert compare.main(["--epochs", "1", "--seeds", "1", "--jobs", "1", "--plot",
+                         str(tmp_path / "c")]) == 0
+    assert f"has no extension: writing {tmp_path / 'c'}.png" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c.png"]
 
 
@@ -1399,26 +1719,7 @@ def test_a_fifo_is_written_through_not_replaced(tmp_path):
     assert got == ["through"] and stat.S_ISFIFO(fifo.stat().st_mode)
 
 
-def test_jobs_above_the_cpu_count_are_capped_with_one_line():
-    result = run("compare.py", "--epochs", "1", "--seeds", "1", "--jobs", "1000")
-    assert result.returncode == 0, result.stderr
-    cpus = len(os.sched_getaffinity(0))
-    assert f"compare.py: --jobs 1000 is more than the {cpus} CPUs here: using {cpus}\n" in (
-        result.stderr)
-    assert f"on {compare.count(min(cpus, 6), 'process', 'processes')};" in result.stderr
-
-
-def test_compare_without_sklearn_uses_the_four_samples_and_says_so(tmp_path):
-    result = run("compare.py", "--epochs", "20", "--seeds", "2", "--format", "json",
-                 env=blocked(tmp_path, "sklearn"))
-    assert result.returncode == 0, result.stderr
-    assert ("compare.py: scikit-learn is not installed: training on the four embedded samples"
-            in result.stderr)
-    settings = json.loads(result.stdout)["study"]["settings"]
-    assert settings["four_samples"] is True and settings["lr"] == 0.01
-    assert "four embedded samples" in settings["data"]
-
-
+@pytest.mark.slow
 def test_both_outputs_are_attempted_and_each_failure_said(full_disk, tmp_path):
     """--out on a full disk does not lose the figure, whose folder is fine."""
     pytest.importorskip("matplotlib")
@@ -1438,6 +1739,7 @@ def test_both_outputs_are_attempted_and_each_failure_said(full_disk, tmp_path):
     assert old.read_bytes() == b"x" * 2675
 
 
+@pytest.mark.slow
 def test_a_closed_pipe_still_gets_the_figure_written(tmp_path):
     pytest.importorskip("matplotlib")
     figure = tmp_path / "p.png"
@@ -1449,14 +1751,14 @@ def test_a_closed_pipe_still_gets_the_figure_written(tmp_path):
     assert "error" not in done.stderr
 
 
-def test_a_device_given_to_plot_is_written_through():
+def test_a_device_given_to_plot_is_written_through(capsys):
     pytest.importorskip("matplotlib")
-    result = run("compare.py", "--seeds", "1", "--epochs", "1", "--jobs", "1", "--plot",
-                 "/dev/null")
-    assert result.returncode == 0 and not os.path.exists("/dev/null.png")
-    assert "no extension" not in result.stderr
+    assert compare.main(["--seeds", "1", "--epochs", "1", "--jobs", "1", "--plot",
+                         "/dev/null"]) == 0
+    assert not os.path.exists("/dev/null.png") and "no extension" not in capsys.readouterr().err
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
 @pytest.mark.parametrize("args", [
     ("digits_4samples.py", "--check"), ("digits_4samples.py", "--help"),
@@ -1470,164 +1772,10 @@ def test_every_script_says_a_full_stdout_in_one_line(args):
         f"{args[0]}: error: cannot write the output: No space left on device\n")
 
 
-@pytest.mark.parametrize("script", ["original_net.py", "broken_net.py"])
-def test_a_net_without_sklearn_refuses_a_test_size(script, no_sklearn, tmp_path):
-    result = run(str(HERE / script), "--test-size", "400", env=no_sklearn, cwd=tmp_path)
-    assert result.returncode == 2 and result.stdout == "" and result.stderr == (
-        f"{script}: error: --test-size needs scikit-learn (the four embedded samples train and "
-        "test on all four)\n")
+# ---------------------------------------------------------------- compare.py: signals and failing runs
 
 
-def test_compare_without_sklearn_refuses_a_test_size(tmp_path):
-    result = run("compare.py", "--test-size", "5", env=blocked(tmp_path, "sklearn"))
-    assert result.returncode == 2 and result.stderr.endswith(
-        "compare.py: error: --test-size needs scikit-learn (the four embedded samples train "
-        "and test on all four)\n")
-
-
-def test_compare_refuses_a_bad_command_line_before_loading_scipy():
-    """Only numpy and the project's own modules are imported before the command line is
-    checked (python -X importtime lists every import)."""
-    result = run("-X", "importtime", "compare.py", "--epochs", "0")
-    assert result.returncode == 2
-    imported = {line.split("|")[-1].strip().split(".")[0]
-                for line in result.stderr.splitlines() if line.startswith("import time:")}
-    assert "numpy" in imported and not imported & {"scipy", "sklearn", "joblib", "matplotlib"}
-    assert result.stderr.splitlines()[-1].startswith("compare.py: error: argument --epochs")
-
-
-@pytest.mark.parametrize("args, message", [
-    (["--epochs", "99999999999999999999"], "must be from 1 to 1000000"),
-    (["--epochs", "1000000", "--seeds", "10000"], "60,000 runs' epoch costs need"),
-    (["--seeds", "5:3"], "is not 1 to 10000 seeds"), (["--seeds", "0:20000"], "is not 1 to"),
-    (["--seeds", "a:b"], "is not N or A:B")])
-def test_compare_bounds_epochs_and_seeds_before_training(args, message, capsys):
-    assert compare.main(args) == 2
-    out, err = capsys.readouterr()
-    assert out == "" and err.count("\n") == 1 and message in err and len(err) <= 101, err
-
-
-@pytest.mark.parametrize("args", [
-    ("original_net.py", "--lr", "1e100", "--epochs", "2", "--quiet"),
-    ("broken_net.py", "--lr", "1e300", "--epochs", "2", "--quiet"),
-    ("compare.py", "--lr", "1e300", "--epochs", "2", "--seeds", "2", "--jobs", "1"),
-    ("compare.py", "--lr", "1e100", "--epochs", "2", "--seeds", "30", "--extended",
-     "--jobs", "1"),
-    ("original_net.py", "--hidden", "100000", "100000"),
-    ("broken_net.py", "--breaks", "green,,red")])
-def test_the_longest_messages_fit_100_columns(args):
-    result = run(*args)
-    assert result.returncode in (1, 2) and "Traceback" not in result.stderr
-    errors = [line for line in result.stderr.splitlines() if "error:" in line]
-    assert len(errors) == 1 and len(errors[0]) <= 100, errors
-
-
-def test_one_seed_reads_as_sentences(capsys):
-    runs = [fake_run("Result 3", "original", 0, {}, 9), fake_run("Result 3", BROKEN, 0, {}, 10)]
-    rows = list(judged(runs).values())
-    text = "\n".join(report.claims_section(rows, False))
-    assert "held in the one seed" in text and "did not hold in the one seed" in text
-    assert "again" not in text and "once" not in text
-
-
-def test_the_progress_estimate_follows_the_work_done(monkeypatch):
-    """Batches of unequal work: after the first, the estimate is the planned work at the
-    pace the finished batch kept."""
-    clock = iter([0.0, 0.0, 10.0])  # the start, the first line, the first batch done
-    monkeypatch.setattr(training.time, "perf_counter", lambda: next(clock))
-    lines = []
-    stream = type("S", (), dict(isatty=lambda self: False,
-                                write=lambda self, text: lines.append(text),
-                                flush=lambda self: None))()
-    runs = training.plan(study_settings(10))
-    groups = training.batches(runs, 1)
-    progress = training.progress_line(groups, 1, stream=stream)
-    progress(groups[0], 10.0)  # 10 s for the first batch's work
-    total = 10.0 * training.finish(groups, 1) / training.work(groups[0])
-    expected = f"about {total - 10:.0f} s to go"
-    assert expected in "".join(lines)
-
-
-# ---------------------------------------------------------------- signals, pipes, failures
-
-
-def start(*args):
-    """A script in a session of its own (so that its whole process group can be seen and
-    signalled), with Ctrl-C's default handling even where the tests run without it."""
-    return subprocess.Popen([sys.executable, *args], cwd=HERE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
-
-
-def wait_for(stream, text, timeout=60):
-    """Read stream until a line holds text."""
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        line = stream.readline()
-        if text in line:
-            return
-        assert line, f"the stream ended before {text!r}"
-    raise AssertionError(f"no {text!r} within {timeout} s")
-
-
-def group_left(process, timeout):
-    """The processes of process's group still alive after up to timeout seconds."""
-    end = time.monotonic() + timeout
-    while True:
-        left = subprocess.run(["ps", "-o", "pid=,stat=,args=", "-g", str(process.pid)],
-                              capture_output=True, text=True).stdout.strip()
-        left = "\n".join(line for line in left.splitlines() if " Z" not in line)  # zombies
-        if not left or time.monotonic() > end:
-            return left
-        time.sleep(0.2)
-
-
-def finish(process, timeout):
-    try:
-        return process.communicate(timeout=timeout)
-    finally:
-        if group_left(process, 0):
-            os.killpg(process.pid, signal.SIGKILL)
-
-
-@pytest.mark.parametrize("script", ["original_net.py", "broken_net.py"])
-def test_ctrl_c_stops_a_net_with_one_line_and_exit_130(script):
-    process = start(script)
-    wait_for(process.stdout, "epoch")
-    os.killpg(process.pid, signal.SIGINT)
-    _, err = finish(process, 10)
-    assert process.returncode == 130 and err == f"{script}: interrupted\n"
-
-
-def test_a_closed_pipe_ends_a_net_quietly():
-    process = start("original_net.py", "--epochs", "50", "--four-samples")
-    wait_for(process.stdout, "epoch")
-    process.stdout.close()  # as | head does after its lines
-    err = process.stderr.read()
-    assert process.wait(timeout=30) == 141 and err == ""
-
-
-@pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
-@pytest.mark.parametrize("args", [("original_net.py", "--epochs", "3", "--four-samples"),
-                                  ("broken_net.py", "--epochs", "3", "--four-samples"),
-                                  ("lockstep.py", "--help")])
-def test_a_full_stdout_gives_one_line_and_exit_1(args):
-    with open("/dev/full", "w") as full:
-        result = subprocess.run([sys.executable, *args], stdout=full, stderr=subprocess.PIPE,
-                                text=True, cwd=HERE, timeout=120)
-    assert result.returncode == 1
-    assert result.stderr.endswith(": error: cannot write the output: No space left on device\n")
-    assert result.stderr.count("\n") == 1
-
-
-@pytest.mark.parametrize("script", ["original_net.py", "broken_net.py"])
-def test_a_net_refuses_a_head_too_big_for_memory_before_allocating(script):
-    result = run(script, "--hidden", "100000", "100000")
-    assert result.returncode == 2 and result.stdout == ""
-    assert result.stderr == (f"{script}: error: --hidden 100000 100000: 10,001,700,054 "
-                             "weights, more than 10,000,000\n")
-
-
+@pytest.mark.slow
 def test_ctrl_c_stops_a_large_study_within_2_s_leaving_no_process():
     process = start("compare.py", "--seeds", "1000")
     wait_for(process.stderr, "Ctrl-C stops")
@@ -1640,6 +1788,7 @@ def test_ctrl_c_stops_a_large_study_within_2_s_leaving_no_process():
     assert group_left(process, 2) == ""
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("moment", ["loading", "starting workers"])
 def test_ctrl_c_at_the_start_of_a_study_says_one_line(moment):
     """While compare loads its libraries, and while its workers load theirs."""
@@ -1658,12 +1807,151 @@ def test_ctrl_c_at_the_start_of_a_study_says_one_line(moment):
     assert err == "compare.py: interrupted\n" and group_left(process, 2) == ""
 
 
+@pytest.mark.slow
 def test_compare_without_scipy_says_what_to_install(tmp_path):
     result = subprocess.run([sys.executable, "compare.py"], cwd=HERE, capture_output=True,
                             text=True, env=blocked(tmp_path, "scipy"))
     assert result.returncode == 1 and result.stdout == ""
     assert result.stderr.startswith("compare.py: error:") and result.stderr.count("\n") == 1
     assert "scipy" in result.stderr and "pip install -r requirements.txt" in result.stderr
+
+
+@pytest.mark.slow
+def test_sigterm_to_the_main_process_alone_leaves_no_worker():
+    process = start("compare.py", "--seeds", "1000")
+    wait_for(process.stderr, "Ctrl-C stops")
+    time.sleep(2)
+    process.terminate()
+    out, err = finish(process, 10)
+    assert process.returncode == 143 and err == "compare.py: terminated\n"
+    assert group_left(process, 10) == ""
+
+
+FAILING_STUDY = """
+import sys, time
+import compare, training
+
+def train_batch(batch, settings, stop=None):  # sent to the workers by value
+    if batch[0]["experiment"] == "Result 3":
+        time.sleep(3600)  # a batch that would not end for an hour
+    time.sleep(0.5)
+    raise training.StudyError(training.name(batch[0]) + ": made to fail")
+
+training.train_batch = train_batch
+sys.exit(compare.main(["--seeds", "2", "--jobs", "2"]))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(compare.available_cpus() < 2, reason="needs two processes at once")
+def test_the_first_failing_run_stops_the_study_in_one_line(tmp_path):
+    """One batch fails while another would run for an hour: the study stops at once."""
+    script = tmp_path / "failing_study.py"
+    script.write_text(FAILING_STUDY)
+    process = subprocess.Popen([sys.executable, str(script)], cwd=HERE, text=True,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               env=dict(os.environ, PYTHONPATH=str(HERE)),
+                               start_new_session=True)
+    began = time.monotonic()
+    out, err = finish(process, 30)
+    assert time.monotonic() - began < 15
+    assert process.returncode == 1 and out == ""
+    assert re.fullmatch(r"compare\.py: error: Result [12], original, seed 0: made to fail",
+                        err.splitlines()[-1]), err
+    assert "Traceback" not in err
+    assert group_left(process, 10) == ""
+
+
+@pytest.mark.slow
+def test_a_diverging_run_in_a_worker_is_named_in_one_line():
+    process = start("compare.py", "--lr", "1e100", "--seeds", "2", "--epochs", "5", "--jobs", "2")
+    out, err = finish(process, 60)
+    assert process.returncode == 1 and out == ""
+    assert re.fullmatch(r"compare\.py: error: Result \d, (original|broken green,red), seed \d: "
+                        r"diverged in epoch 1 \((overflow|invalid value)\)",
+                        err.splitlines()[-1]), err
+    assert "Traceback" not in err
+
+
+def test_compare_in_process_reports_a_diverging_run_in_one_line(capsys):
+    assert compare.main(["--epochs", "2", "--seeds", "1", "--jobs", "1", "--lr", "1e100"]) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert re.fullmatch(r"compare\.py: error: Result \d, .*, seed 0: diverged .*", err[-1])
+
+
+# ---------------------------------------------------------------- compare.py --scheduler: a Dask cluster
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """A LocalCluster of two worker processes, one thread each: its scheduler's address."""
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as local:
+        yield local.scheduler_address
+
+
+def cluster_state(address):
+    """Per worker, the tasks it holds; and whether it still computes a small task."""
+    from distributed import Client
+    with Client(address, timeout=10, set_as_default=False) as client:
+        tasks = client.run(lambda dask_worker: len(dask_worker.state.tasks))
+        return tasks, client.submit(lambda: 41 + 1, pure=False).result(timeout=10) == 42
+
+
+@pytest.mark.slow
+def test_a_study_on_a_dask_cluster_gives_the_runs_of_one_process(cluster, tmp_path, capsys):
+    args = ["--seeds", "3", "--epochs", "5", "--format", "json"]
+    assert compare.main([*args, "--scheduler", cluster, "--out", str(tmp_path / "d.json")]) == 0
+    assert compare.main([*args, "--jobs", "1", "--out", str(tmp_path / "one.json")]) == 0
+    err = capsys.readouterr().err
+    assert "on 2 Dask workers" in err
+    there, here = (json.loads((tmp_path / name).read_text()) for name in ("d.json", "one.json"))
+    for key in ("results", "claims", "comparisons", "alignment", "runs"):
+        assert there[key] == here[key], key
+    env = there["study"]["environment"]
+    assert env["scheduler"] == cluster and env["workers"] == 2 and there["study"]["jobs"] == 2
+    assert {k: v for k, v in env.items() if k not in ("scheduler", "workers")} == \
+        here["study"]["environment"]  # the same machine's workers
+    text = report.text_report(there["study"], dict(there, runs=there["runs"]), "text")
+    assert f"on the Dask cluster at {cluster} (2 workers" in " ".join(text.split())
+
+
+@pytest.mark.slow
+def test_ctrl_c_cancels_the_study_on_the_cluster_and_leaves_it_up(cluster):
+    process = start("compare.py", "--seeds", "100", "--scheduler", cluster)
+    wait_for(process.stderr, "Ctrl-C stops")
+    time.sleep(2)
+    os.killpg(process.pid, signal.SIGINT)
+    out, err = finish(process, 10)
+    assert process.returncode == 130 and err == "compare.py: interrupted\n" and out == ""
+    end = time.monotonic() + 5
+    while (state := cluster_state(cluster))[0] != {w: 0 for w in state[0]}:
+        assert time.monotonic() < end, state  # the batches stop within an epoch
+        time.sleep(0.5)
+    assert len(state[0]) == 2 and state[1]  # both workers idle and alive
+
+
+@pytest.mark.slow
+def test_an_unreachable_scheduler_is_said_in_one_line(capsys, monkeypatch):
+    pytest.importorskip("distributed")
+    monkeypatch.setattr(training, "CONNECT_SECONDS", 1)
+    start_time = time.monotonic()
+    assert compare.main(["--seeds", "2", "--scheduler", "tcp://127.0.0.1:1"]) == 1
+    assert time.monotonic() - start_time < 5
+    assert capsys.readouterr().err == (
+        "compare.py: error: no Dask scheduler answers at tcp://127.0.0.1:1 within 1 s\n")
+
+
+@pytest.mark.slow
+def test_without_dask_the_scheduler_option_says_how_to_install_it(tmp_path):
+    result = run("compare.py", "--scheduler", "tcp://127.0.0.1:8786",
+                 env=blocked(tmp_path, "distributed"))
+    assert result.returncode == 2 and result.stderr == (
+        'compare.py: error: --scheduler needs Dask: python3 -m pip install "dask[distributed]"\n')
+
+
+# ---------------------------------------------------------------- cpus.py and make_report.py
 
 
 def test_distinct_cpus_keeps_one_setting_per_fingerprint(monkeypatch):
@@ -1678,14 +1966,17 @@ def test_distinct_cpus_keeps_one_setting_per_fingerprint(monkeypatch):
     assert len(cpus.distinct(9, candidates)) == 5  # fewer than asked for: those there are
 
 
+@pytest.mark.slow
 def test_a_fingerprint_is_the_same_bits_twice_and_names_its_setting():
     import cpus
-    first = cpus.fingerprint({})
-    assert first == cpus.fingerprint({"PYTHONHASHSEED": "1"}) and float(first) > 0
+    x, y, *_ = original_net.load_data(0)  # the fingerprint's run, here
+    here = repr(original_net.train(original_net.init_params(0), x, y, 3)[-1])
+    assert cpus.fingerprint({"PYTHONHASHSEED": "1"}) == here
     assert cpus.words({"A": "1", "B": "x y"}) == "A=1 B='x y'" and cpus.words({}) == ""
     assert [name for name, _ in cpus.CANDIDATES][0] == "as is"
 
 
+@pytest.mark.slow
 def test_make_report_draws_blocks_under_settings_and_pools_them(tmp_path, monkeypatch,
                                                                 capsys):
     import cpus
@@ -1715,30 +2006,7 @@ def test_make_report_draws_blocks_under_settings_and_pools_them(tmp_path, monkey
     assert (tmp_path / "REPORT.md").read_text() == text
 
 
-def processes_with(text, timeout):
-    """The processes whose command line holds text, still alive after up to timeout s."""
-    end = time.monotonic() + timeout
-    while True:
-        ps = subprocess.run(["ps", "-ww", "-eo", "pid=,stat=,args="], capture_output=True,
-                            text=True).stdout.splitlines()
-        left = [line for line in ps if text in line and " Z" not in line and "ps -eo" not in line]
-        if not left or time.monotonic() > end:
-            return left
-        time.sleep(0.2)
-
-
-def sessions(leader, timeout=0):
-    """The live processes of the session that leader leads, after up to timeout s."""
-    end = time.monotonic() + timeout
-    while True:
-        left = [line for line in subprocess.run(
-            ["ps", "-o", "pid=,stat=", "-s", str(leader)], capture_output=True,
-            text=True).stdout.splitlines() if "Z" not in line.split()[-1]]
-        if not left or time.monotonic() > end:
-            return left
-        time.sleep(0.2)
-
-
+@pytest.mark.slow
 @pytest.mark.parametrize("signum, whom", [(signal.SIGINT, "process"),
                                           (signal.SIGTERM, "group")])
 def test_make_report_stops_every_study_it_started(tmp_path, signum, whom):
@@ -1753,7 +2021,7 @@ def test_make_report_stops_every_study_it_started(tmp_path, signum, whom):
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                start_new_session=True)
     wait_for(process.stderr, "Ctrl-C stops")  # compare.py's workers are starting
-    time.sleep(1)
+    time.sleep(0.5)
     study, = [int(line.split()[0]) for line in processes_with("compare.py", 0)
               if str(tmp_path) in line]
     assert len(sessions(study)) >= 3  # compare.py, its two workers (and loky's tracker)
@@ -1766,6 +2034,7 @@ def test_make_report_stops_every_study_it_started(tmp_path, signum, whom):
     assert os.listdir(tmp_path / "reports") == [] and not (tmp_path / "REPORT.md").exists()
 
 
+@pytest.mark.slow
 def test_make_report_has_help_and_renders_only_saved_studies(tmp_path, monkeypatch, capsys):
     assert "--render" in run("make_report.py", "--help").stdout
     import make_report
@@ -1775,182 +2044,3 @@ def test_make_report_has_help_and_renders_only_saved_studies(tmp_path, monkeypat
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "make_report.json" in err and "without --render" in err
     assert os.listdir(tmp_path) == []
-
-
-def test_sigterm_to_the_main_process_alone_leaves_no_worker():
-    process = start("compare.py", "--seeds", "1000")
-    wait_for(process.stderr, "Ctrl-C stops")
-    time.sleep(2)
-    process.terminate()
-    out, err = finish(process, 10)
-    assert process.returncode == 143 and err == "compare.py: terminated\n"
-    assert group_left(process, 10) == ""
-
-
-FAILING_STUDY = """
-import sys, time
-import compare, training
-
-def train_batch(batch, settings, stop=None):  # sent to the workers by value
-    if batch[0]["experiment"] == "Result 3":
-        time.sleep(3600)  # a batch that would not end for an hour
-    time.sleep(0.5)
-    raise training.StudyError(training.name(batch[0]) + ": made to fail")
-
-training.train_batch = train_batch
-sys.exit(compare.main(["--seeds", "2", "--jobs", "2"]))
-"""
-
-
-@pytest.mark.skipif(compare.available_cpus() < 2, reason="needs two processes at once")
-def test_the_first_failing_run_stops_the_study_in_one_line(tmp_path):
-    """One batch fails while another would run for an hour: the study stops at once."""
-    script = tmp_path / "failing_study.py"
-    script.write_text(FAILING_STUDY)
-    process = subprocess.Popen([sys.executable, str(script)], cwd=HERE, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               env=dict(os.environ, PYTHONPATH=str(HERE)),
-                               start_new_session=True)
-    began = time.monotonic()
-    out, err = finish(process, 30)
-    assert time.monotonic() - began < 15
-    assert process.returncode == 1 and out == ""
-    assert re.fullmatch(r"compare\.py: error: Result [12], original, seed 0: made to fail",
-                        err.splitlines()[-1]), err
-    assert "Traceback" not in err
-    assert group_left(process, 10) == ""
-
-
-def test_a_diverging_run_in_a_worker_is_named_in_one_line():
-    process = start("compare.py", "--lr", "1e100", "--seeds", "2", "--epochs", "5", "--jobs", "2")
-    out, err = finish(process, 60)
-    assert process.returncode == 1 and out == ""
-    assert re.fullmatch(r"compare\.py: error: Result \d, (original|broken green,red), seed \d: "
-                        r"diverged in epoch 1 \((overflow|invalid value)\)",
-                        err.splitlines()[-1]), err
-    assert "Traceback" not in err
-
-
-def test_compare_in_process_reports_a_diverging_run_in_one_line(capsys):
-    assert compare.main(["--epochs", "2", "--seeds", "1", "--jobs", "1", "--lr", "1e100"]) == 1
-    err = capsys.readouterr().err.splitlines()
-    assert re.fullmatch(r"compare\.py: error: Result \d, .*, seed 0: diverged .*", err[-1])
-
-
-# ---------------------------------------------------------------- on a Dask cluster
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    """A LocalCluster of two worker processes, one thread each: its scheduler's address."""
-    distributed = pytest.importorskip("distributed")
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  dashboard_address=None) as local:
-        yield local.scheduler_address
-
-
-def cluster_state(address):
-    """Per worker, the tasks it holds; and whether it still computes a small task."""
-    from distributed import Client
-    with Client(address, timeout=10, set_as_default=False) as client:
-        tasks = client.run(lambda dask_worker: len(dask_worker.state.tasks))
-        return tasks, client.submit(lambda: 41 + 1, pure=False).result(timeout=10) == 42
-
-
-def test_a_study_on_a_dask_cluster_gives_the_runs_of_one_process(cluster, tmp_path, capsys):
-    args = ["--seeds", "3", "--epochs", "5", "--format", "json"]
-    assert compare.main([*args, "--scheduler", cluster, "--out", str(tmp_path / "d.json")]) == 0
-    assert compare.main([*args, "--jobs", "1", "--out", str(tmp_path / "one.json")]) == 0
-    err = capsys.readouterr().err
-    assert "on 2 Dask workers" in err
-    there, here = (json.loads((tmp_path / name).read_text()) for name in ("d.json", "one.json"))
-    for key in ("results", "claims", "comparisons", "alignment", "runs"):
-        assert there[key] == here[key], key
-    env = there["study"]["environment"]
-    assert env["scheduler"] == cluster and env["workers"] == 2 and there["study"]["jobs"] == 2
-    assert {k: v for k, v in env.items() if k not in ("scheduler", "workers")} == \
-        here["study"]["environment"]  # the same machine's workers
-    text = report.text_report(there["study"], dict(there, runs=there["runs"]), "text")
-    assert f"on the Dask cluster at {cluster} (2 workers" in " ".join(text.split())
-
-
-def test_ctrl_c_cancels_the_study_on_the_cluster_and_leaves_it_up(cluster):
-    process = start("compare.py", "--seeds", "100", "--scheduler", cluster)
-    wait_for(process.stderr, "Ctrl-C stops")
-    time.sleep(2)
-    os.killpg(process.pid, signal.SIGINT)
-    out, err = finish(process, 10)
-    assert process.returncode == 130 and err == "compare.py: interrupted\n" and out == ""
-    end = time.monotonic() + 5
-    while (state := cluster_state(cluster))[0] != {w: 0 for w in state[0]}:
-        assert time.monotonic() < end, state  # the batches stop within an epoch
-        time.sleep(0.5)
-    assert len(state[0]) == 2 and state[1]  # both workers idle and alive
-
-
-def test_an_unreachable_scheduler_is_said_in_one_line(capsys):
-    start_time = time.monotonic()
-    assert compare.main(["--seeds", "2", "--scheduler", "tcp://127.0.0.1:1"]) == 1
-    assert time.monotonic() - start_time < 10
-    assert capsys.readouterr().err == (
-        "compare.py: error: no Dask scheduler answers at tcp://127.0.0.1:1 within 5 s\n")
-
-
-def test_without_dask_the_scheduler_option_says_how_to_install_it(tmp_path):
-    result = run("compare.py", "--scheduler", "tcp://127.0.0.1:8786",
-                 env=blocked(tmp_path, "distributed"))
-    assert result.returncode == 2 and result.stderr == (
-        'compare.py: error: --scheduler needs Dask: python3 -m pip install "dask[distributed]"\n')
-
-
-# ---------------------------------------------------------------- progress and helpers
-
-
-def test_digits_4samples_help_and_missing_sklearn(tmp_path):
-    result = run("digits_4samples.py", "--help")
-    assert result.returncode == 0 and "--check" in result.stdout and "--from-sklearn" in result.stdout
-    result = run("digits_4samples.py", "--from-sklearn", env=blocked(tmp_path, "sklearn"))
-    assert result.returncode == 1 and result.stdout == ""
-    assert result.stderr == ("digits_4samples.py: error: --from-sklearn needs scikit-learn "
-                             "(pip install scikit-learn)\n")
-
-
-def terminal_output(*args):
-    """What a script writes to a terminal (a pseudo-terminal here)."""
-    import pty
-    main, replica = pty.openpty()
-    process = subprocess.Popen([sys.executable, *args], stdout=replica, stderr=replica, cwd=HERE)
-    os.close(replica)
-    chunks = []
-    while True:
-        try:
-            chunk = os.read(main, 4096)
-        except OSError:  # the child closed the terminal
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    assert process.wait(timeout=60) == 0
-    return b"".join(chunks).decode()
-
-
-def test_progress_is_in_place_on_a_terminal_and_periodic_otherwise():
-    tty = terminal_output("original_net.py", "--epochs", "20", "--test-size", "3")
-    assert "\repoch    2/20" in tty and "\repoch   20/20" in tty
-    # Each line overwrites the last one whole: it is padded to at least its length.
-    progress = [p for p in tty[tty.index("\repoch"):].split("\n")[0].split("\r") if p]
-    assert all(len(b) >= len(a.rstrip()) for a, b in zip(progress, progress[1:]))
-    assert any(b.endswith(" ") for b in progress)  # some cost got shorter: it was padded
-    piped = run("original_net.py", "--epochs", "20", "--test-size", "3").stdout
-    assert [line.split()[1] for line in piped.splitlines() if line.startswith("epoch")] == [
-        "1/20", "2/20", "4/20", "6/20", "8/20", "10/20", "12/20", "14/20", "16/20", "18/20",
-        "20/20"]
-
-
-def test_counts_are_singular_or_plural():
-    assert original_net.count(1, "epoch") == "1 epoch"
-    assert original_net.count(2, "epoch") == "2 epochs"
-    assert compare.count(1, "process", "processes") == "1 process"
-    assert compare.count(3, "process", "processes") == "3 processes"
-    out = run("original_net.py", "--epochs", "1", "--four-samples").stdout
-    assert "\n1 epoch, lr" in out and "for 4 training steps" in out

@@ -221,9 +221,13 @@ class NoCluster(Exception):
     """The Dask scheduler cannot be reached or used: one line, exit status 1."""
 
 
-def connect(address, timeout=5):
+CONNECT_SECONDS = 5  # how long a scheduler has to answer
+
+
+def connect(address):
     """A dask.distributed Client of the scheduler at address, with the project's modules
     shipped to its workers (Client.upload_file), and its workers' threads."""
+    timeout = CONNECT_SECONDS
     import logging
     from distributed import Client
     logging.getLogger("distributed").setLevel(logging.ERROR)  # its lines are not ours
