@@ -1189,6 +1189,22 @@ def compare_json(*args, env=None):
     return json.loads(result.stdout), result.stderr
 
 
+def compare_here(*args):
+    """compare.main(args) in this process (no start-up to wait for): as run() returns."""
+    import contextlib
+    import io
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        status = compare.main(list(args))
+    return subprocess.CompletedProcess(args, status, out.getvalue(), err.getvalue())
+
+
+def compare_json_here(*args):
+    result = compare_here("--format", "json", *args)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout), result.stderr
+
+
 SHORT = ("--epochs", "3", "--seeds", "12")  # enough seeds for every test to have a p-value
 
 
@@ -1252,11 +1268,10 @@ def test_compare_runs_every_experiment_and_net_over_the_seeds(short_compare):
     assert f"{6 * seeds} runs in" in stderr and "batches done" in stderr
 
 
-@pytest.mark.slow
 def test_compare_csv_parses_with_the_table_columns():
     import csv
     import io
-    result = run("compare.py", "--epochs", "3", "--format", "csv", "--seeds", "2", "--jobs", "1")
+    result = compare_here("--epochs", "3", "--format", "csv", "--seeds", "2", "--jobs", "1")
     assert result.returncode == 0, result.stderr
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert [(r["experiment"], r["net"]) for r in rows] == [
@@ -1270,10 +1285,9 @@ def test_compare_csv_parses_with_the_table_columns():
     assert rows[4]["W3"] == "16x28" and rows[4]["W4"] == "28x36" and rows[4]["W5"] == "36x1"
 
 
-@pytest.mark.slow
 def test_compare_text_fits_100_columns_and_keeps_the_articles_order():
-    result = run("compare.py", "--epochs", "2", "--seeds", "3", "--ablation", "--controls",
-                 "--alignment", "--jobs", "1")
+    result = compare_here("--epochs", "2", "--seeds", "3", "--ablation", "--controls",
+                          "--alignment", "--jobs", "1")
     assert result.returncode == 0, result.stderr
     text = result.stdout
     assert max(map(len, text.splitlines())) <= 100
@@ -1290,10 +1304,9 @@ def test_compare_text_fits_100_columns_and_keeps_the_articles_order():
     assert "W1 cosine" in text and "W1 signs" not in text  # the text has room for cosines
 
 
-@pytest.mark.slow
 def test_compare_markdown_shows_the_tables():
-    result = run("compare.py", "--epochs", "2", "--format", "markdown", "--ablation",
-                 "--alignment", "--seeds", "2", "--jobs", "1")
+    result = compare_here("--epochs", "2", "--format", "markdown", "--ablation",
+                          "--alignment", "--seeds", "2", "--jobs", "1")
     assert result.returncode == 0, result.stderr
     for mark in ["# Original net against broken back prop net", "| Result 2 | broken green,red |",
                  "Written by `python3 compare.py --epochs 2", "| word |", "| W1 signs |",
@@ -1301,9 +1314,8 @@ def test_compare_markdown_shows_the_tables():
         assert mark in result.stdout, mark
 
 
-@pytest.mark.slow
 def test_controls_and_the_extended_study_keep_the_json_contract():
-    report, _ = compare_json("--epochs", "2", "--seeds", "2", "--extended", "--jobs", "1")
+    report, _ = compare_json_here("--epochs", "2", "--seeds", "2", "--extended", "--jobs", "1")
     settings = report["study"]["settings"]
     assert settings["digits"] == [list(p) for p in compare.PAIRS] and settings["extended"]
     assert {r["net"] for r in report["runs"]} == {"original", "broken green,red", "frozen"}
@@ -1325,15 +1337,14 @@ def test_controls_and_the_extended_study_keep_the_json_contract():
                                  for n in row["nets"]]
     frozen = [r for r in report["results"] if r["net"] == "frozen"]
     assert len(frozen) == 4
-    controls, _ = compare_json("--epochs", "2", "--seeds", "2", "--controls", "--jobs", "1")
+    controls, _ = compare_json_here("--epochs", "2", "--seeds", "2", "--controls", "--jobs", "1")
     assert {r["net"] for r in controls["results"]} == {"original", "broken green,red", "frozen"}
     assert len(controls["claims"]) == len(verdicts.CLAIMS)
 
 
-@pytest.mark.slow
 def test_compare_counts_stuck_runs_of_a_real_short_run():
     """At lr 1e6 the outputs saturate at once: most runs do not learn."""
-    saved, _ = compare_json("--epochs", "2", "--seeds", "2", "--lr", "1e6", "--jobs", "1")
+    saved, _ = compare_json_here("--epochs", "2", "--seeds", "2", "--lr", "1e6", "--jobs", "1")
     stuck = {(r["experiment"], r["net"], r["seed"]): r["stuck"] for r in saved["runs"]}
     assert sum(stuck.values()) >= 8
     for row in saved["results"]:
@@ -1565,20 +1576,18 @@ def test_compare_bounds_epochs_and_seeds_before_training(args, message, capsys):
     assert out == "" and err.count("\n") == 1 and message in err and len(err) <= 101, err
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("args", [
-    ("original_net.py", "--lr", "1e100", "--epochs", "2", "--quiet"),
-    ("broken_net.py", "--lr", "1e300", "--epochs", "2", "--quiet"),
-    ("compare.py", "--lr", "1e300", "--epochs", "2", "--seeds", "2", "--jobs", "1"),
-    ("compare.py", "--lr", "1e100", "--epochs", "2", "--seeds", "30", "--extended",
-     "--jobs", "1"),
-    ("original_net.py", "--hidden", "100000", "100000"),
-    ("broken_net.py", "--breaks", "green,,red")])
-def test_the_longest_messages_fit_100_columns(args):
-    result = run(*args)
-    assert result.returncode in (1, 2) and "Traceback" not in result.stderr
-    errors = [line for line in result.stderr.splitlines() if "error:" in line]
-    assert len(errors) == 1 and len(errors[0]) <= 100, errors
+    ("original_net", "--lr", "1e100", "--epochs", "2", "--quiet"),
+    ("broken_net", "--lr", "1e300", "--epochs", "2", "--quiet"),
+    ("compare", "--lr", "1e300", "--epochs", "2", "--seeds", "2", "--jobs", "1"),
+    ("compare", "--lr", "1e100", "--epochs", "2", "--seeds", "30", "--extended", "--jobs", "1"),
+    ("original_net", "--hidden", "100000", "100000"),
+    ("broken_net", "--breaks", "green,,red")])
+def test_the_longest_messages_fit_100_columns(args, capsys):
+    assert net(args[0]).main(list(args[1:])) in (1, 2)  # in this process: as the scripts
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if "error:" in line]
+    assert len(errors) == 1 and len(errors[0]) <= 100 and "Traceback" not in err, errors
 
 
 @pytest.mark.slow

@@ -270,12 +270,13 @@ def on_cluster(client, groups, settings):
             client.cancel(list(client.futures))
 
 
-def progress_line(groups, jobs, worker="process", stream=sys.stderr):
+def progress_line(groups, jobs, worker="process", stream=None):
     """A progress callback, called with each finished batch and the seconds it took:
     batches and runs done, time spent, and the time to go. That is the batches' work
     (work()) handed out to the processes (finish()) at the pace, in work a second, that
     the finished batches kept."""
     start = time.perf_counter()
+    stream = stream or sys.stderr
     tty = stream.isatty()
     runs, planned = sum(map(len, groups)), finish(groups, jobs)
     done = dict(batches=0, runs=0, work=0.0, seconds=0.0)
