@@ -17,7 +17,7 @@ import numpy as np
 
 NAME, SCRIPT = "broken back prop net", "broken_net.py"
 NAMES = ("W1a", "W1b", "W2a", "W2b", "W2c", "W2d", "W3", "W4", "W5")
-# The article does not give its learning rate; see README ("Hyperparameters").
+# The article does not give its learning rate; see docs/METHODS.md ("Hyperparameters").
 DEFAULTS = dict(epochs=500, lr=0.001, momentum=0.9, seed=0, hidden=(28, 36), test_size=10)
 # Four samples give 4 steps an epoch instead of 350: a larger step suits them.
 FOUR_SAMPLE_DEFAULTS = dict(DEFAULTS, lr=0.01)

@@ -4,14 +4,14 @@ Trains the nets of original_net.py and broken_net.py on the article's Result 1, 
 (the nets of one seed share its data split, order and initial weights), prints cost
 and accuracy tables (report.py), and judges each of the article's claims over the seeds
 (verdicts.py): an exact test per claim, Holm-corrected, one word (holds, fails,
-unclear) and how often that word comes out again on resampled seeds. Runs train in
-lock-step batches (lockstep.py), bit for bit as the nets train alone, on parallel
-processes.
+unclear), marked where another study may well not repeat it (docs/METHODS.md). Runs
+train in lock-step batches (lockstep.py), bit for bit as the nets train alone, on
+parallel processes or a Dask cluster (training.py).
 
-    python3 compare.py                   # 3 experiments x 2 nets x 30 seeds: 2 to 3 min
-    python3 compare.py --seeds 1         # one seed: an anecdote, as each of the article's was
-    python3 compare.py --extended        # frozen-conv control, 4 digit pairs: 4 to 5 min
-    python3 compare.py --format json --out a.json; python3 compare.py --side-by-side a.json b.json
+    python3 compare.py                   # 3 experiments x 2 nets x 30 seeds
+    python3 compare.py --seeds 30:60     # another block of 30 seeds
+    python3 compare.py --extended        # frozen-conv control, 4 digit pairs
+    python3 compare.py --format json --out a.json; python3 compare.py --pool a.json b.json
 """
 import os
 import signal
@@ -231,13 +231,10 @@ def available_cpus():
 
 
 EPILOG = """Output: the report goes to stdout (or --out), progress and messages to stderr. Each of
-the article's claims gets one word over the seeds: holds (an exact test, Holm-corrected
-over the claims, is significant at 5% in the claimed direction), fails (significant the
-other way) or unclear (not significant: no difference, or too few seeds); a word
-followed by ? is borderline: replicated studies (the seeds resampled) give it less than
-90% of the time, so another CPU may print another. Nets are compared seed by seed:
-better, worse, or no difference shown; as good when the median difference in test
-accuracy is surely within 2 points. README.md, "How a claim is judged", says why.
+the article's claims gets one word over the seeds (holds, fails or unclear; a ? marks a
+word another study may well not repeat), and the nets are compared on their mean test
+accuracy over every seed and digit pair (worse, better, no difference shown; as good by
+TOST). How each word is reached, and why: docs/METHODS.md.
 """
 
 

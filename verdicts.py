@@ -1,28 +1,13 @@
 """How compare.py judges the article's claims over seeds, and compares nets.
 
-Each claim of the article was one run's observation. Here it is judged over N seeds
-(the nets of one seed share its data split, order and initial weights), by the rule
-that README.md's "How a claim is judged" explains:
+docs/METHODS.md says what each rule is and why; here is how it is computed:
 
-- a claim about test accuracy ("100% test accuracy", "all but one right") is a yes or
-  no per seed: held in k of N; an exact two-sided binomial test of k against N/2 and a
-  Clopper-Pearson 95% interval for the rate (scipy.stats.binomtest);
-- a claim about cost ("broken net higher cost") is judged on magnitudes: per seed the
-  ratio broken / original of the cost it names; a two-sided Wilcoxon signed-rank test
-  of the log ratios against 0 (scipy.stats.wilcoxon, Pratt's treatment of zeros) and
-  the median ratio with an exact distribution-free 95% interval (scipy.stats.
-  quantile_test: order statistics of the ratios);
-- Holm's step-down correction over the family of claims; the word uses the adjusted
-  p-value: `holds` when significant at 5% in the claimed direction, `fails` when
-  significant in the other, `unclear` otherwise;
-- the mark: a word is borderline (printed with a question mark) unless its p-value is
-  far from the 5% line: holds or fails with a Holm-adjusted p of at most 1e-6, unclear
-  with a p of at least 0.5. `python3 verdicts.py --calibrate` shows, on simulated
-  populations, that words without the mark come out again in 90% of replications.
-
-Nets are compared seed by seed (test accuracy), pooled over digit pairs: the mean
-difference with a stratified bootstrap interval, equivalence by TOST, and failures to
-learn by the exact McNemar test.
+- claims: a yes or no per seed (rate_test: exact binomial, Clopper-Pearson) or a cost
+  ratio per seed (cost_test: Wilcoxon signed-rank on the log ratios, the median ratio's
+  order-statistic interval); Holm over the family (judge, article_claims);
+- the mark: is_borderline, checked by `python3 verdicts.py --calibrate` (calibrate);
+- nets compared: per digit pair as description (comparisons), and pooled over the pairs
+  as the answer (pooled_comparison: stratified bootstrap mean, TOST, McNemar).
 """
 import math
 import sys
@@ -40,7 +25,7 @@ CONFIDENCE = 0.95   # every interval's
 BORDERLINE = "?"    # the mark of a borderline word: holds?, fails?, unclear?
 WORDS = ("holds", "fails", "unclear")
 # A word is firm (no mark) when its p-value is this far from the 5% line; calibrated by
-# calibrate() on simulated populations (README, "How a claim is judged").
+# calibrate() on simulated populations (docs/METHODS.md, "The mark").
 FIRM_HOLM_P = 1e-6   # holds or fails: the Holm-adjusted p at most this
 FIRM_UNCLEAR_P = 0.5  # unclear: the p-value (before Holm) at least this
 
@@ -350,7 +335,7 @@ def comparisons(compared):
 # ---------------------------------------------------------------- nets compared, pooled
 
 # "As good": the 90% interval of the mean difference in held-out test accuracy within 2
-# points either way (README, "How a claim is judged", says why 2).
+# points either way (docs/METHODS.md says why 2).
 MARGIN = 0.02
 RESAMPLES = 9999  # bootstrap resamples behind each stratified interval
 
