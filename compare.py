@@ -47,7 +47,6 @@ if __name__ == "__main__":
 
 import argparse
 import datetime
-import json
 import shlex
 import stat
 import tempfile
@@ -61,7 +60,7 @@ import report
 import saved
 import training
 import verdicts
-from original_net import Parser, UsageError, count, number
+from original_net import Parser, UsageError, number
 from registry import (ARTICLE_PAIR, ARTICLE_TEST_SIZE, BROKEN, COMPARED, EXPERIMENTS,
                       EXTENDED, HELD_OUT, ORIGINAL, PAIRS, in_words, one_in, study_nets)
 from training import StudyError, key

@@ -138,21 +138,28 @@ def choose_cpus():
     return [dict(name=name, env=env, fingerprint=f) for name, env, f in found]
 
 
+def setting_of(settings, i, extended=False):
+    """The setting block i runs under: the article's blocks take them in turn; the
+    extended study's start as is and then go back from the last, since the first after
+    'as is' (numpy's SSE paths) is the slowest and the extended study is the larger."""
+    return settings[(-i if extended else i) % len(settings)]
+
+
 def train_all(settings):
-    """Every study, each block under its setting (cycled when there are fewer settings
-    than blocks); returns the minutes it took."""
+    """Every study, each block under its setting (setting_of); returns the minutes it
+    took."""
     start = time.perf_counter()
     os.makedirs(SAVED, exist_ok=True)
     studies = BLOCKS + EXTENDED_BLOCKS
     for i, (first, stop_) in enumerate(blocks(BLOCKS)):
         extra = ["--ablation", "--alignment", "--plot", os.path.join(OUT, "REPORT.png")] \
             if i == 0 else []
-        setting = settings[i % len(settings)]
+        setting = setting_of(settings, i)
         run_study(["--seeds", f"{first}:{stop_}", *extra], saved_name(first, stop_),
                   setting["env"], f"study {i + 1} of {studies}: the article's, seeds "
                   f"{first}:{stop_}, {as_cpu(setting)}")
     for i, (first, stop_) in enumerate(blocks(EXTENDED_BLOCKS)):
-        setting = settings[i % len(settings)]
+        setting = setting_of(settings, i, extended=True)
         run_study(["--extended", "--seeds", f"{first}:{stop_}"], saved_name(first, stop_, True),
                   setting["env"], f"study {BLOCKS + i + 1} of {studies}: the extended one, "
                   f"seeds {first}:{stop_}, {as_cpu(setting)}")
@@ -267,8 +274,8 @@ def environment(env):
     return "Every block: " + report.environment_text(dict(env, setting=""))
 
 
-def setting_name(settings, i):
-    return settings[i % len(settings)]["name"]
+def setting_name(settings, i, extended=False):
+    return setting_of(settings, i, extended)["name"]
 
 
 def cpus_table(settings, article_blocks, extended_blocks):
@@ -278,7 +285,7 @@ def cpus_table(settings, article_blocks, extended_blocks):
     for study, saved_reports in (("the article's", article_blocks),
                                  ("extended", extended_blocks)):
         for i, b in enumerate(saved_reports):
-            setting = settings[i % len(settings)]
+            setting = setting_of(settings, i, study == "extended")
             body.append([report.seeds_text(b["study"]["settings"]).removeprefix("seeds "),
                          study, setting["name"],
                          f"`{cpus.words(setting['env'])}`" if setting["env"] else "none",
@@ -346,7 +353,8 @@ def pooled_rows(comparisons):
 def extended_table(settings, extended_blocks, pooled_comparisons):
     """The pooled words of each extended block and of all blocks, a row per pair of nets."""
     header = (["a - b"] + [f"seeds {report.seeds_text(b['study']['settings'])[6:]}, "
-                           f"{setting_name(settings, i)}" for i, b in enumerate(extended_blocks)]
+                           f"{setting_name(settings, i, True)}"
+                           for i, b in enumerate(extended_blocks)]
               + [f"all ({sum(b['study']['settings']['seeds'] for b in extended_blocks)} "
                  f"seeds a pair)"])
     body = []

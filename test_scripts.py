@@ -896,6 +896,16 @@ def test_cost_claims_are_judged_on_the_ratio_of_costs():
     assert tiny["held"] == 3 and tiny["verdict"] == "fails"
 
 
+def test_a_cost_of_zero_makes_no_ratio_and_says_which_run():
+    runs = []
+    for seed in range(3):
+        runs += [fake_run("Result 2", "original", seed, {500: 0.0 if seed == 2 else 1.0}, 10),
+                 fake_run("Result 2", BROKEN, seed, {500: 2.0}, 10)]
+    with pytest.raises(verdicts.NotJudged, match=r"Result 2, seed 2: the cost ratio 2/0 is not "
+                                                  r"a finite number"):
+        judged(runs)
+
+
 def test_rate_claims_and_the_trained_count_use_only_the_claims_own_nets():
     runs = []
     for seed in range(30):

@@ -230,15 +230,19 @@ def connect(address):
     timeout = CONNECT_SECONDS
     import logging
     from distributed import Client
+    from distributed.comm import parse_address
+    from distributed.comm.registry import backends
     logging.getLogger("distributed").setLevel(logging.ERROR)  # its lines are not ours
+    scheme, location = parse_address(address)
+    if scheme not in backends or not location:  # a Client half made would fail at exit
+        raise NoCluster(f"--scheduler {address}: not a scheduler's address, such as "
+                        "tcp://host:8786")
     try:
-        with warnings.catch_warnings():  # version mismatches are said in one line below
-            warnings.simplefilter("ignore")
+        with warnings.catch_warnings():  # another version on the cluster: its workers'
+            warnings.simplefilter("ignore")  # imports below say what matters
             client = Client(address, timeout=timeout, set_as_default=False)
-    except (OSError, TimeoutError) as error:
+    except (OSError, TimeoutError, ValueError):
         raise NoCluster(f"no Dask scheduler answers at {address} within {timeout} s") from None
-    except ValueError as error:  # not an address
-        raise NoCluster(f"--scheduler {address}: {str(error).splitlines()[0][:60]}") from None
     try:
         threads = sum(w["nthreads"] for w in client.scheduler_info()["workers"].values())
         if not threads:

@@ -9,7 +9,6 @@ docs/METHODS.md says what each rule is and why; here is how it is computed:
 - nets compared: per digit pair as description (comparisons), and pooled over the pairs
   as the answer (pooled_comparison: stratified bootstrap mean, TOST, McNemar).
 """
-import math
 import sys
 import warnings
 from dataclasses import dataclass
