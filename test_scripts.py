@@ -545,8 +545,8 @@ def test_progress_is_in_place_on_a_terminal_and_periodic_otherwise():
 def test_counts_are_singular_or_plural():
     assert original_net.count(1, "epoch") == "1 epoch"
     assert original_net.count(2, "epoch") == "2 epochs"
-    assert compare.count(1, "process", "processes") == "1 process"
-    assert compare.count(3, "process", "processes") == "3 processes"
+    assert original_net.count(1, "process", "processes") == "1 process"
+    assert original_net.count(3, "process", "processes") == "3 processes"
     out = run("original_net.py", "--epochs", "1", "--four-samples").stdout
     assert "\n1 epoch, lr" in out and "for 4 training steps" in out
 
@@ -1390,7 +1390,7 @@ def test_jobs_above_the_cpu_count_are_capped_with_one_line():
     cpus = len(os.sched_getaffinity(0))
     assert f"compare.py: --jobs 1000 is more than the {cpus} CPUs here: using {cpus}\n" in (
         result.stderr)
-    assert f"on {compare.count(min(cpus, 6), 'process', 'processes')};" in result.stderr
+    assert f"on {original_net.count(min(cpus, 6), 'process', 'processes')};" in result.stderr
 
 
 # ---------------------------------------------------------------- saved.py: reports side by side and pooled
