@@ -403,7 +403,14 @@ def extended_answer(comparisons):
             + ("matters, so the task can tell broken gradients from none. "
                if frozen["verdict"] == "worse" else "is not shown to matter. ")
             + f"Against that control the broken net is {said[between['verdict']]} it: a mean "
-            f"of {mean(between)}.")
+            f"of {mean(between)}; where both learned, it is "
+            f"{said[verdicts.difference_word(learned_interval(between))]} it: "
+            f"{mean(between, 'learned_')}.")
+
+
+def learned_interval(row):
+    """A pooled row's interval over the seeds where both nets learned, as an Interval."""
+    return None if row["learned_interval"] is None else verdicts.Interval(*row["learned_interval"])
 
 
 def mean(row, prefix=""):

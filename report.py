@@ -262,12 +262,11 @@ def pooled_section(rows, markdown):
             f"counts as it ended), averaged over every seed of every digit pair; its {CI} "
             f"interval (a bootstrap within each pair, BCa) and the word from it; 'as good': "
             f"equivalence by TOST at {LEVEL}, the {TOST} interval within {margin} points either "
-            f"way; "
-            f"the runs that did not learn, each net's, the seeds where only a's (only b's) did "
-            f"not, and the exact McNemar test of those; and the same mean over the seeds where "
-            f"both nets learned")
-    header = ["group", "a - b", "seeds", f"mean ({CI})", "word", f"{TOST} interval", "as good",
-              "did not learn", "only a, b", "McNemar p", f"both learned: mean ({CI})", "as good"]
+            f"way; 'stuck': each net's runs that did not learn, 'only': the seeds where only a's "
+            f"(only b's) did not, with the exact McNemar test of those; 'learned': the same mean "
+            f"over the seeds where both nets learned")
+    header = ["group", "a - b", "seeds", f"mean ({CI})", "word", TOST, "as good",
+              "stuck a, b", "only a, b", "McNemar p", f"learned: mean ({CI})", "as good"]
     body = [[r["group"], nets_text(r), str(r["seeds"]),
              points(r["mean_difference"], r["interval"]), r["verdict"],
              interval_text(*(None if v is None else 100 * v
