@@ -385,7 +385,8 @@ def extended_answer(comparisons):
     conclusion = ("Yes" if broken["equivalent"] else
                   "No" if broken["verdict"] == "worse" else "Not shown")
     margin = f"{100 * broken['margin']:g}"
-    learned = (f"Where both nets learned ({count(broken['learned_seeds'], 'seed')}), the mean "
+    learned = ("" if broken["learned_mean_difference"] is None else
+               f"Where both nets learned ({count(broken['learned_seeds'], 'seed')}), the mean "
                f"difference is {mean(broken, 'learned_')}, "
                + ("within" if broken["learned_equivalent"] else "not shown within")
                + f" {margin} points. ")
@@ -403,9 +404,11 @@ def extended_answer(comparisons):
             + ("matters, so the task can tell broken gradients from none. "
                if frozen["verdict"] == "worse" else "is not shown to matter. ")
             + f"Against that control the broken net is {said[between['verdict']]} it: a mean "
-            f"of {mean(between)}; where both learned, it is "
-            f"{said[verdicts.difference_word(learned_interval(between))]} it: "
-            f"{mean(between, 'learned_')}.")
+            f"of {mean(between)}"
+            + ("" if between["learned_mean_difference"] is None else
+               f"; where both learned, it is "
+               f"{said[verdicts.difference_word(learned_interval(between))]} it: "
+               f"{mean(between, 'learned_')}") + ".")
 
 
 def learned_interval(row):

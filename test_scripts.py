@@ -1347,6 +1347,8 @@ def test_controls_and_the_extended_study_keep_the_json_contract():
                                  for n in row["nets"]]
     frozen = [r for r in report["results"] if r["net"] == "frozen"]
     assert len(frozen) == 4
+    text = compare.report.text_report(report["study"], dict(report), "text")
+    assert max(map(len, text.splitlines())) <= 100
     controls, _ = compare_json_here("--epochs", "2", "--seeds", "2", "--controls", "--jobs", "1")
     assert {r["net"] for r in controls["results"]} == {"original", "broken green,red", "frozen"}
     assert len(controls["claims"]) == len(verdicts.CLAIMS)
