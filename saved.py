@@ -207,7 +207,8 @@ def pool(paths, say):
                 map(is_pair, v)), "a list of digit pairs"),
             test_sizes=get("study.settings.test_sizes", lambda v: isinstance(v, dict), "sizes"),
             train_sizes=get("study.settings.train_sizes", lambda v: isinstance(v, dict), "sizes"),
-            four_samples=get("study.settings.four_samples", lambda v: isinstance(v, bool), "a flag"),
+            four_samples=get("study.settings.four_samples", lambda v: isinstance(v, bool),
+                             "a flag"),
             extended=get("study.settings.extended", lambda v: isinstance(v, bool), "a flag"),
             title=get("study.title", is_text, "text"),
             wall_seconds=get("study.wall_seconds", lambda v: is_number(v, 0), "seconds"))

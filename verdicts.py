@@ -560,7 +560,8 @@ def calibration_table(pops, words):
         lines.append(f"{kind:<13}{power:>6.2f}{effect:>8.3f}" + "".join(
             f"{c:>{w}}" for c, w in zip(counts, (7, 7, 9)))
             + f"{len(sure) / len(rows):>7.2f}" + "".join(
-                f"{np.mean(s):>{w}.2f}" if s else f"{'-':>{w}}" for s, w in ((sure, 12), (shaky, 14))))
+                f"{np.mean(s):>{w}.2f}" if s else f"{'-':>{w}}"
+                for s, w in ((sure, 12), (shaky, 14))))
     null = [w for w in words if pops[w[0]][1] == POWERS[0]]
     null_firm = sum(not w[2] for w in null)
     share = again / firm if firm else 0.0
