@@ -141,7 +141,7 @@ def choose_cpus():
 def setting_of(settings, i, extended=False):
     """The setting block i runs under: the article's blocks take them in turn; the
     extended study's start as is and then go back from the last, since the first after
-    'as is' (numpy's SSE paths) is the slowest and the extended study is the larger."""
+    'as is' (numpy's SSE paths only) is the slowest and the extended study is the larger."""
     return settings[(-i if extended else i) % len(settings)]
 
 

@@ -1998,11 +1998,32 @@ def test_a_fingerprint_is_the_same_bits_twice_and_names_its_setting():
 
 
 @pytest.mark.slow
+def test_a_setting_runs_the_numpy_code_paths_its_name_says():
+    # Under each candidate, numpy's own report of the paths it found: none beyond the SSE
+    # baseline for "SSE", at most AVX2's for "AVX2". (NPY_DISABLE_CPU_FEATURES=X86_V3
+    # would fail here: numpy still reports its AVX-512 paths found.)
+    import cpus
+    from numpy._core._multiarray_umath import __cpu_dispatch__
+    if "X86_V3" not in __cpu_dispatch__:
+        pytest.skip("this numpy names its code paths otherwise")
+    show = ("from numpy._core._multiarray_umath import __cpu_features__ as f, __cpu_dispatch__"
+            " as d; print(' '.join(k for k in d if f[k]))")
+    allowed = {"SSE": set(), "AVX2": {"X86_V3"}}
+    for name, env in cpus.CANDIDATES:
+        level = name.split(" + ")[-1]
+        if level in allowed:
+            found = subprocess.run([sys.executable, "-c", show], capture_output=True, text=True,
+                                   env=dict(os.environ, **env), check=True).stdout.split()
+            assert set(found) <= allowed[level], (name, found)
+    assert cpus.fingerprint({"NPY_ENABLE_CPU_FEATURES": "NO_SUCH_PATHS"}) is None  # refused
+
+
+@pytest.mark.slow
 def test_make_report_draws_blocks_under_settings_and_pools_them(tmp_path, monkeypatch,
                                                                 capsys):
     import cpus
     import make_report
-    settings = [("as is", {}, "1.5"), ("SSE", {"NPY_DISABLE_CPU_FEATURES": "X86_V3"}, "2.5")]
+    settings = [("as is", {}, "1.5"), ("SSE", {"NPY_ENABLE_CPU_FEATURES": "X86_V2"}, "2.5")]
     monkeypatch.setattr(cpus, "distinct", lambda: settings)
     for name, value in [("SEEDS", 3), ("BLOCKS", 2), ("EXTENDED_BLOCKS", 1),
                         ("OUT", str(tmp_path)), ("SAVED", str(tmp_path / "reports")),
@@ -2014,12 +2035,12 @@ def test_make_report_draws_blocks_under_settings_and_pools_them(tmp_path, monkey
     assert max(len(line) for line in err.splitlines() if tmp_path.name not in line) <= 100
     text = (tmp_path / "REPORT.md").read_text()
     for mark in ["2 blocks of 3 fresh seeds", "| 3 to 5 | the article's | SSE |",
-                 "`NPY_DISABLE_CPU_FEATURES=X86_V3`", "| agree | pooled (6 seeds) |",
+                 "`NPY_ENABLE_CPU_FEATURES=X86_V2`", "| agree | pooled (6 seeds) |",
                  "## Nets compared: the mean difference", "Pooled over the 4 digit pairs"]:
         assert mark in text, mark
     assert "${" not in text and "\n\n\n" not in text
     block = json.loads((tmp_path / "reports" / "article-3-6.json").read_text())
-    assert block["study"]["environment"]["setting"] == "NPY_DISABLE_CPU_FEATURES=X86_V3"
+    assert block["study"]["environment"]["setting"] == "NPY_ENABLE_CPU_FEATURES=X86_V2"
     assert json.loads((tmp_path / "REPORT.json").read_text())["study"]["settings"]["seeds"] == 3
     assert {p.name for p in tmp_path.iterdir()} == {
         "REPORT.md", "REPORT.json", "REPORT.png", "REPORT-extended.png", "reports"}
