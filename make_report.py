@@ -274,10 +274,6 @@ def environment(env):
     return "Every block: " + report.environment_text(dict(env, setting=""))
 
 
-def setting_name(settings, i, extended=False):
-    return setting_of(settings, i, extended)["name"]
-
-
 def cpus_table(settings, article_blocks, extended_blocks):
     """A row per block: its seeds, the study, its simulated CPU, the variables, the
     fingerprint and the kernel OpenBLAS reported."""
@@ -320,9 +316,14 @@ def block_claim(saved_report, label):
     return next(c for c in saved_report["claims"] if c["label"] == label)
 
 
+def block_headers(settings, saved_reports, extended=False):
+    """A column header per block: 'seeds 30 to 59, Nehalem'."""
+    return [f"seeds {report.seeds_text(b['study']['settings'])[6:]}, "
+            f"{setting_of(settings, i, extended)['name']}" for i, b in enumerate(saved_reports)]
+
+
 def blocks_table(settings, article_blocks, pooled_claims):
-    header = (["claim"] + [f"seeds {report.seeds_text(b['study']['settings'])[6:]}, "
-                           f"{setting_name(settings, i)}" for i, b in enumerate(article_blocks)]
+    header = (["claim"] + block_headers(settings, article_blocks)
               + ["agree", f"pooled ({SEEDS * len(article_blocks)} seeds)"])
     body = []
     for c in pooled_claims:
@@ -352,9 +353,7 @@ def pooled_rows(comparisons):
 
 def extended_table(settings, extended_blocks, pooled_comparisons):
     """The pooled words of each extended block and of all blocks, a row per pair of nets."""
-    header = (["a - b"] + [f"seeds {report.seeds_text(b['study']['settings'])[6:]}, "
-                           f"{setting_name(settings, i, True)}"
-                           for i, b in enumerate(extended_blocks)]
+    header = (["a - b"] + block_headers(settings, extended_blocks, extended=True)
               + [f"all ({sum(b['study']['settings']['seeds'] for b in extended_blocks)} "
                  f"seeds a pair)"])
     body = []
@@ -406,14 +405,13 @@ def extended_answer(comparisons):
             + f"Against that control the broken net is {said[between['verdict']]} it: a mean "
             f"of {mean(between)}"
             + ("" if between["learned_mean_difference"] is None else
-               f"; where both learned, it is "
-               f"{said[verdicts.difference_word(learned_interval(between))]} it: "
+               f"; where both learned, it is {said[learned_word(between)]} it: "
                f"{mean(between, 'learned_')}") + ".")
 
 
-def learned_interval(row):
-    """A pooled row's interval over the seeds where both nets learned, as an Interval."""
-    return None if row["learned_interval"] is None else verdicts.Interval(*row["learned_interval"])
+def learned_word(row):
+    """A pooled row's word over the seeds where both nets learned (some did)."""
+    return verdicts.difference_word(verdicts.Interval(*row["learned_interval"]))
 
 
 def mean(row, prefix=""):

@@ -3,7 +3,9 @@
     python3 -m pytest -q test_scripts.py                  # all of them (about two minutes)
     python3 -m pytest -q -m "not slow" test_scripts.py    # those that run no process
 """
+import contextlib
 import importlib
+import io
 import json
 import math
 import os
@@ -1193,26 +1195,20 @@ def test_a_new_net_is_one_registry_entry(tmp_path):
 # ---------------------------------------------------------------- compare.py: studies and their reports
 
 
-def compare_json(*args, env=None):
-    result = run("compare.py", "--format", "json", *args, env=env)
+def compare_json(*args, env=None, here=False):
+    """compare's JSON report and its stderr: in a process of its own, or here (compare_here)."""
+    args = ("--format", "json", *args)
+    result = compare_here(*args) if here else run("compare.py", *args, env=env)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout), result.stderr
 
 
 def compare_here(*args):
     """compare.main(args) in this process (no start-up to wait for): as run() returns."""
-    import contextlib
-    import io
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         status = compare.main(list(args))
     return subprocess.CompletedProcess(args, status, out.getvalue(), err.getvalue())
-
-
-def compare_json_here(*args):
-    result = compare_here("--format", "json", *args)
-    assert result.returncode == 0, result.stderr
-    return json.loads(result.stdout), result.stderr
 
 
 SHORT = ("--epochs", "3", "--seeds", "12")  # enough seeds for every test to have a p-value
@@ -1280,7 +1276,6 @@ def test_compare_runs_every_experiment_and_net_over_the_seeds(short_compare):
 
 def test_compare_csv_parses_with_the_table_columns():
     import csv
-    import io
     result = compare_here("--epochs", "3", "--format", "csv", "--seeds", "2", "--jobs", "1")
     assert result.returncode == 0, result.stderr
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
@@ -1325,7 +1320,8 @@ def test_compare_markdown_shows_the_tables():
 
 
 def test_controls_and_the_extended_study_keep_the_json_contract():
-    report, _ = compare_json_here("--epochs", "2", "--seeds", "2", "--extended", "--jobs", "1")
+    report, _ = compare_json("--epochs", "2", "--seeds", "2", "--extended", "--jobs", "1",
+                             here=True)
     settings = report["study"]["settings"]
     assert settings["digits"] == [list(p) for p in compare.PAIRS] and settings["extended"]
     assert {r["net"] for r in report["runs"]} == {"original", "broken green,red", "frozen"}
@@ -1349,14 +1345,16 @@ def test_controls_and_the_extended_study_keep_the_json_contract():
     assert len(frozen) == 4
     text = compare.report.text_report(report["study"], dict(report), "text")
     assert max(map(len, text.splitlines())) <= 100
-    controls, _ = compare_json_here("--epochs", "2", "--seeds", "2", "--controls", "--jobs", "1")
+    controls, _ = compare_json("--epochs", "2", "--seeds", "2", "--controls", "--jobs", "1",
+                               here=True)
     assert {r["net"] for r in controls["results"]} == {"original", "broken green,red", "frozen"}
     assert len(controls["claims"]) == len(verdicts.CLAIMS)
 
 
 def test_compare_counts_stuck_runs_of_a_real_short_run():
     """At lr 1e6 the outputs saturate at once: most runs do not learn."""
-    saved, _ = compare_json_here("--epochs", "2", "--seeds", "2", "--lr", "1e6", "--jobs", "1")
+    saved, _ = compare_json("--epochs", "2", "--seeds", "2", "--lr", "1e6", "--jobs", "1",
+                            here=True)
     stuck = {(r["experiment"], r["net"], r["seed"]): r["stuck"] for r in saved["runs"]}
     assert sum(stuck.values()) >= 8
     for row in saved["results"]:
