@@ -2,11 +2,11 @@
 
 Trains the nets of original_net.py and broken_net.py on the article's Result 1, 2 and 3
 (the nets of one seed share its data split, order and initial weights), prints cost
-and accuracy tables (report.py), and judges each of the article's claims over the seeds
-(verdicts.py): an exact test per claim, Holm-corrected, one word (holds, fails,
+and accuracy tables (study/report.py), and judges each of the article's claims over the
+seeds (study/verdicts.py): an exact test per claim, Holm-corrected, one word (holds, fails,
 unclear), marked where another study may well not repeat it (docs/METHODS.md). Runs
-train in lock-step batches (lockstep.py), bit for bit as the nets train alone, on
-parallel processes or a Dask cluster (training.py).
+train in lock-step batches (study/lockstep.py), bit for bit as the nets train alone, on
+parallel processes or a Dask cluster (study/training.py).
 
     python3 compare.py                   # 3 experiments x 2 nets x 30 seeds
     python3 compare.py --seeds 30:60     # another block of 30 seeds
@@ -54,16 +54,16 @@ import time
 
 import numpy as np
 
-import cpus
+from study import cpus
 import original_net
-import report
-import saved
-import training
-import verdicts
+from study import report
+from study import saved
+from study import training
+from study import verdicts
 from original_net import Parser, UsageError, number
-from registry import (ARTICLE_PAIR, ARTICLE_TEST_SIZE, BROKEN, COMPARED, EXPERIMENTS,
+from study.registry import (ARTICLE_PAIR, ARTICLE_TEST_SIZE, BROKEN, COMPARED, EXPERIMENTS,
                       EXTENDED, HELD_OUT, ORIGINAL, PAIRS, in_words, one_in, study_nets)
-from training import StudyError, key
+from study.training import StudyError, key
 
 FORMATS = ("text", "markdown", "csv", "json")
 SEEDS = 30      # the default: enough for the claims that do not sit near a boundary

@@ -27,13 +27,13 @@ import threading
 import time
 
 import compare
-import cpus
+from study import cpus
 import original_net
-import report
-import saved
-import verdicts
+from study import report
+from study import saved
+from study import verdicts
 from original_net import count
-from registry import BROKEN, FROZEN, ORIGINAL, PAIRS
+from study.registry import BROKEN, FROZEN, ORIGINAL, PAIRS
 
 HERE = os.path.dirname(os.path.abspath(__file__))  # the code, and where the report goes
 OUT = HERE

@@ -149,7 +149,7 @@ def init_params(seed=0, hidden=(28, 36)):
 
 
 def sigmoid(z):
-    """1 / (1 + exp(-z)) without overflow in exp; numpy's tanh, so that lockstep.py,
+    """1 / (1 + exp(-z)) without overflow in exp; numpy's tanh, so that study/lockstep.py,
     which computes it for many runs at once, gets the same bits."""
     return 0.5 + 0.5 * np.tanh(0.5 * z)
 
@@ -272,7 +272,7 @@ def train(params, images, labels, epochs=500, lr=0.001, momentum=0.9,
                     velocity += lr * np.concatenate([g.ravel() for g in grads.values()])
                     theta -= velocity
                     error = y_hat - y  # the cost 0.5 (y_hat - y)^2, as products, not **:
-                    cost += 0.5 * error * error  # lockstep.py computes it the same way
+                    cost += 0.5 * error * error  # study/lockstep.py does it so too
         except FloatingPointError as error:  # numpy's "overflow encountered in matmul"
             raise TrainingDiverged(diverged(epoch, str(error).split(" encountered")[0],
                                             lr)) from None

@@ -25,16 +25,11 @@ from scipy import stats
 from scipy.signal import convolve2d
 from sklearn.datasets import load_digits
 
-import alignment
 import broken_net
 import compare
 import digits_4samples
-import lockstep
 import original_net
-import registry
-import report
-import training
-import verdicts
+from study import alignment, lockstep, registry, report, training, verdicts
 
 
 # ---------------------------------------------------------------- helpers: running the scripts
@@ -510,7 +505,7 @@ def test_a_closed_pipe_ends_a_net_quietly():
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
 @pytest.mark.parametrize("args", [("original_net.py", "--epochs", "3", "--four-samples"),
                                   ("broken_net.py", "--epochs", "3", "--four-samples"),
-                                  ("lockstep.py", "--help")])
+                                  ("-m", "study.lockstep", "--help")])
 def test_a_full_stdout_gives_one_line_and_exit_1(args):
     with open("/dev/full", "w") as full:
         result = subprocess.run([sys.executable, *args], stdout=full, stderr=subprocess.PIPE,
@@ -1172,9 +1167,10 @@ def test_the_progress_estimate_follows_the_work_done(monkeypatch):
 def test_a_new_net_is_one_registry_entry(tmp_path):
     """A fourth broken net registered in a copy of the project trains, is compared with the
     original, and is drawn, with no other change."""
-    for path in HERE.glob("*.py"):
-        (tmp_path / path.name).write_text(path.read_text())
-    registry_py = tmp_path / "registry.py"
+    (tmp_path / "study").mkdir()
+    for path in [*HERE.glob("*.py"), *HERE.glob("study/*.py")]:
+        (tmp_path / path.relative_to(HERE)).write_text(path.read_text())
+    registry_py = tmp_path / "study" / "registry.py"
     anchor = '    Net(FROZEN, "frozen", "tab:gray", frozen=True),'
     text = registry_py.read_text()
     assert anchor in text
@@ -1781,14 +1777,15 @@ def test_a_device_given_to_plot_is_written_through(capsys):
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full")
 @pytest.mark.parametrize("args", [
     ("digits_4samples.py", "--check"), ("digits_4samples.py", "--help"),
-    ("digits_4samples.py",), ("make_report.py", "--help"), ("verdicts.py", "--help"),
-    ("lockstep.py", "--help"), ("compare.py", "--help")])
+    ("digits_4samples.py",), ("make_report.py", "--help"), ("-m", "study.verdicts", "--help"),
+    ("-m", "study.lockstep", "--help"), ("compare.py", "--help")])
 def test_every_script_says_a_full_stdout_in_one_line(args):
     with open("/dev/full", "w") as full:
         done = subprocess.run([sys.executable, *args], stdout=full, stderr=subprocess.PIPE,
                               text=True, cwd=HERE, timeout=60)
+    name = args[1] if args[0] == "-m" else args[0]
     assert done.returncode == 1 and done.stderr == (
-        f"{args[0]}: error: cannot write the output: No space left on device\n")
+        f"{name}: error: cannot write the output: No space left on device\n")
 
 
 # ---------------------------------------------------------------- compare.py: signals and failing runs
@@ -1848,7 +1845,8 @@ def test_sigterm_to_the_main_process_alone_leaves_no_worker():
 
 FAILING_STUDY = """
 import sys, time
-import compare, training
+import compare
+from study import training
 
 def train_batch(batch, settings, stop=None):  # sent to the workers by value
     if batch[0]["experiment"] == "Result 3":
@@ -1974,7 +1972,7 @@ def test_without_dask_the_scheduler_option_says_how_to_install_it(tmp_path):
 
 
 def test_distinct_cpus_keeps_one_setting_per_fingerprint(monkeypatch):
-    import cpus
+    from study import cpus
     prints = {"as is": "1.5", "same": "1.5", "broken": None, "b": "2.5", "c": "3.5", "d": "4.5",
               "e": "5.5"}
     monkeypatch.setattr(cpus, "fingerprint", lambda env: prints[env["name"]])
@@ -1987,7 +1985,7 @@ def test_distinct_cpus_keeps_one_setting_per_fingerprint(monkeypatch):
 
 @pytest.mark.slow
 def test_a_fingerprint_is_the_same_bits_twice_and_names_its_setting():
-    import cpus
+    from study import cpus
     x, y, *_ = original_net.load_data(0)  # the fingerprint's run, here
     here = repr(original_net.train(original_net.init_params(0), x, y, 3)[-1])
     assert cpus.fingerprint({"PYTHONHASHSEED": "1"}) == here
@@ -2000,7 +1998,7 @@ def test_a_setting_runs_the_numpy_code_paths_its_name_says():
     # Under each candidate, numpy's own report of the paths it found: none beyond the SSE
     # baseline for "SSE", at most AVX2's for "AVX2". (NPY_DISABLE_CPU_FEATURES=X86_V3
     # would fail here: numpy still reports its AVX-512 paths found.)
-    import cpus
+    from study import cpus
     from numpy._core._multiarray_umath import __cpu_dispatch__
     if "X86_V3" not in __cpu_dispatch__:
         pytest.skip("this numpy names its code paths otherwise")
@@ -2019,7 +2017,7 @@ def test_a_setting_runs_the_numpy_code_paths_its_name_says():
 @pytest.mark.slow
 def test_make_report_draws_blocks_under_settings_and_pools_them(tmp_path, monkeypatch,
                                                                 capsys):
-    import cpus
+    from study import cpus
     import make_report
     settings = [("as is", {}, "1.5"), ("SSE", {"NPY_ENABLE_CPU_FEATURES": "X86_V2"}, "2.5")]
     monkeypatch.setattr(cpus, "distinct", lambda: settings)
@@ -2053,7 +2051,7 @@ def test_make_report_stops_every_study_it_started(tmp_path, signum, whom):
     """From another folder; its compare.py runs in a session of its own, with workers."""
     (tmp_path / "drive.py").write_text(
         f"import sys; sys.path.insert(0, {str(HERE)!r})\n"
-        "import cpus, make_report as m\n"
+        "from study import cpus\nimport make_report as m\n"
         "cpus.distinct = lambda: [('as is', {}, '1.5')]\n"
         f"m.OUT, m.SAVED = {str(tmp_path)!r}, {str(tmp_path / 'reports')!r}\n"
         "sys.exit(m.main([]))\n")

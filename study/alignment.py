@@ -10,7 +10,7 @@ the dense part (W3, W4, W5) is shared and the conv part is backward_conv without
 import numpy as np
 
 import broken_net
-import lockstep
+from study import lockstep
 from original_net import NAMES
 
 # Alignment groups: W1 = W1a, W1b; W2 = W2a..W2d; W3; W4; W5.

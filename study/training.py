@@ -1,8 +1,8 @@
 """A study's runs: planned, grouped into lock-step batches, and trained on this
 machine's processes (joblib) or on a Dask cluster's workers, with a progress line.
 
-Workers import this module and what it imports (lockstep.py and the nets) and nothing
-else of the project: a Dask cluster gets these files shipped (SHIPPED).
+A Dask cluster's workers get the project's code shipped as one zip (the study package and
+the two nets: ship()), and import it afresh.
 """
 import math
 import os
@@ -13,16 +13,14 @@ import warnings
 
 import numpy as np
 
-import lockstep
+from study import lockstep
 import original_net
 from original_net import count
-from registry import ARTICLE_PAIR, EXPERIMENTS, NETS
+from study.registry import ARTICLE_PAIR, EXPERIMENTS, NETS
 
 MAX_BATCH = 60  # runs in a lock-step batch: more saves little time a run, costs memory
-# What a Dask worker needs of the project, in the order it can import them.
-SHIPPED = ("original_net.py", "broken_net.py", "registry.py", "lockstep.py", "cpus.py",
-           "training.py")
-HERE = os.path.dirname(os.path.abspath(__file__))
+PACKAGE = os.path.dirname(os.path.abspath(__file__))  # study/, shipped to Dask workers
+NETS_SHIPPED = ("original_net.py", "broken_net.py")  # beside it, shipped too
 
 
 class StudyError(Exception):
@@ -225,8 +223,8 @@ CONNECT_SECONDS = 5  # how long a scheduler has to answer
 
 
 def connect(address):
-    """A dask.distributed Client of the scheduler at address, with the project's modules
-    shipped to its workers (Client.upload_file), and its workers' threads."""
+    """A dask.distributed Client of the scheduler at address, with the project's code
+    shipped to its workers (ship), and its workers' threads."""
     timeout = CONNECT_SECONDS
     import logging
     from distributed import Client
@@ -247,16 +245,44 @@ def connect(address):
         threads = sum(w["nthreads"] for w in client.scheduler_info()["workers"].values())
         if not threads:
             raise NoCluster(f"the Dask scheduler at {address} has no workers")
-        for name in SHIPPED:
-            try:
-                client.upload_file(os.path.join(HERE, name))
-            except Exception as error:  # the worker's import failed: its message says why
-                raise NoCluster(f"the Dask workers cannot import {name} ({type(error).__name__}"
-                                f": {str(error).splitlines()[0][:50]})") from None
+        ship(client)
     except BaseException:
         client.close()
         raise
     return client, threads
+
+
+def ship(client):
+    """The project's code to every worker of client, as one zip (the study package and
+    the nets), which each worker imports afresh: a worker that ran an older version
+    forgets it. NoCluster, with the worker's reason, if a worker cannot import it."""
+    import tempfile
+    import zipfile
+    project = os.path.dirname(PACKAGE)
+    files = [os.path.join("study", name) for name in sorted(os.listdir(PACKAGE))
+             if name.endswith(".py")] + list(NETS_SHIPPED)
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "study.zip")
+        with zipfile.ZipFile(path, "w") as bundle:
+            for name in files:
+                bundle.write(os.path.join(project, name), name)
+        try:
+            client.upload_file(path)  # on sys.path, also of workers started later
+            client.run(import_afresh)
+        except Exception as error:  # the worker's import failed: its message says why
+            raise NoCluster(f"the Dask workers cannot import the study package "
+                            f"({type(error).__name__}: {str(error).splitlines()[0][:50]})"
+                            ) from None
+
+
+def import_afresh():
+    """On a worker: the project's modules imported again from the newest zip shipped."""
+    import importlib
+    for name in list(sys.modules):
+        if name in ("study", "original_net", "broken_net") or name.startswith("study."):
+            del sys.modules[name]
+    importlib.invalidate_caches()
+    importlib.import_module("study.training")
 
 
 def on_cluster(client, groups, settings):

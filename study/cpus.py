@@ -18,7 +18,8 @@ import sys
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+# The project's folder, where the fingerprint run imports original_net.py
+PROJECT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # The variables that do it (numpy refuses ENABLE and DISABLE set together: neither is inherited)
 SIMULATING = ("OPENBLAS_CORETYPE", "NPY_ENABLE_CPU_FEATURES", "NPY_DISABLE_CPU_FEATURES")
 # Candidate settings, in the order they are tried: the first ones differ from one another
@@ -54,7 +55,7 @@ def fingerprint(env, timeout=60):
     try:
         # -W: a feature name this numpy does not know is refused, not silently ignored
         done = subprocess.run([sys.executable, "-W", "error::ImportWarning", "-c", FINGERPRINT],
-                              cwd=HERE, timeout=timeout,
+                              cwd=PROJECT, timeout=timeout,
                               env=dict(run_env, **env), capture_output=True, text=True)
     except subprocess.TimeoutExpired:
         return None

@@ -263,7 +263,7 @@ def train(params, images, labels, breaks, epochs, lr, momentum, align=(), on_epo
     targets = np.asarray(labels, dtype=float).T.copy()       # (N, R)
     meter = None
     if len(align):
-        from alignment import BatchMeter  # it mirrors this module's layout
+        from study.alignment import BatchMeter  # it mirrors this module's layout
         meter = BatchMeter(batch, params[0], align, steps)
     histories = np.empty((epochs, runs))
     for epoch in range(1, epochs + 1):
@@ -331,7 +331,7 @@ def replay(params, images, labels, breaks, align, epoch, i, error, lr):
     return RunDiverged(None, epoch, cause(error), lr)
 
 
-# ---------------------------------------------------------------- python3 lockstep.py
+# ---------------------------------------------------------------- python3 -m study.lockstep
 
 def measure(sizes=(1, 5, 10, 20, 40), epochs=5, images=100, repeats=5):
     """Seconds a step of original_net.train takes, and a run-step of lock-step batches
@@ -364,8 +364,9 @@ def measure(sizes=(1, 5, 10, 20, 40), epochs=5, images=100, repeats=5):
 
 
 def main(argv=None):
-    """python3 lockstep.py: the side-by-side measurement; returns the exit status."""
+    """python3 -m study.lockstep: the side-by-side measurement; returns the exit status."""
     parser = original_net.Parser(
+        prog="python3 -m study.lockstep",
         description="Measure a step of original_net.train against a run-step of lock-step "
                     "batches, side by side in one process (about 5 s).", allow_abbrev=False)
     try:
@@ -381,13 +382,13 @@ def main(argv=None):
             print(f"lock-step batch of {original_net.count(runs, 'run'):7} ({runs // 2} broken): "
                   f"{per * 1e6:5.1f} us a run-step = {per / one:.3f}x", flush=True)
     except original_net.UsageError as error:
-        print(f"lockstep.py: error: {error}", file=sys.stderr)
+        print(f"study.lockstep: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("lockstep.py: interrupted", file=sys.stderr)
+        print("study.lockstep: interrupted", file=sys.stderr)
         return 130
     except OSError as error:  # stdout closed (| head) or on a full device
-        return original_net.output_failed("lockstep.py", error)
+        return original_net.output_failed("study.lockstep", error)
     return 0
 
 

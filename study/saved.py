@@ -7,9 +7,9 @@ import datetime
 import math
 import os
 
-import registry
-import report
-import verdicts
+from study import registry
+from study import report
+from study import verdicts
 from original_net import count
 
 VERDICTS = ("holds", "fails", "unclear", "holds once", "fails once", "no seeds")

@@ -5,7 +5,7 @@ docs/METHODS.md says what each rule is and why; here is how it is computed:
 - claims: a yes or no per seed (rate_test: exact binomial, Clopper-Pearson) or a cost
   ratio per seed (cost_test: Wilcoxon signed-rank on the log ratios, the median ratio's
   order-statistic interval); Holm over the family (judge, article_claims);
-- the mark: is_borderline, checked by `python3 verdicts.py --calibrate` (calibrate);
+- the mark: is_borderline, checked by `python3 -m study.verdicts --calibrate` (calibrate);
 - nets compared: per digit pair as description (comparisons), and pooled over the pairs
   as the answer (pooled_comparison: stratified bootstrap mean, TOST, McNemar).
 """
@@ -575,9 +575,9 @@ def calibration_table(pops, words):
 
 
 def main(argv=None):
-    """python3 verdicts.py --calibrate: the mark's calibration table; exit 1 if it fails."""
+    """python3 -m study.verdicts --calibrate: the mark's calibration table; exit 1 if it fails."""
     import original_net
-    parser = original_net.Parser(description="Check that words without the ? mark come out "
+    parser = original_net.Parser(prog="python3 -m study.verdicts", description="Check that words without the ? mark come out "
                                  "again in 90% of replications (simulated).", allow_abbrev=False)
     parser.add_argument("--calibrate", action="store_true", required=True,
                         help="simulate known populations and print the calibration table")
@@ -589,19 +589,19 @@ def main(argv=None):
         except SystemExit as done:  # --help has printed its text
             sys.stdout.flush()
             return done.code
-        print(f"verdicts.py --calibrate: {len(KINDS) * len(POWERS)} populations x "
+        print(f"study.verdicts --calibrate: {len(KINDS) * len(POWERS)} populations x "
               f"{args.studies} studies of 30 seeds, {FAMILY} claims a family (Holm)", flush=True)
         lines, passed = calibration_table(*calibrate(args.studies))
         print("\n".join(lines), flush=True)
         return 0 if passed else 1
     except original_net.UsageError as error:
-        print(f"verdicts.py: error: {error}", file=sys.stderr)
+        print(f"study.verdicts: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("verdicts.py: interrupted", file=sys.stderr)
+        print("study.verdicts: interrupted", file=sys.stderr)
         return 130
     except OSError as error:  # stdout closed (| head) or on a full device
-        return original_net.output_failed("verdicts.py", error)
+        return original_net.output_failed("study.verdicts", error)
 
 
 if __name__ == "__main__":

@@ -8,10 +8,10 @@ import textwrap
 
 import numpy as np
 
-import alignment
-import verdicts
+from study import alignment
+from study import verdicts
 from original_net import STUCK_LEVEL, count
-from registry import BROKEN, NETS, ORIGINAL
+from study.registry import BROKEN, NETS, ORIGINAL
 
 WIDTH = 100  # the text report's widest line
 # The levels every note states, as verdicts.py and the nets set them: '95%', '5%', ...
@@ -199,7 +199,7 @@ def power_of_ten(x):
 MARK_NOTE = (f"{verdicts.BORDERLINE} marks a borderline word, one whose p-value is near enough "
              f"to the {LEVEL} line that another study may well give another (holds or fails with a "
              f"Holm p above {power_of_ten(verdicts.FIRM_HOLM_P)}, unclear with a p below "
-             f"{verdicts.FIRM_UNCLEAR_P:g}; python3 verdicts.py --calibrate)")
+             f"{verdicts.FIRM_UNCLEAR_P:g}; python3 -m study.verdicts --calibrate)")
 
 
 def claims_section(rows, markdown):

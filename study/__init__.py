@@ -1,0 +1,1 @@
+"""The machinery behind compare.py: lock-step training, statistics, tables and figures."""
