@@ -36,12 +36,6 @@ from study import alignment, lockstep, registry, report, training, verdicts
 
 
 HERE = Path(__file__).resolve().parent
-
-
-HERE = Path(__file__).resolve().parent
-DIGITS = load_digits()
-
-
 DIGITS = load_digits()
 NETS = ["original_net", "broken_net"]
 
@@ -549,9 +543,6 @@ def test_counts_are_singular_or_plural():
 
 
 # ---------------------------------------------------------------- broken_net.py: the broken lines and the twin rule
-
-
-CONV = ["W1a", "W1b", "W2a", "W2b", "W2c", "W2d"]
 
 
 CONV = ["W1a", "W1b", "W2a", "W2b", "W2c", "W2d"]
@@ -1205,9 +1196,6 @@ def compare_here(*args):
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         status = compare.main(list(args))
     return subprocess.CompletedProcess(args, status, out.getvalue(), err.getvalue())
-
-
-SHORT = ("--epochs", "3", "--seeds", "12")  # enough seeds for every test to have a p-value
 
 
 SHORT = ("--epochs", "3", "--seeds", "12")  # enough seeds for every test to have a p-value

@@ -2,20 +2,16 @@
 from the true one at the same weights.
 
 Per step, the broken net's gradient and the true one (backward without breaks) at the
-same weights; per group of weights (GROUPS) their cosine and the share of entries with
-equal signs, averaged over each epoch's steps. AlignmentMeter measures one run of
-broken_net.train (the reference); BatchMeter the same inside a lock-step batch, where
-the dense part (W3, W4, W5) is shared and the conv part is backward_conv without breaks.
+same weights; per group of weights (registry.GROUPS) their cosine and the share of
+entries with equal signs, averaged over each epoch's steps. AlignmentMeter measures one
+run of broken_net.train (the reference); lockstep.BatchMeter the same inside a lock-step
+batch, with alignment() below.
 """
 import numpy as np
 
 import broken_net
-from study import lockstep
 from original_net import NAMES
-
-# Alignment groups: W1 = W1a, W1b; W2 = W2a..W2d; W3; W4; W5.
-GROUPS = {"W1": lockstep.LAYER1, "W2": lockstep.LAYER2, "W3": ("W3",), "W4": ("W4",),
-          "W5": ("W5",)}
+from study.registry import GROUPS
 
 
 def alignment(a, b, starts):
@@ -74,40 +70,3 @@ class AlignmentMeter:
             cosine, signs = alignment(self.broken, self.true, self.starts)
             self.means[epoch] = cosine.mean(axis=0), signs.mean(axis=0)
         self.step += 1
-
-
-class BatchMeter:
-    """AlignmentMeter's measure for the runs in align, inside the batch.
-
-    The broken and the true gradient share the dense part (W3, W4, W5), computed once,
-    so those groups score exactly 1, as in AlignmentMeter, where they are equal; for W1
-    and W2 the true gradient comes from the conv part of backward without breaks.
-    """
-
-    def __init__(self, batch, params, align, steps):
-        lo, hi = min(align), max(align) + 1
-        if list(align) != list(range(lo, hi)):
-            raise ValueError("the aligned runs must be consecutive")
-        self.batch, self.runs = batch, slice(lo, hi)
-        self.broken = np.empty((hi - lo, steps, lockstep.CONV))
-        self.true = np.empty_like(self.broken)
-        self.starts = group_starts(params)[:2]
-        self.means = [[] for _ in range(hi - lo)]  # per run: an (2, groups) array an epoch
-
-    def step(self, cache, d_p2, i):
-        runs, batch, true = self.runs, self.batch, self.true
-        # The aligned runs' part of the cache; their flat indices made relative to it.
-        sub = {key: cache[key][runs] for key in ("patches1", "z1", "patches2", "z2", "p2")}
-        sub["at1"] = cache["at1"][runs] - runs.start * lockstep.Z1
-        sub["at2"] = cache["at2"][runs] - runs.start * lockstep.Z2
-        batch.backward_conv(sub, d_p2[runs], batch.k2[runs], None, None,
-                            true[:, i, lockstep.K1].reshape(-1, 2, 9),
-                            true[:, i, lockstep.K2].reshape(-1, 2, 2, 9))
-        self.broken[:, i] = batch.grad[runs, :lockstep.CONV]
-
-    def end_epoch(self):
-        for means, broken, true in zip(self.means, self.broken, self.true):
-            cosine, signs = alignment(broken, true, self.starts)
-            epoch = np.ones((2, len(GROUPS)))
-            epoch[:, :2] = cosine.mean(axis=0), signs.mean(axis=0)
-            means.append(epoch)

@@ -22,9 +22,9 @@ What each part mirrors, in original_net.py (and broken_net.py's GREEN and RED li
 | Batch.backward_conv | backward(): blue star (layer 2) and red star (layer 1); GREEN, RED |
 | Batch.update | train(): velocity *= momentum; velocity += lr * grad; theta -= velocity |
 | train | train(): the epochs, the steps, the cost, the divergence checks, the flush |
+| BatchMeter | alignment.AlignmentMeter (compare.py --alignment), for a batch's runs |
 
 The weights' layout (LAYER1, LAYER2, the offsets) comes from the nets' NAMES and shapes().
-The alignment measure of compare.py --alignment is in alignment.py.
 """
 import math
 import sys
@@ -34,6 +34,8 @@ import numpy as np
 import broken_net
 import original_net
 from original_net import COLS4, INDEX8, NAMES, VALID8
+from study import alignment
+from study.registry import GROUPS
 
 # A run's row of weights is the nets' flat vector (their train() concatenates NAMES in
 # order): layer 1's kernels, then layer 2's, then the dense head.
@@ -224,6 +226,43 @@ class Batch:
         return all(np.isfinite(a[r]).all() for a in (self.grad, self.velocity, self.theta))
 
 
+class BatchMeter:
+    """AlignmentMeter's measure for the runs in align, inside the batch.
+
+    The broken and the true gradient share the dense part (W3, W4, W5), computed once,
+    so those groups score exactly 1, as in AlignmentMeter, where they are equal; for W1
+    and W2 the true gradient comes from the conv part of backward without breaks.
+    """
+
+    def __init__(self, batch, params, align, steps):
+        lo, hi = min(align), max(align) + 1
+        if list(align) != list(range(lo, hi)):
+            raise ValueError("the aligned runs must be consecutive")
+        self.batch, self.runs = batch, slice(lo, hi)
+        self.broken = np.empty((hi - lo, steps, CONV))
+        self.true = np.empty_like(self.broken)
+        self.starts = alignment.group_starts(params)[:2]
+        self.means = [[] for _ in range(hi - lo)]  # per run: an (2, groups) array an epoch
+
+    def step(self, cache, d_p2, i):
+        runs, batch, true = self.runs, self.batch, self.true
+        # The aligned runs' part of the cache; their flat indices made relative to it.
+        sub = {key: cache[key][runs] for key in ("patches1", "z1", "patches2", "z2", "p2")}
+        sub["at1"] = cache["at1"][runs] - runs.start * Z1
+        sub["at2"] = cache["at2"][runs] - runs.start * Z2
+        batch.backward_conv(sub, d_p2[runs], batch.k2[runs], None, None,
+                            true[:, i, K1].reshape(-1, 2, 9),
+                            true[:, i, K2].reshape(-1, 2, 2, 9))
+        self.broken[:, i] = batch.grad[runs, :CONV]
+
+    def end_epoch(self):
+        for means, broken, true in zip(self.means, self.broken, self.true):
+            cosine, signs = alignment.alignment(broken, true, self.starts)
+            epoch = np.ones((2, len(GROUPS)))
+            epoch[:, :2] = cosine.mean(axis=0), signs.mean(axis=0)
+            means.append(epoch)
+
+
 def distinct_rows(rows):
     """The distinct rows of a 2-d array, and for each row the index of its copy there:
     np.unique(rows, axis=0, return_inverse=True), but sorting a key of each row (its
@@ -263,7 +302,6 @@ def train(params, images, labels, breaks, epochs, lr, momentum, align=(), on_epo
     targets = np.asarray(labels, dtype=float).T.copy()       # (N, R)
     meter = None
     if len(align):
-        from study.alignment import BatchMeter  # it mirrors this module's layout
         meter = BatchMeter(batch, params[0], align, steps)
     histories = np.empty((epochs, runs))
     for epoch in range(1, epochs + 1):

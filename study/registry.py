@@ -39,6 +39,10 @@ EXTENDED = "Result 3"     # the extended study's head: the network section's siz
 PAIRS = ((0, 1), (3, 8), (4, 9), (1, 7))  # the extended study's digit pairs (1: the second)
 HELD_OUT = 5              # the extended study tests on one image in HELD_OUT: a fifth
 
+# The groups of weights the alignment measure scores, in the nets' order of NAMES.
+GROUPS = {"W1": ("W1a", "W1b"), "W2": ("W2a", "W2b", "W2c", "W2d"), "W3": ("W3",),
+          "W4": ("W4",), "W5": ("W5",)}
+
 
 def study_nets(ablation=False, controls=False):
     """The nets a study trains, in the order of its tables."""

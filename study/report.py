@@ -8,10 +8,9 @@ import textwrap
 
 import numpy as np
 
-from study import alignment
 from study import verdicts
 from original_net import STUCK_LEVEL, count
-from study.registry import BROKEN, NETS, ORIGINAL
+from study.registry import BROKEN, GROUPS, NETS, ORIGINAL
 
 WIDTH = 100  # the text report's widest line
 # The levels every note states, as verdicts.py and the nets set them: '95%', '5%', ...
@@ -326,7 +325,7 @@ def alignment_rows(results, epochs, group_of):
     for (group, net), aligned in runs.items():
         for e in checkpoints(epochs):
             row = dict(group=group, net=net, epoch=e, seeds=len(aligned))
-            for g, weights in enumerate(alignment.GROUPS):
+            for g, weights in enumerate(GROUPS):
                 for k, key in enumerate(("cosine", "signs")):
                     row[f"{weights}_{key}"] = verdicts.median_iqr(
                         [r["alignment"][e - 1, k, g] for r in aligned])
