@@ -9,11 +9,12 @@ byte, into both scripts.
     python digits_4samples.py --check         verify the scripts' copies (exit 1 if not)
     python digits_4samples.py --from-sklearn  print the block rebuilt from load_digits()
 """
-import argparse
 import sys
 from pathlib import Path
 
 import numpy as np
+
+from study.cli import Failure, Parser, run_main
 
 SAMPLE_INDICES = (0, 1, 11, 10)  # load_digits() images whose targets are 0, 1, 1, 0
 BEGIN = "# ---- four embedded samples (digits 0, 1, 1, 0), copied from digits_4samples.py ----"
@@ -99,33 +100,15 @@ def check(folder):
             if extract((Path(folder) / name).read_text()) != BLOCK]
 
 
-class Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, not argparse's usage and message
-        print(f"digits_4samples.py: error: {message}", file=sys.stderr)
-        sys.exit(2)
-
-    def print_help(self, file=None):  # argparse's own ignores a failed write
-        (file or sys.stdout).write(self.format_help())
-
-
 def main(argv=None):
-    """The command line; returns the exit status. A full stdout: one line, exit 1."""
-    try:
-        try:
-            status = run(argv)
-        except SystemExit as done:  # --help has printed its text, or a bad option its line
-            status = done.code
-        sys.stdout.flush()  # a failed write shows here
-        return status
-    except OSError as error:  # stdout closed (| head) or on a full device
-        from original_net import output_failed
-        return output_failed("digits_4samples.py", error)
+    """The command line; returns the exit status (study/cli.py's rule)."""
+    return run_main("digits_4samples.py", run, argv)
 
 
 def run(argv):
-    parser = Parser(
-        description="Print the block of four embedded samples that original_net.py and "
-                    "broken_net.py carry, or check their copies.")
+    parser = Parser(allow_abbrev=False,
+                    description="Print the block of four embedded samples that original_net.py "
+                                "and broken_net.py carry, or check their copies.")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--check", action="store_true",
                       help="verify that both scripts carry this block (exit 1 if not)")
@@ -144,9 +127,7 @@ def run(argv):
         try:
             print(from_sklearn(), end="")
         except ImportError:
-            print("digits_4samples.py: error: --from-sklearn needs scikit-learn "
-                  "(pip install scikit-learn)", file=sys.stderr)
-            return 1
+            raise Failure("--from-sklearn needs scikit-learn (pip install scikit-learn)") from None
         return 0
     print(BLOCK, end="")
     return 0

@@ -11,57 +11,44 @@ it pools each study's blocks (compare.py --pool) and fills docs/REPORT_TEMPLATE.
 REPORT.json keeps the first block's claims, for `python3 compare.py --side-by-side
 REPORT.json yours.json`; every study's full JSON report stays in reports/.
 """
+import signal
 import sys
 
-if __name__ == "__main__":  # Ctrl-C while the libraries load: one line, as at any time later
-    sys.excepthook = lambda kind, error, trace: (
-        print("make_report.py: interrupted", file=sys.stderr) if kind is KeyboardInterrupt
-        else sys.__excepthook__(kind, error, trace))
+from study import cli
+
+if __name__ == "__main__":
+    held = cli.hold_signals()  # a Ctrl-C while the libraries load: said once they have
 
 import json
 import os
-import signal
 import string
 import subprocess
 import threading
 import time
 
-import compare
-from study import cpus
-import original_net
-from study import report
-from study import saved
-from study import verdicts
-from original_net import count
-from study.registry import BROKEN, FROZEN, ORIGINAL, PAIRS
+from study import cpus, report, saved, tables, verdicts
+from study.cli import count
+from study.files import write_file
+from study.registry import BROKEN, FROZEN, ORIGINAL, PAIRS, SEEDS
+
+if __name__ == "__main__":
+    cli.release_signals("make_report.py", held)
 
 HERE = os.path.dirname(os.path.abspath(__file__))  # the code, and where the report goes
 OUT = HERE
 SAVED = os.path.join(HERE, "reports")  # the studies' full JSON reports (not in git)
 TEMPLATE = os.path.join(HERE, "docs", "REPORT_TEMPLATE.md")
-BLOCKS, EXTENDED_BLOCKS, SEEDS = 4, 2, compare.SEEDS
+BLOCKS, EXTENDED_BLOCKS = 4, 2
 STUDY_OPTIONS = []  # more compare.py options for every study (the tests' short epochs)
 STOP_SECONDS = 2.5  # how long a study has to stop when asked, before it is killed
-
-
-class Stopped(Exception):
-    """SIGINT or SIGTERM: every study is stopped, one line, exit 130 or 143."""
-
-    def __init__(self, signum):
-        super().__init__(signum)
-        self.status = 128 + signum
 
 
 class StudyFailed(Exception):
     """A study ended with an error, which compare.py has said: exit with its status."""
 
 
-class NotSaved(Exception):
+class NotSaved(cli.UsageError):
     """--render without the saved studies: one line, exit status 2."""
-
-
-def stop(signum, frame):
-    raise Stopped(signum)
 
 
 # ---------------------------------------------------------------- the studies
@@ -101,7 +88,7 @@ def run_study(args, out, env, what):
     reader.start()
     try:
         status = child.wait()
-    except BaseException:  # Stopped (a signal) or anything else: stop the study first
+    except BaseException:  # Ctrl-C, SIGTERM or anything else: stop the study first
         passing.clear()
         end(child)
         raise
@@ -186,7 +173,7 @@ def pooled(paths):
     """compare.py --pool of saved studies, in this process: (study, tables, results,
     settings)."""
     study, results, settings = saved.pool(paths, lambda line: None)
-    return study, compare.study_tables(results, settings), results, settings
+    return study, tables.study_tables(results, settings), results, settings
 
 
 # ---------------------------------------------------------------- the report
@@ -200,26 +187,22 @@ def build(render):
         settings = choose_cpus()
         minutes = train_all(settings)
         made = dict(settings=settings, minutes=minutes)
-        compare.write_file(info, lambda file: file.write(json.dumps(made, indent=1).encode()))
+        write_file(info, lambda file: file.write(json.dumps(made, indent=1).encode()))
     article = [saved_name(a, b) for a, b in blocks(BLOCKS)]
     extended = [saved_name(a, b, True) for a, b in blocks(EXTENDED_BLOCKS)]
     first = load(article[0])
     article_blocks = [first] + [load(path) for path in article[1:]]
     extended_blocks = [load(path) for path in extended]
-    try:
-        article_pool = pooled(article)
-        extended_pool = pooled(extended)
-    except saved.Refused as error:
-        print(f"make_report.py: error: {error}", file=sys.stderr)
-        return 1
+    article_pool = pooled(article)  # saved.Refused (one line, exit 1) if one is damaged
+    extended_pool = pooled(extended)
     text = fill(made, article_blocks, article_pool, extended_blocks, extended_pool)
-    compare.write_file(os.path.join(OUT, "REPORT.md"), lambda file: file.write(text.encode()))
+    write_file(os.path.join(OUT, "REPORT.md"), lambda file: file.write(text.encode()))
     compact = {key: first[key] for key in ("study", "claims", "comparisons", "results")}
-    compare.write_file(os.path.join(OUT, "REPORT.json"), lambda file: file.write(
+    write_file(os.path.join(OUT, "REPORT.json"), lambda file: file.write(
         (json.dumps(compact, indent=1) + "\n").encode()))
     study, _, results, settings = extended_pool
-    compare.write_file(os.path.join(OUT, "REPORT-extended.png"), lambda file: report.plot(
-        results, compare.group_of(settings), False, file, "png"))
+    write_file(os.path.join(OUT, "REPORT-extended.png"), lambda file: report.plot(
+        results, tables.group_of(settings), False, file, "png"))
     print("make_report.py: wrote REPORT.md, REPORT.json and REPORT-extended.png"
           + ("" if render else f" ({made['minutes']:.0f} minutes)"), file=sys.stderr)
     return 0
@@ -425,7 +408,15 @@ def mean(row, prefix=""):
 
 def main(argv=None):
     """The command line; returns the exit status."""
-    parser = original_net.Parser(description=__doc__.splitlines()[0], allow_abbrev=False)
+    handler = cli.stop_on_sigterm()  # the studies are stopped as on Ctrl-C
+    try:
+        return cli.run_main("make_report.py", run, argv)
+    finally:
+        signal.signal(signal.SIGTERM, handler)
+
+
+def run(argv):
+    parser = cli.Parser(description=__doc__.splitlines()[0], allow_abbrev=False)
     what = parser.add_mutually_exclusive_group()
     what.add_argument("--render", action="store_true",
                       help="no training: REPORT.md again from the studies the last full run "
@@ -433,35 +424,15 @@ def main(argv=None):
     what.add_argument("--cpus", action="store_true",
                       help="print the simulated CPUs the blocks would run under here, one "
                            "line each: name, variables, fingerprint")
-    handlers = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    args = parser.parse_args(argv)
+    if args.cpus:
+        for name, env, digits in cpus.distinct():
+            print(f"{name:<18} {cpus.words(env) or '-':<60} {digits}", flush=True)
+        return 0
     try:
-        try:
-            args = parser.parse_args(argv)
-        except SystemExit as done:  # --help has printed its text
-            sys.stdout.flush()
-            return done.code
-        if args.cpus:
-            for name, env, digits in cpus.distinct():
-                print(f"{name:<18} {cpus.words(env) or '-':<60} {digits}", flush=True)
-            return 0
         return build(args.render)
-    except (original_net.UsageError, NotSaved) as error:
-        print(f"make_report.py: error: {error}", file=sys.stderr)
-        return 2
-    except Stopped as stopped:
-        print(f"make_report.py: {'interrupted' if stopped.status == 130 else 'terminated'}",
-              file=sys.stderr)
-        return stopped.status
     except StudyFailed as failed:  # compare.py has said why
         return failed.args[0]
-    except compare.WriteFailed as error:
-        print(f"make_report.py: error: {error}", file=sys.stderr)
-        return 1
-    except OSError as error:  # stdout closed (| head) or on a full device
-        return original_net.output_failed("make_report.py", error)
-    finally:
-        for signum, handler in handlers.items():
-            signal.signal(signum, handler)
 
 
 if __name__ == "__main__":

@@ -29,7 +29,7 @@ import broken_net
 import compare
 import digits_4samples
 import original_net
-from study import alignment, lockstep, registry, report, training, verdicts
+from study import alignment, files, lockstep, registry, report, running, training, verdicts
 
 
 # ---------------------------------------------------------------- helpers: running the scripts
@@ -829,7 +829,7 @@ def fake_run(experiment, net, seed, costs, test_right, test_size=10, stuck=False
                 test_right=test_right, test_size=test_size, test_accuracy=test_right / test_size)
 
 
-BROKEN = compare.BROKEN
+BROKEN = registry.BROKEN
 
 
 def judged(runs, epochs=500):
@@ -1091,7 +1091,7 @@ def test_the_text_of_the_full_study_fits_100_columns():
 
 def study_settings(seeds, nets=("original", "broken green,red"), pairs=((0, 1),), **more):
     return dict(dict(epochs=2, lr=0.001, momentum=0.9, four_samples=False, alignment=False,
-                     seeds=seeds, first_seed=0, experiments=list(compare.EXPERIMENTS),
+                     seeds=seeds, first_seed=0, experiments=list(registry.EXPERIMENTS),
                      nets=list(nets),
                      digits=list(pairs), test_sizes={p: 10 for p in pairs},
                      train_sizes={p: 350 for p in pairs}, extended=False), **more)
@@ -1130,8 +1130,8 @@ def test_batches_keep_one_shape_and_share_the_work():
     assert abs(free[0] - free[1]) < one_run  # ... end within one run of each other
     at_most = math.ceil(2000 / training.MAX_BATCH)  # batches for 2000 runs of one shape
     assert len(training.batches(training.plan(study_settings(1000)), 2)) == 3 * at_most
-    pairs = compare.PAIRS  # digit pairs of one shape train in batches of their own
-    runs = training.plan(study_settings(30, nets=("original", compare.BROKEN, "frozen"), pairs=pairs,
+    pairs = registry.PAIRS  # digit pairs of one shape train in batches of their own
+    runs = training.plan(study_settings(30, nets=("original", registry.BROKEN, "frozen"), pairs=pairs,
                                        experiments=["Result 3"]))
     assert [len(g) for g in training.batches(runs, 2)] == [45] * 8  # 90 runs a pair
 
@@ -1215,10 +1215,10 @@ def short_compare():
 def test_compare_runs_every_experiment_and_net_over_the_seeds(short_compare):
     report, stderr = short_compare
     seeds = 12
-    assert compare.parse_args([]).seeds == compare.SEEDS == 30  # the default
+    assert compare.parse_args([]).seeds == registry.SEEDS == 30  # the default
     assert report["study"]["settings"]["seeds"] == seeds
     pairs = [(r["experiment"], r["net"]) for r in report["results"]]
-    assert pairs == [(e, n) for e in compare.EXPERIMENTS for n in ("original", "broken green,red")]
+    assert pairs == [(e, n) for e in registry.EXPERIMENTS for n in ("original", "broken green,red")]
     for row in report["results"]:
         assert row["seeds"] == seeds and 0 <= row["stuck"] <= seeds
         trained = [r for r in report["runs"] if (r["experiment"], r["net"]) ==
@@ -1250,7 +1250,7 @@ def test_compare_runs_every_experiment_and_net_over_the_seeds(short_compare):
         assert set(row) >= {"experiment", "digits", "nets", "median_difference", "interval",
                             "wins", "ties", "losses", "p_value", "p_adjusted", "verdict"}
         assert row["wins"] + row["ties"] + row["losses"] == seeds
-    assert [row["experiment"] for row in pooled] == list(compare.EXPERIMENTS)
+    assert [row["experiment"] for row in pooled] == list(registry.EXPERIMENTS)
     for row in pooled:
         assert set(row) >= POOLED_CONTRACT and row["seeds"] == seeds and row["digits"] == [[0, 1]]
     env = report["study"]["environment"]
@@ -1264,7 +1264,7 @@ def test_compare_csv_parses_with_the_table_columns():
     assert result.returncode == 0, result.stderr
     rows = list(csv.DictReader(io.StringIO(result.stdout)))
     assert [(r["experiment"], r["net"]) for r in rows] == [
-        (e, n) for e in compare.EXPERIMENTS for n in ("original", "broken green,red")]
+        (e, n) for e in registry.EXPERIMENTS for n in ("original", "broken green,red")]
     for row in rows:
         assert row["seeds"] == "2" and row["stuck"] in ("0", "1", "2") and row["digits"] == "0/1"
         if row["stuck"] != "2":
@@ -1304,30 +1304,30 @@ def test_compare_markdown_shows_the_tables():
 
 
 def test_controls_and_the_extended_study_keep_the_json_contract():
-    report, _ = compare_json("--epochs", "2", "--seeds", "2", "--extended", "--jobs", "1",
+    extended, _ = compare_json("--epochs", "2", "--seeds", "2", "--extended", "--jobs", "1",
                              here=True)
-    settings = report["study"]["settings"]
-    assert settings["digits"] == [list(p) for p in compare.PAIRS] and settings["extended"]
-    assert {r["net"] for r in report["runs"]} == {"original", "broken green,red", "frozen"}
-    assert {tuple(r["digits"]) for r in report["runs"]} == set(compare.PAIRS)
+    settings = extended["study"]["settings"]
+    assert settings["digits"] == [list(p) for p in registry.PAIRS] and settings["extended"]
+    assert {r["net"] for r in extended["runs"]} == {"original", "broken green,red", "frozen"}
+    assert {tuple(r["digits"]) for r in extended["runs"]} == set(registry.PAIRS)
     assert all(r["test_size"] == round(sum(np.isin(DIGITS.target, r["digits"])) / 5)
-               for r in report["runs"])
-    assert report["claims"] == []  # the article's claims are about its own setup
+               for r in extended["runs"])
+    assert extended["claims"] == []  # the article's claims are about its own setup
     nets = (("broken green,red", "original"), ("frozen", "original"),
             ("broken green,red", "frozen"))
-    compared = {(tuple(c["digits"]), tuple(c["nets"])) for c in report["comparisons"]
+    compared = {(tuple(c["digits"]), tuple(c["nets"])) for c in extended["comparisons"]
                 if not c["pooled"]}
-    assert compared == {(p, n) for p in compare.PAIRS for n in nets}
-    pooled = [c for c in report["comparisons"] if c["pooled"]]
+    assert compared == {(p, n) for p in registry.PAIRS for n in nets}
+    pooled = [c for c in extended["comparisons"] if c["pooled"]]
     assert [tuple(c["nets"]) for c in pooled] == list(nets)
     for row in pooled:  # over every digit pair: 2 seeds each
-        assert set(row) >= POOLED_CONTRACT and row["seeds"] == 2 * len(compare.PAIRS)
-        assert row["digits"] == [list(p) for p in compare.PAIRS] and row["group"] == "all 4 pairs"
-        assert row["failed"] == [sum(r["stuck"] for r in report["runs"] if r["net"] == n)
+        assert set(row) >= POOLED_CONTRACT and row["seeds"] == 2 * len(registry.PAIRS)
+        assert row["digits"] == [list(p) for p in registry.PAIRS] and row["group"] == "all 4 pairs"
+        assert row["failed"] == [sum(r["stuck"] for r in extended["runs"] if r["net"] == n)
                                  for n in row["nets"]]
-    frozen = [r for r in report["results"] if r["net"] == "frozen"]
+    frozen = [r for r in extended["results"] if r["net"] == "frozen"]
     assert len(frozen) == 4
-    text = compare.report.text_report(report["study"], dict(report), "text")
+    text = report.text_report(extended["study"], dict(extended), "text")
     assert max(map(len, text.splitlines())) <= 100
     controls, _ = compare_json("--epochs", "2", "--seeds", "2", "--controls", "--jobs", "1",
                                here=True)
@@ -1694,7 +1694,7 @@ def test_written_files_get_the_mode_a_plain_write_gives(tmp_path):
     umask = os.umask(0o027)
     try:
         for path in (fresh, old, private):
-            compare.write_file(str(path), lambda file: file.write(b"new"))
+            files.write_file(str(path), lambda file: file.write(b"new"))
     finally:
         os.umask(umask)
     assert stat.S_IMODE(fresh.stat().st_mode) == 0o640
@@ -1707,7 +1707,7 @@ def test_a_symlink_keeps_pointing_at_its_replaced_target(tmp_path):
     target, link = tmp_path / "target.md", tmp_path / "link.md"
     target.write_text("old")
     link.symlink_to(target)
-    compare.write_file(str(link), lambda file: file.write(b"new"))
+    files.write_file(str(link), lambda file: file.write(b"new"))
     assert link.is_symlink() and target.read_text() == "new"
 
 
@@ -1717,7 +1717,7 @@ def test_a_fifo_is_written_through_not_replaced(tmp_path):
     got = []
     reader = threading.Thread(target=lambda: got.append(fifo.read_text()))
     reader.start()
-    compare.write_file(str(fifo), lambda file: file.write(b"through"))
+    files.write_file(str(fifo), lambda file: file.write(b"through"))
     reader.join(timeout=10)
     assert got == ["through"] and stat.S_ISFIFO(fifo.stat().st_mode)
 
@@ -1848,7 +1848,7 @@ sys.exit(compare.main(["--seeds", "2", "--jobs", "2"]))
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(compare.available_cpus() < 2, reason="needs two processes at once")
+@pytest.mark.skipif(running.available_cpus() < 2, reason="needs two processes at once")
 def test_the_first_failing_run_stops_the_study_in_one_line(tmp_path):
     """One batch fails while another would run for an hour: the study stops at once."""
     script = tmp_path / "failing_study.py"

@@ -34,7 +34,7 @@ import numpy as np
 import broken_net
 import original_net
 from original_net import COLS4, INDEX8, NAMES, VALID8
-from study import alignment
+from study import alignment, cli
 from study.registry import GROUPS
 
 # A run's row of weights is the nets' flat vector (their train() concatenates NAMES in
@@ -403,30 +403,20 @@ def measure(sizes=(1, 5, 10, 20, 40), epochs=5, images=100, repeats=5):
 
 def main(argv=None):
     """python3 -m study.lockstep: the side-by-side measurement; returns the exit status."""
-    parser = original_net.Parser(
-        prog="python3 -m study.lockstep",
-        description="Measure a step of original_net.train against a run-step of lock-step "
-                    "batches, side by side in one process (about 5 s).", allow_abbrev=False)
-    try:
-        try:
-            parser.parse_args(argv)
-        except SystemExit as done:  # --help has printed its text
-            sys.stdout.flush()
-            return done.code
-        step = measure()
-        one = step.pop("one")
-        print(f"one original_net.train step: {one * 1e6:.1f} us (the best of five)")
-        for runs, per in step.items():
-            print(f"lock-step batch of {original_net.count(runs, 'run'):7} ({runs // 2} broken): "
-                  f"{per * 1e6:5.1f} us a run-step = {per / one:.3f}x", flush=True)
-    except original_net.UsageError as error:
-        print(f"study.lockstep: error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("study.lockstep: interrupted", file=sys.stderr)
-        return 130
-    except OSError as error:  # stdout closed (| head) or on a full device
-        return original_net.output_failed("study.lockstep", error)
+    return cli.run_main("study.lockstep", measure_and_print, argv)
+
+
+def measure_and_print(argv):
+    cli.Parser(prog="python3 -m study.lockstep",
+               description="Measure a step of original_net.train against a run-step of "
+                           "lock-step batches, side by side in one process (about 5 s).",
+               allow_abbrev=False).parse_args(argv)
+    step = measure()
+    one = step.pop("one")
+    print(f"one original_net.train step: {one * 1e6:.1f} us (the best of five)")
+    for runs, per in step.items():
+        print(f"lock-step batch of {cli.count(runs, 'run'):7} ({runs // 2} broken): "
+              f"{per * 1e6:5.1f} us a run-step = {per / one:.3f}x", flush=True)
     return 0
 
 

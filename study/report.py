@@ -9,7 +9,8 @@ import textwrap
 import numpy as np
 
 from study import verdicts
-from original_net import STUCK_LEVEL, count
+from original_net import STUCK_LEVEL
+from study.cli import count
 from study.registry import BROKEN, GROUPS, NETS, ORIGINAL
 
 WIDTH = 100  # the text report's widest line

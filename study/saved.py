@@ -7,15 +7,15 @@ import datetime
 import math
 import os
 
-from study import registry
+from study import cli, registry
 from study import report
 from study import verdicts
-from original_net import count
+from study.cli import count
 
 VERDICTS = ("holds", "fails", "unclear", "holds once", "fails once", "no seeds")
 
 
-class Refused(Exception):
+class Refused(cli.Failure):
     """A saved report that cannot be read or used: one line, exit status 1."""
 
 

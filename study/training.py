@@ -15,7 +15,9 @@ import numpy as np
 
 from study import lockstep
 import original_net
-from original_net import count
+from study import cli
+from study.cli import count
+from study.records import key
 from study.registry import ARTICLE_PAIR, EXPERIMENTS, NETS
 
 MAX_BATCH = 60  # runs in a lock-step batch: more saves little time a run, costs memory
@@ -23,7 +25,7 @@ PACKAGE = os.path.dirname(os.path.abspath(__file__))  # study/, shipped to Dask 
 NETS_SHIPPED = ("original_net.py", "broken_net.py")  # beside it, shipped too
 
 
-class StudyError(Exception):
+class StudyError(cli.Failure):
     """A run failed: reported in one line naming it, exit status 1."""
 
 
@@ -66,8 +68,8 @@ def batches(runs, jobs):
     first process that is free).
     """
     groups = []
-    for key in dict.fromkeys((run["experiment"], run["digits"]) for run in runs):
-        same = [run for run in runs if (run["experiment"], run["digits"]) == key]
+    for shape in dict.fromkeys((run["experiment"], run["digits"]) for run in runs):
+        same = [run for run in runs if (run["experiment"], run["digits"]) == shape]
         groups += split(same, math.ceil(len(same) / MAX_BATCH))
     while len(groups) % jobs and max(map(len, groups)) > 1:
         largest = max((g for g in groups if len(g) > 1), key=work)
@@ -89,10 +91,6 @@ def name(run):
     pair = ("" if run["digits"] == ARTICLE_PAIR
             else f", digits {run['digits'][0]}/{run['digits'][1]}")
     return f"{run['experiment']}{pair}, {run['net']}, seed {run['seed']}"
-
-
-def key(run):
-    return run["experiment"], tuple(run["digits"]), run["net"], run["seed"]
 
 
 def train_batch(batch, settings, stop=None):
@@ -215,7 +213,7 @@ def run_study(runs, settings, jobs, cluster=None):
 
 # ---------------------------------------------------------------- on a Dask cluster
 
-class NoCluster(Exception):
+class NoCluster(cli.Failure):
     """The Dask scheduler cannot be reached or used: one line, exit status 1."""
 
 
@@ -332,6 +330,7 @@ def progress_line(groups, jobs, worker="process", stream=None):
         if tty:  # in place, padded over the last line
             print("\r" + line.ljust(width), end="\n" if last else "", file=stream, flush=True)
             width = len(line)
+            cli.open_line["stream"] = None if last else stream
         else:
             print(line, file=stream, flush=True)
     report()

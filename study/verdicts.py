@@ -16,6 +16,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from study import cli
+
 # scipy.stats is imported where it is used: importing it takes a second or more, and a
 # bad command line of compare.py is refused before that.
 
@@ -29,7 +31,7 @@ FIRM_HOLM_P = 1e-6   # holds or fails: the Holm-adjusted p at most this
 FIRM_UNCLEAR_P = 0.5  # unclear: the p-value (before Holm) at least this
 
 
-class NotJudged(ValueError):
+class NotJudged(cli.Failure):
     """A claim or comparison cannot be judged on these runs (a cost ratio that is not a
     finite number): one line, exit status 1."""
 
@@ -575,33 +577,25 @@ def calibration_table(pops, words):
 
 
 def main(argv=None):
-    """python3 -m study.verdicts --calibrate: the mark's calibration table; exit 1 if it fails."""
-    import original_net
-    parser = original_net.Parser(prog="python3 -m study.verdicts", description="Check that words without the ? mark come out "
-                                 "again in 90% of replications (simulated).", allow_abbrev=False)
+    """python3 -m study.verdicts --calibrate: the mark's calibration table; exit 1 if it
+    fails."""
+    return cli.run_main("study.verdicts", calibration, argv)
+
+
+def calibration(argv):
+    parser = cli.Parser(prog="python3 -m study.verdicts", allow_abbrev=False,
+                        description="Check that words without the ? mark come out again in "
+                                    "90% of replications (simulated).")
     parser.add_argument("--calibrate", action="store_true", required=True,
                         help="simulate known populations and print the calibration table")
-    parser.add_argument("--studies", type=original_net.number(int, 0, 100_001), default=400,
+    parser.add_argument("--studies", type=cli.number(int, 0, 100_001), default=400,
                         help="studies of each population (default 400: about a minute)")
-    try:
-        try:
-            args = parser.parse_args(argv)
-        except SystemExit as done:  # --help has printed its text
-            sys.stdout.flush()
-            return done.code
-        print(f"study.verdicts --calibrate: {len(KINDS) * len(POWERS)} populations x "
-              f"{args.studies} studies of 30 seeds, {FAMILY} claims a family (Holm)", flush=True)
-        lines, passed = calibration_table(*calibrate(args.studies))
-        print("\n".join(lines), flush=True)
-        return 0 if passed else 1
-    except original_net.UsageError as error:
-        print(f"study.verdicts: error: {error}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("study.verdicts: interrupted", file=sys.stderr)
-        return 130
-    except OSError as error:  # stdout closed (| head) or on a full device
-        return original_net.output_failed("study.verdicts", error)
+    args = parser.parse_args(argv)
+    print(f"study.verdicts --calibrate: {len(KINDS) * len(POWERS)} populations x "
+          f"{args.studies} studies of 30 seeds, {FAMILY} claims a family (Holm)", flush=True)
+    lines, passed = calibration_table(*calibrate(args.studies))
+    print("\n".join(lines), flush=True)
+    return 0 if passed else 1
 
 
 if __name__ == "__main__":

@@ -96,3 +96,26 @@ def test_no_module_binds_a_top_level_name_twice():
                for p in paths}
     assert {path: names for path, names in doubled.items() if names} == {}
     assert twice_bound(ast.parse("A = 1\ndef f(): pass\nA = 2\n")) == ["A"]
+
+
+SHARED = ("number", "looks_negative", "count", "UsageError", "Parser", "output_failed")
+
+
+def definitions(text, names=SHARED):
+    """The source text of the top-level functions and classes named names in text."""
+    lines = text.splitlines(keepends=True)
+    return {node.name: "".join(lines[node.lineno - 1:node.end_lineno])
+            for node in ast.parse(text).body
+            if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and node.name in names}
+
+
+def test_the_nets_copies_of_the_command_line_plumbing_are_the_packages():
+    """The nets stand alone, so they carry their own copies of study/cli.py's argument
+    types, usage error, parser and output failure: the same text, line for line."""
+    shared = definitions((PROJECT / "study" / "cli.py").read_text())
+    assert set(shared) == set(SHARED)
+    for net in ("original_net.py", "broken_net.py"):
+        assert definitions((PROJECT / net).read_text()) == shared, net
+    edited = (PROJECT / "original_net.py").read_text().replace('"at least {low}"',
+                                                               '"{low} or more"')
+    assert definitions(edited)["number"] != shared["number"]  # the check can fail

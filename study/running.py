@@ -1,0 +1,200 @@
+"""A study run from compare.py's command line: its data and settings, its runs trained
+(training.py), its tables (tables.py) and its report and figure written (report.py,
+files.py)."""
+import datetime
+import os
+import shlex
+import sys
+import time
+
+import numpy as np
+
+import original_net
+from study import cpus, cli, report, tables, training, verdicts
+from study.cli import UsageError
+from study.files import WriteFailed, put, write_file
+from study.registry import (ARTICLE_PAIR, ARTICLE_TEST_SIZE, EXPERIMENTS, EXTENDED, HELD_OUT,
+                            PAIRS, in_words, one_in, study_nets)
+from study.training import StudyError
+
+
+def available_cpus():
+    """The CPUs this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def data_settings(args):
+    """The data the study trains on: digit pairs, their test and training sizes, and a
+    one-line description."""
+    x_train, *_, source = original_net.load_data(four_samples=args.four_samples)
+    four = x_train is original_net.FOUR_X
+    if four and not args.four_samples:
+        if args.extended or tuple(args.digits) != ARTICLE_PAIR:
+            raise UsageError("other digit pairs need scikit-learn: the four embedded samples "
+                             "are digits 0 and 1")
+        if args.test_size is not None:
+            raise UsageError("--test-size needs scikit-learn (the four embedded samples train "
+                             "and test on all four)")
+        print("compare.py: scikit-learn is not installed: training on the four embedded "
+              "samples, with their settings", file=sys.stderr)
+    pairs = PAIRS if args.extended else (tuple(args.digits),)
+    if four:
+        four = len(original_net.FOUR_Y)
+        return dict(four_samples=True, digits=[ARTICLE_PAIR], test_sizes={ARTICLE_PAIR: four},
+                    train_sizes={ARTICLE_PAIR: four}, data=source)
+    from sklearn.datasets import load_digits
+    target = load_digits().target
+    sizes = {pair: int(np.isin(target, pair).sum()) for pair in pairs}
+    test = {pair: round(n / HELD_OUT) if args.extended else
+            (ARTICLE_TEST_SIZE if args.test_size is None else args.test_size)
+            for pair, n in sizes.items()}
+    for pair, n in sizes.items():
+        if not 1 <= test[pair] < n:
+            raise UsageError(f"--test-size must be from 1 to {n - 1}, got {test[pair]}")
+    described = "; ".join(f"{a} and {b}: {sizes[a, b] - test[a, b]} train, {test[a, b]} test"
+                          for a, b in pairs)
+    return dict(four_samples=False, digits=list(pairs), test_sizes=test, data=
+                f"sklearn digits {described}"
+                + (f" ({one_in(HELD_OUT)} held out)" if args.extended else ""),
+                train_sizes={pair: sizes[pair] - test[pair] for pair in pairs})
+
+
+# Bytes an epoch of one run costs a study: its cost in the batch's array, as a Python
+# float in a list, and as about 20 characters of the JSON report; 80 more if aligned.
+EPOCH_BYTES, ALIGNED_BYTES = 8 + 32 + 20, 80
+
+
+def check_memory(runs, settings):
+    """Before anything is allocated: the runs' epoch costs fit in the memory available
+    (UsageError if they need more than half of it)."""
+    need = settings["epochs"] * sum(
+        EPOCH_BYTES + (ALIGNED_BYTES if settings["alignment"] and run["breaks"] else 0)
+        for run in runs)
+    free = available_memory()
+    if free and need > free / 2:
+        raise UsageError(f"--epochs {settings['epochs']:,}: {len(runs):,} runs' epoch costs "
+                         f"need {need / 2 ** 30:,.0f} GiB; {free / 2 ** 30:,.0f} GiB are free")
+
+
+def available_memory():
+    """Bytes of memory available here (None if unknown)."""
+    try:
+        with open("/proc/meminfo") as info:
+            return next(int(line.split()[1]) * 1024 for line in info
+                        if line.startswith("MemAvailable:"))
+    except (OSError, StopIteration, ValueError, IndexError):
+        try:
+            return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            return None
+
+
+def local_jobs(asked):
+    """The processes a study runs on here: asked (or the CPUs), at most the CPUs, and one
+    without joblib; each limit said."""
+    jobs = min(asked or available_cpus(), available_cpus())
+    if asked and asked > jobs:
+        print(f"compare.py: --jobs {asked} is more than the {available_cpus()} CPUs here: "
+              f"using {jobs}", file=sys.stderr)
+    if jobs > 1:
+        try:
+            import joblib  # noqa: F401
+        except ImportError:
+            print("compare.py: joblib is not installed: training on one process",
+                  file=sys.stderr)
+            jobs = 1
+    return jobs
+
+
+def cluster_environment(cluster, address):
+    """The environment of a Dask cluster's workers (cpus.environment on each, their
+    values joined where they differ), with the scheduler and the workers' count."""
+    found = list(cluster.run(cpus.environment).values())
+    env = {key: "; ".join(dict.fromkeys(str(e[key]) for e in found)) for key in found[0]}
+    cpus_each = set(e["cpus"] for e in found)  # each worker's machine's
+    env["cpus"] = cpus_each.pop() if len(cpus_each) == 1 else env["cpus"]
+    return dict(env, scheduler=address, workers=len(found))
+
+
+def by_pair(sizes):
+    """{(a, b): n} as JSON keys: {"a/b": n}."""
+    return {f"{a}/{b}": n for (a, b), n in sizes.items()}
+
+
+def train_and_report(args, argv):
+    """Run the study that args describe and write its report; returns the exit status."""
+    data = data_settings(args)
+    defaults = original_net.FOUR_SAMPLE_DEFAULTS if data["four_samples"] else original_net.DEFAULTS
+    nets = study_nets(args.ablation, args.controls or args.extended)
+    settings = dict(data, epochs=args.epochs, seeds=args.seeds, first_seed=args.first_seed,
+                    lr=args.lr or defaults["lr"],
+                    momentum=defaults["momentum"] if args.momentum is None else args.momentum,
+                    experiments=[EXTENDED] if args.extended else list(EXPERIMENTS),
+                    nets=nets, ablation=args.ablation, alignment=args.alignment,
+                    extended=args.extended)
+    runs = training.plan(settings)
+    settings["runs"] = len(runs)
+    check_memory(runs, settings)
+    cluster = None
+    if args.scheduler:
+        cluster, threads = training.connect(args.scheduler)
+        jobs = threads if args.jobs is None else args.jobs
+    else:
+        jobs = local_jobs(args.jobs)
+    try:
+        start = time.perf_counter()
+        results, n_batches = training.run_study(runs, settings, min(jobs, len(runs)), cluster)
+        seconds = time.perf_counter() - start
+        environment = (cpus.environment() if cluster is None
+                       else cluster_environment(cluster, args.scheduler))
+    finally:
+        if cluster is not None:
+            cluster.close()
+    steps = sum(args.epochs * run["train_size"] for run in runs)
+    title = (f"Beyond the article: the frozen-conv control and {in_words(len(PAIRS))} digit "
+             "pairs" if args.extended
+             else "Original net against broken back prop net"
+             + (", with the frozen-conv control" if args.controls else ""))
+    study = dict(title=title, command=shlex.join(["python3", "compare.py"] + list(argv)),
+                 date=datetime.date.today().isoformat(),
+                 settings=dict(settings, digits=[list(p) for p in settings["digits"]],
+                               test_sizes=by_pair(data["test_sizes"]),
+                               train_sizes=by_pair(data["train_sizes"])),
+                 environment=environment, jobs=min(jobs, len(runs)), batches=n_batches,
+                 wall_seconds=seconds,
+                 run_steps_per_second=steps / seconds)
+    return write_report(args, study, results, settings)
+
+
+def write_report(args, study, results, settings):
+    """The report of a study (trained or pooled) in args.format to args.out or stdout,
+    and its figure to args.plot; returns the exit status."""
+    try:
+        found = tables.study_tables(results, settings)
+    except verdicts.NotJudged as error:
+        raise StudyError(error) from None
+    text = (report.json_report(study, found) if args.format == "json"
+            else report.text_report(study, found, args.format))
+    status, stdout_failed = 0, None  # one output failing does not lose the other
+    try:
+        put(text, args.out)
+    except WriteFailed as error:
+        cli.say(f"compare.py: error: {error}")
+        status = 1
+    except OSError as error:  # stdout closed (| head) or full: said last
+        stdout_failed = error
+    if args.plot:
+        try:
+            write_file(args.plot, lambda file: report.plot(
+                results, tables.group_of(settings), settings["alignment"], file, args.plot_format))
+            print(f"compare.py: wrote {args.plot}", file=sys.stderr)
+        except WriteFailed as error:
+            cli.say(f"compare.py: error: {error}")
+            status = 1
+    if stdout_failed:
+        return max(status, cli.output_failed("compare.py", stdout_failed))
+    return status
+
