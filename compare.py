@@ -39,6 +39,7 @@ import original_net
 from study import running, saved
 from study.cli import Parser, UsageError, number
 from study.files import check_path, plot_format, put
+from study.records import Seeds
 from study.registry import ARTICLE_PAIR, EXTENDED, HELD_OUT, PAIRS, SEEDS, one_in
 
 if __name__ == "__main__":
@@ -57,7 +58,7 @@ TOST). How each word is reached, and why: docs/METHODS.md.
 
 
 def seed_block(text):
-    """An argparse type: 'N' is seeds 0..N-1, 'A:B' seeds A..B-1; returns (A, B)."""
+    """An argparse type: 'N' is seeds 0..N-1, 'A:B' seeds A..B-1: Seeds(A, B)."""
     first, colon, stop = text.partition(":")
     try:
         first, stop = (0, int(first)) if not colon else (int(first), int(stop))
@@ -66,13 +67,13 @@ def seed_block(text):
     if not 0 <= first < stop or stop - first > MAX_SEEDS or stop > 2 ** 63:
         raise argparse.ArgumentTypeError(
             f"{text!r} is not 1 to {MAX_SEEDS} seeds (N, or A:B with 0 <= A < B)")
-    return first, stop
+    return Seeds(first, stop)
 
 
 def parse_args(argv):
     parser = Parser(description=__doc__.splitlines()[0], epilog=EPILOG, allow_abbrev=False,
                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=seed_block, default=(0, SEEDS), metavar="N or A:B",
+    parser.add_argument("--seeds", type=seed_block, default=Seeds(0, SEEDS), metavar="N or A:B",
                         help=f"seeds 0..N-1, or A..B-1; every claim is judged over them "
                              f"(default {SEEDS}, at most {MAX_SEEDS} a study)")
     parser.add_argument("--epochs", type=number(int, 0, original_net.MAX_EPOCHS + 1),
@@ -132,8 +133,6 @@ def parse_args(argv):
                              f"{', '.join('--' + t for t in takes)}, not {', '.join(given)}")
         if len(getattr(args, reading)) < 2:
             raise UsageError(f"{option} needs two or more saved reports")
-    args.first_seed, stop = args.seeds
-    args.seeds = stop - args.first_seed
     if not reading and args.digits[0] == args.digits[1]:
         raise UsageError(f"--digits needs two different digits, got {args.digits[0]} twice")
     if args.extended and (tuple(args.digits) != ARTICLE_PAIR or args.test_size is not None):

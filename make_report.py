@@ -29,6 +29,7 @@ import time
 from study import cpus, report, saved, tables, verdicts
 from study.cli import count
 from study.files import write_file
+from study.records import Seeds
 from study.registry import BROKEN, FROZEN, ORIGINAL, PAIRS, SEEDS
 
 if __name__ == "__main__":
@@ -54,12 +55,14 @@ class NotSaved(cli.UsageError):
 # ---------------------------------------------------------------- the studies
 
 def blocks(how_many):
-    """The (first, stop) seeds of each block."""
-    return [(i * SEEDS, (i + 1) * SEEDS) for i in range(how_many)]
+    """The seeds of each block: 0 to 29, 30 to 59, ..."""
+    return [Seeds(i * SEEDS, (i + 1) * SEEDS) for i in range(how_many)]
 
 
-def saved_name(first, stop_, extended=False):
-    return os.path.join(SAVED, f"{'extended' if extended else 'article'}-{first}-{stop_}.json")
+def saved_name(seeds, extended=False):
+    """Where the study of these seeds is saved."""
+    return os.path.join(SAVED, f"{'extended' if extended else 'article'}-{seeds.first}-"
+                               f"{seeds.stop}.json")
 
 
 def run_study(args, out, env, what):
@@ -138,18 +141,18 @@ def train_all(settings):
     start = time.perf_counter()
     os.makedirs(SAVED, exist_ok=True)
     studies = BLOCKS + EXTENDED_BLOCKS
-    for i, (first, stop_) in enumerate(blocks(BLOCKS)):
+    for i, seeds in enumerate(blocks(BLOCKS)):
         extra = ["--ablation", "--alignment", "--plot", os.path.join(OUT, "REPORT.png")] \
             if i == 0 else []
         setting = setting_of(settings, i)
-        run_study(["--seeds", f"{first}:{stop_}", *extra], saved_name(first, stop_),
-                  setting["env"], f"study {i + 1} of {studies}: the article's, seeds "
-                  f"{first}:{stop_}, {as_cpu(setting)}")
-    for i, (first, stop_) in enumerate(blocks(EXTENDED_BLOCKS)):
+        run_study(["--seeds", str(seeds), *extra], saved_name(seeds), setting["env"],
+                  f"study {i + 1} of {studies}: the article's, seeds {seeds}, "
+                  f"{as_cpu(setting)}")
+    for i, seeds in enumerate(blocks(EXTENDED_BLOCKS)):
         setting = setting_of(settings, i, extended=True)
-        run_study(["--extended", "--seeds", f"{first}:{stop_}"], saved_name(first, stop_, True),
+        run_study(["--extended", "--seeds", str(seeds)], saved_name(seeds, True),
                   setting["env"], f"study {BLOCKS + i + 1} of {studies}: the extended one, "
-                  f"seeds {first}:{stop_}, {as_cpu(setting)}")
+                  f"seeds {seeds}, {as_cpu(setting)}")
     return (time.perf_counter() - start) / 60
 
 
@@ -188,8 +191,8 @@ def build(render):
         minutes = train_all(settings)
         made = dict(settings=settings, minutes=minutes)
         write_file(info, lambda file: file.write(json.dumps(made, indent=1).encode()))
-    article = [saved_name(a, b) for a, b in blocks(BLOCKS)]
-    extended = [saved_name(a, b, True) for a, b in blocks(EXTENDED_BLOCKS)]
+    article = [saved_name(seeds) for seeds in blocks(BLOCKS)]
+    extended = [saved_name(seeds, True) for seeds in blocks(EXTENDED_BLOCKS)]
     first = load(article[0])
     article_blocks = [first] + [load(path) for path in article[1:]]
     extended_blocks = [load(path) for path in extended]
@@ -227,7 +230,7 @@ def fill(made, article_blocks, article_pool, extended_blocks, extended_pool):
         claims_answer=claims_answer(article_blocks, pool_tables["claims"]),
         blocks_table=blocks_table(settings, article_blocks, pool_tables["claims"]),
         blocks_differ=blocks_differ(article_blocks),
-        first_block=report.seeds_text(s).removeprefix("seeds "),
+        first_block=Seeds.of(s).span(),
         block_claims=parts["claims"], block_stuck=report.stuck_by_net(first["runs"]),
         block_cost=parts["cost"], block_accuracy=parts["accuracy"],
         block_alignment=parts["alignment"],
@@ -265,7 +268,7 @@ def cpus_table(settings, article_blocks, extended_blocks):
                                  ("extended", extended_blocks)):
         for i, b in enumerate(saved_reports):
             setting = setting_of(settings, i, study == "extended")
-            body.append([report.seeds_text(b["study"]["settings"]).removeprefix("seeds "),
+            body.append([Seeds.of(b["study"]["settings"]).span(),
                          study, setting["name"],
                          f"`{cpus.words(setting['env'])}`" if setting["env"] else "none",
                          setting["fingerprint"],
@@ -301,7 +304,7 @@ def block_claim(saved_report, label):
 
 def block_headers(settings, saved_reports, extended=False):
     """A column header per block: 'seeds 30 to 59, Nehalem'."""
-    return [f"seeds {report.seeds_text(b['study']['settings'])[6:]}, "
+    return [f"seeds {Seeds.of(b['study']['settings']).span()}, "
             f"{setting_of(settings, i, extended)['name']}" for i, b in enumerate(saved_reports)]
 
 

@@ -1215,7 +1215,7 @@ def short_compare():
 def test_compare_runs_every_experiment_and_net_over_the_seeds(short_compare):
     report, stderr = short_compare
     seeds = 12
-    assert compare.parse_args([]).seeds == registry.SEEDS == 30  # the default
+    assert compare.parse_args([]).seeds.count == registry.SEEDS == 30  # the default
     assert report["study"]["settings"]["seeds"] == seeds
     pairs = [(r["experiment"], r["net"]) for r in report["results"]]
     assert pairs == [(e, n) for e in registry.EXPERIMENTS for n in ("original", "broken green,red")]

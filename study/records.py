@@ -1,6 +1,170 @@
-"""A run's record: the key that names it in a study."""
+"""A study's records: a run (Run), built in one place, with its JSON form and its checks
+on reading; a block of seeds (Seeds); and the Checker that reads every field of a saved
+report, refusing a damaged one in one line.
+"""
+import math
+from dataclasses import dataclass
+from typing import TypedDict
+
+from study import cli
+from study.registry import EXPERIMENTS, NETS
+
+
+# ---------------------------------------------------------------- a block of seeds
+
+@dataclass(frozen=True, order=True)
+class Seeds:
+    """Seeds first, first + 1, ..., stop - 1: a study's seeds, or a block of them."""
+    first: int
+    stop: int
+
+    @classmethod
+    def of(cls, settings):
+        """The seeds of a study's settings (their JSON form: first_seed, and seeds: how
+        many)."""
+        return cls(settings["first_seed"], settings["first_seed"] + settings["seeds"])
+
+    @property
+    def count(self):
+        return self.stop - self.first
+
+    def __iter__(self):
+        return iter(range(self.first, self.stop))
+
+    def __contains__(self, seed):
+        return self.first <= seed < self.stop
+
+    def __str__(self):
+        """'0:30', as --seeds takes it."""
+        return f"{self.first}:{self.stop}"
+
+    def span(self):
+        """'0 to 29', or '4' for one seed."""
+        return f"{self.first} to {self.stop - 1}" if self.count > 1 else f"{self.first}"
+
+
+# ---------------------------------------------------------------- a run
+
+class Run(TypedDict, total=False):
+    """One training run of a study: planned (planned()), then trained (trained()) or read
+    back from a saved report (run_from_json()); the same fields whichever way it came."""
+    experiment: str       # its dense head: "Result 1", "Result 2" or "Result 3"
+    hidden: tuple         # that head's sizes (H3, H4)
+    digits: tuple         # its digit pair (A, B); B is label 1
+    net: str              # a key of registry.NETS
+    breaks: tuple         # the net's broken lines
+    frozen: bool          # the net's conv weights never learn
+    seed: int             # fixes the split, the order and the initial weights
+    train_size: int       # training images
+    history: list         # the epoch costs
+    stuck: bool           # did not learn (original_net.is_stuck)
+    train_accuracy: float
+    test_right: int
+    test_size: int
+    test_accuracy: float  # test_right / test_size
+    alignment: object     # its (epochs, 2, groups) alignment array, or None
+
+
+# A run's fields in a saved report (its JSON form), in their order there.
+SAVED = ("experiment", "digits", "net", "seed", "stuck", "history", "train_accuracy",
+         "test_accuracy", "test_right", "test_size")
+
+
+def planned(experiment, digits, net, seed, train_size):
+    """A run as a study plans it: what it trains, with its net's lines and head."""
+    return Run(experiment=experiment, hidden=EXPERIMENTS[experiment], digits=digits, net=net,
+               breaks=NETS[net].breaks, frozen=NETS[net].frozen, seed=seed,
+               train_size=train_size)
+
+
+def trained(run, history, stuck, train_accuracy, test_right, test_size, alignment=None):
+    """The planned run with what its training measured."""
+    return Run(run, history=history, stuck=stuck, train_accuracy=train_accuracy,
+               test_right=test_right, test_size=test_size,
+               test_accuracy=test_right / test_size, alignment=alignment)
 
 
 def key(run):
     """A run's place in its study: experiment, digit pair, net and seed."""
     return run["experiment"], tuple(run["digits"]), run["net"], run["seed"]
+
+
+def run_json(run):
+    """A run's JSON form: the fields of SAVED."""
+    return {name: run[name] for name in SAVED}
+
+
+def run_from_json(checker, i, item, settings):
+    """The run saved as item, runs[i] of a report with these (checked) settings: every
+    field checked (Refused names the first that is not right), the rest derived."""
+    def get(name, test, what):
+        return checker.get(f"runs[{i}].{name}", test, what, within=(item, name))
+    seeds = Seeds.of(settings)
+    size = get("test_size", lambda v: is_int(v, 1), "a count of images")
+    history = get("history", lambda v: isinstance(v, list) and len(v) == settings["epochs"]
+                  and all(is_number(c, 0) for c in v), f"{settings['epochs']} epoch costs")
+    experiment = get("experiment", lambda v: v in settings["experiments"], "an experiment")
+    digits = tuple(get("digits", lambda v: is_pair(v) and tuple(v) in settings["digits"],
+                       "a digit pair of the study"))
+    run = planned(experiment, digits,
+                  get("net", lambda v: v in settings["nets"], "a net of the study"),
+                  get("seed", lambda v: is_int(v) and v in seeds, "one of the study's seeds"),
+                  settings["train_sizes"].get(f"{digits[0]}/{digits[1]}"))
+    run = trained(run, history, get("stuck", lambda v: isinstance(v, bool), "true or false"),
+                  get("train_accuracy", lambda v: is_number(v, 0, 1), "a share"),
+                  get("test_right", lambda v: is_int(v, 0, size), f"0 to {size}"), size)
+    get("test_accuracy", lambda v: v == run["test_accuracy"], "test_right / test_size")
+    return run
+
+
+# ---------------------------------------------------------------- reading a saved report
+
+class Refused(cli.Failure):
+    """A saved report that cannot be read or used: one line, exit status 1."""
+
+
+def is_int(value, low=-math.inf, high=math.inf):
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+
+
+def is_number(value, low=-math.inf, high=math.inf):
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value) and low <= value <= high)
+
+
+def is_text(value):
+    return isinstance(value, str)
+
+
+def is_pair(value):
+    return (isinstance(value, list) and len(value) == 2
+            and all(is_int(v, 0, 9) for v in value) and value[0] != value[1])
+
+
+class Checker:
+    """Reads fields of one saved report, each checked; Refused names the file and field."""
+
+    def __init__(self, path, data, option):
+        self.path, self.data, self.option = path, data, option
+
+    def refuse(self, field, what):
+        raise Refused(f"{self.option} {self.path}: {field} {what}")
+
+    def get(self, field, test, what, within=None):
+        """The value at field (dotted, with [i] for list items) that passes test."""
+        value = self.data if within is None else within[0]
+        for part in field.split(".") if within is None else [within[1]]:
+            if not isinstance(value, dict) or part not in value:
+                self.refuse(field, "is missing")
+            value = value[part]
+        if not test(value):
+            self.refuse(field, f"is not {what}")
+        return value
+
+    def items(self, field, within=None):
+        """The list at field, each item a dict."""
+        value = self.get(field, lambda v: isinstance(v, list), "a list", within)
+        for i, item in enumerate(value):
+            if not isinstance(item, dict):
+                self.refuse(f"{field}[{i}]", "is not an object")
+        return value

@@ -11,6 +11,7 @@ import numpy as np
 from study import verdicts
 from original_net import STUCK_LEVEL
 from study.cli import count
+from study.records import Seeds, run_json
 from study.registry import BROKEN, GROUPS, NETS, ORIGINAL
 
 WIDTH = 100  # the text report's widest line
@@ -91,15 +92,14 @@ def heading(title, note, markdown):
 def seeds_text(settings):
     """'seeds 0 to 29', 'seed 4', or the blocks of a pooled study: 'seeds 0 to 29, 60 to 89'."""
     blocks = []
-    for a, b in settings.get("seed_blocks") or [
-            [settings["first_seed"], settings["first_seed"] + settings["seeds"]]]:
-        if blocks and blocks[-1][1] == a:  # adjacent blocks read as one
-            blocks[-1][1] = b
+    for block in [Seeds(*b) for b in settings.get("seed_blocks") or []] or [Seeds.of(settings)]:
+        if blocks and blocks[-1].stop == block.first:  # adjacent blocks read as one
+            blocks[-1] = Seeds(blocks[-1].first, block.stop)
         else:
-            blocks.append([a, b])
-    if len(blocks) == 1 and blocks[0][1] - blocks[0][0] == 1:
-        return f"seed {blocks[0][0]}"
-    return "seeds " + ", ".join(f"{a} to {b - 1}" if b - a > 1 else f"{a}" for a, b in blocks)
+            blocks.append(block)
+    if len(blocks) == 1 and blocks[0].count == 1:
+        return f"seed {blocks[0].first}"
+    return "seeds " + ", ".join(block.span() for block in blocks)
 
 
 def environment_text(env):
@@ -458,9 +458,7 @@ def sections(study, tables, fmt):
 
 
 def json_report(study, tables):
-    runs = [{k: r[k] for k in ("experiment", "digits", "net", "seed", "stuck", "history",
-                               "train_accuracy", "test_accuracy", "test_right", "test_size")}
-            for r in tables["runs"]]
+    runs = [run_json(r) for r in tables["runs"]]
     return json.dumps(dict(study=study, results=tables["results"], claims=tables["claims"],
                            comparisons=tables["comparisons"], alignment=tables["alignment"],
                            runs=runs), indent=1) + "\n"

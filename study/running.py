@@ -129,7 +129,7 @@ def train_and_report(args, argv):
     data = data_settings(args)
     defaults = original_net.FOUR_SAMPLE_DEFAULTS if data["four_samples"] else original_net.DEFAULTS
     nets = study_nets(args.ablation, args.controls or args.extended)
-    settings = dict(data, epochs=args.epochs, seeds=args.seeds, first_seed=args.first_seed,
+    settings = dict(data, epochs=args.epochs, seeds=args.seeds.count, first_seed=args.seeds.first,
                     lr=args.lr or defaults["lr"],
                     momentum=defaults["momentum"] if args.momentum is None else args.momentum,
                     experiments=[EXTENDED] if args.extended else list(EXPERIMENTS),

@@ -4,68 +4,13 @@ side (--side-by-side), and pooled into one study (--pool).
 A damaged or foreign file is refused in one line that names the file and the field.
 """
 import datetime
-import math
 import os
 
-from study import cli, registry
-from study import report
-from study import verdicts
+from study import records, registry, report, verdicts
 from study.cli import count
+from study.records import Checker, Refused, Seeds, is_int, is_number, is_pair, is_text
 
 VERDICTS = ("holds", "fails", "unclear", "holds once", "fails once", "no seeds")
-
-
-class Refused(cli.Failure):
-    """A saved report that cannot be read or used: one line, exit status 1."""
-
-
-# ---------------------------------------------------------------- reading and checking
-
-def is_int(value, low=-math.inf, high=math.inf):
-    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
-
-
-def is_number(value, low=-math.inf, high=math.inf):
-    return (isinstance(value, (int, float)) and not isinstance(value, bool)
-            and math.isfinite(value) and low <= value <= high)
-
-
-def is_text(value):
-    return isinstance(value, str)
-
-
-def is_pair(value):
-    return (isinstance(value, list) and len(value) == 2
-            and all(is_int(v, 0, 9) for v in value) and value[0] != value[1])
-
-
-class Checker:
-    """Reads fields of one saved report, each checked; Refused names the file and field."""
-
-    def __init__(self, path, data, option):
-        self.path, self.data, self.option = path, data, option
-
-    def refuse(self, field, what):
-        raise Refused(f"{self.option} {self.path}: {field} {what}")
-
-    def get(self, field, test, what, within=None):
-        """The value at field (dotted, with [i] for list items) that passes test."""
-        value = self.data if within is None else within[0]
-        for part in field.split(".") if within is None else [within[1]]:
-            if not isinstance(value, dict) or part not in value:
-                self.refuse(field, "is missing")
-            value = value[part]
-        if not test(value):
-            self.refuse(field, f"is not {what}")
-        return value
-
-    def items(self, field, within=None):
-        """The list at field, each item a dict."""
-        value = self.get(field, lambda v: isinstance(v, list), "a list", within)
-        for i, item in enumerate(value):
-            if not isinstance(item, dict):
-                self.refuse(f"{field}[{i}]", "is not an object")
-        return value
 
 
 def load(path, option):
@@ -164,34 +109,15 @@ SAME = ("epochs", "lr", "momentum", "data", "experiments", "digits", "test_sizes
         "train_sizes", "four_samples", "extended")
 
 
-def runs_of(checker, settings, nets):
-    """The checked runs of a saved report, as compare.train_batch returns them."""
-    seeds = range(settings["first_seed"], settings["first_seed"] + settings["seeds"])
-    runs = []
-    for i, run in enumerate(checker.items("runs")):
-        def get(key, test, what):
-            return checker.get(f"runs[{i}].{key}", test, what, within=(run, key))
-        size = get("test_size", lambda v: is_int(v, 1), "a count of images")
-        history = get("history", lambda v: isinstance(v, list) and len(v) == settings["epochs"]
-                      and all(is_number(c, 0) for c in v), f"{settings['epochs']} epoch costs")
-        experiment = get("experiment", lambda v: v in settings["experiments"], "an experiment")
-        runs.append(dict(
-            experiment=experiment, hidden=tuple(registry.EXPERIMENTS[experiment]),
-            digits=tuple(get("digits", lambda v: is_pair(v) and tuple(v) in settings["digits"],
-                             "a digit pair of the study")),
-            net=get("net", lambda v: v in nets, "a net of the study"),
-            seed=get("seed", lambda v: is_int(v) and v in seeds, "one of the study's seeds"),
-            stuck=get("stuck", lambda v: isinstance(v, bool), "true or false"), history=history,
-            train_accuracy=get("train_accuracy", lambda v: is_number(v, 0, 1), "a share"),
-            test_accuracy=get("test_accuracy", lambda v: is_number(v, 0, 1), "a share"),
-            test_right=get("test_right", lambda v: is_int(v, 0, size), f"0 to {size}"),
-            test_size=size, alignment=None))
-    return runs
+def runs_of(checker, settings):
+    """The checked runs of a saved report with these settings."""
+    return [records.run_from_json(checker, i, item, settings)
+            for i, item in enumerate(checker.items("runs"))]
 
 
 def pool(paths, say):
     """One study from the runs of saved reports of the same study on other seeds: the
-    study's description, its runs and its settings, as compare.tables takes them. say:
+    study's description, its runs and its settings, as tables.study_tables takes them. say:
     a function for a line on stderr (the nets left out)."""
     blocks = []
     for path in paths:
@@ -213,7 +139,7 @@ def pool(paths, say):
             title=get("study.title", is_text, "text"),
             wall_seconds=get("study.wall_seconds", lambda v: is_number(v, 0), "seconds"))
         settings["digits"] = [tuple(p) for p in settings["digits"]]
-        blocks.append((path, settings, env, runs_of(checker, settings, settings["nets"])))
+        blocks.append((path, settings, env, runs_of(checker, settings)))
     first = blocks[0][1]
     for path, settings, *_ in blocks[1:]:
         differ = [key for key in SAME if settings[key] != first[key]]
@@ -222,7 +148,7 @@ def pool(paths, say):
                           f"{blocks[0][0]}'s: only seeds and CPUs may")
     taken = {}
     for path, settings, *_ in blocks:
-        for seed in range(settings["first_seed"], settings["first_seed"] + settings["seeds"]):
+        for seed in Seeds.of(settings):
             if seed in taken:
                 raise Refused(f"--pool {path}: seed {seed} is also in {taken[seed]}: a seed "
                               "counts once")
@@ -232,7 +158,7 @@ def pool(paths, say):
     if left:
         say(f"--pool: {', '.join(dict.fromkeys(left))} not in every report: left out")
     results = [run for *_, runs in blocks for run in runs if run["net"] in nets]
-    ranges = sorted([s["first_seed"], s["first_seed"] + s["seeds"]] for _, s, *_ in blocks)
+    ranges = sorted([s["first_seed"], Seeds.of(s).stop] for _, s, *_ in blocks)
     settings = dict({key: first[key] for key in SAME}, nets=nets, seeds=len(taken),
                     first_seed=min(taken), seed_blocks=ranges, runs=len(results), alignment=False,
                     ablation=any(registry.NETS[n].ablation for n in nets))

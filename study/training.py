@@ -17,8 +17,9 @@ from study import lockstep
 import original_net
 from study import cli
 from study.cli import count
-from study.records import key
-from study.registry import ARTICLE_PAIR, EXPERIMENTS, NETS
+from study import records
+from study.records import Seeds, key
+from study.registry import ARTICLE_PAIR
 
 MAX_BATCH = 60  # runs in a lock-step batch: more saves little time a run, costs memory
 PACKAGE = os.path.dirname(os.path.abspath(__file__))  # study/, shipped to Dask workers
@@ -33,16 +34,9 @@ class StudyError(cli.Failure):
 
 def plan(settings):
     """Every training run, in the order of the tables: experiment, digit pair, net, seed."""
-    return [dict(experiment=experiment, hidden=EXPERIMENTS[experiment], digits=digits,
-                 net=net, breaks=NETS[net].breaks, frozen=NETS[net].frozen, seed=seed,
-                 train_size=settings["train_sizes"][digits])
+    return [records.planned(experiment, digits, net, seed, settings["train_sizes"][digits])
             for experiment in settings["experiments"] for digits in settings["digits"]
-            for net in settings["nets"] for seed in seed_range(settings)]
-
-
-def seed_range(settings):
-    """The study's seeds: first_seed, first_seed + 1, ..., seeds of them."""
-    return range(settings["first_seed"], settings["first_seed"] + settings["seeds"])
+            for net in settings["nets"] for seed in Seeds.of(settings)]
 
 
 def split(runs, parts):
@@ -126,12 +120,10 @@ def train_batch(batch, settings, stop=None):
         # All nets have the same forward pass: original_net's predicts for any.
         train_digits = (original_net.predict(params[r], x_train) >= 0.5).astype(int)
         test_right = int(((original_net.predict(params[r], x_test) >= 0.5) == y_test).sum())
-        results.append(dict(run, history=histories[r],
-                            stuck=original_net.is_stuck(train_digits, y_train),
-                            train_accuracy=float((train_digits == y_train).mean()),
-                            test_right=test_right, test_size=len(y_test),
-                            test_accuracy=test_right / len(y_test),
-                            alignment=alignments[aligned.index(r)] if r in aligned else None))
+        results.append(records.trained(
+            run, histories[r], original_net.is_stuck(train_digits, y_train),
+            float((train_digits == y_train).mean()), test_right, len(y_test),
+            alignments[aligned.index(r)] if r in aligned else None))
     return results, time.perf_counter() - start
 
 
