@@ -36,7 +36,7 @@ import argparse
 import os
 
 import original_net
-from study import running, saved
+from study import running, saved_reports
 from study.cli import Parser, UsageError, number
 from study.files import check_path, plot_format, put
 from study.records import Seeds
@@ -112,11 +112,11 @@ def parse_args(argv):
                                        "needs matplotlib)")
     parser.add_argument("--four-samples", action="store_true",
                         help="train and test on the four embedded samples")
-    saved = parser.add_mutually_exclusive_group()
-    saved.add_argument("--side-by-side", nargs="+", metavar="JSON",
+    reading = parser.add_mutually_exclusive_group()
+    reading.add_argument("--side-by-side", nargs="+", metavar="JSON",
                        help="no training: the claims of saved --format json reports side by "
                             "side, and which words differ")
-    saved.add_argument("--pool", nargs="+", metavar="JSON",
+    reading.add_argument("--pool", nargs="+", metavar="JSON",
                        help="no training: one report over the runs of saved --format json "
                             "reports of one study on other seeds (blocks)")
     args = parser.parse_args(argv)
@@ -177,10 +177,10 @@ def run(argv):
     report; returns the exit status."""
     args = parse_args(argv)
     if args.side_by_side:
-        put(saved.side_by_side(args.side_by_side), args.out)
+        put(saved_reports.side_by_side(args.side_by_side), args.out)
         return 0
     if args.pool:
-        return running.write_report(args, *saved.pool(args.pool, lambda line: print(
+        return running.write_report(args, *saved_reports.pool(args.pool, lambda line: print(
             f"compare.py: {line}", file=sys.stderr)))
     import scipy.stats  # noqa: F401 (verdicts.py needs it; missing, it is said before training)
     return running.train_and_report(args, argv)

@@ -26,7 +26,7 @@ import subprocess
 import threading
 import time
 
-from study import cpus, report, saved, tables, verdicts
+from study import cpus, report, saved_reports, tables, verdicts
 from study.cli import count
 from study.files import write_file
 from study.records import Seeds
@@ -147,16 +147,16 @@ def train_all(settings):
         setting = setting_of(settings, i)
         run_study(["--seeds", str(seeds), *extra], saved_name(seeds), setting["env"],
                   f"study {i + 1} of {studies}: the article's, seeds {seeds}, "
-                  f"{as_cpu(setting)}")
+                  f"{as_cpu_text(setting)}")
     for i, seeds in enumerate(blocks(EXTENDED_BLOCKS)):
         setting = setting_of(settings, i, extended=True)
         run_study(["--extended", "--seeds", str(seeds)], saved_name(seeds, True),
                   setting["env"], f"study {BLOCKS + i + 1} of {studies}: the extended one, "
-                  f"seeds {seeds}, {as_cpu(setting)}")
+                  f"seeds {seeds}, {as_cpu_text(setting)}")
     return (time.perf_counter() - start) / 60
 
 
-def as_cpu(setting):
+def as_cpu_text(setting):
     """'as is', or 'as Sandybridge + SSE'."""
     return "as is" if not setting["env"] else f"as {setting['name']}"
 
@@ -175,7 +175,7 @@ def load(path):
 def pooled(paths):
     """compare.py --pool of saved studies, in this process: (study, tables, results,
     settings)."""
-    study, results, settings = saved.pool(paths, lambda line: None)
+    study, results, settings = saved_reports.pool(paths, lambda line: None)
     return study, tables.study_tables(results, settings), results, settings
 
 
@@ -196,7 +196,7 @@ def build(render):
     first = load(article[0])
     article_blocks = [first] + [load(path) for path in article[1:]]
     extended_blocks = [load(path) for path in extended]
-    article_pool = pooled(article)  # saved.Refused (one line, exit 1) if one is damaged
+    article_pool = pooled(article)  # saved_reports.Refused (one line, exit 1) if one is damaged
     extended_pool = pooled(extended)
     text = fill(made, article_blocks, article_pool, extended_blocks, extended_pool)
     write_file(os.path.join(OUT, "REPORT.md"), lambda file: file.write(text.encode()))
@@ -224,14 +224,14 @@ def fill(made, article_blocks, article_pool, extended_blocks, extended_pool):
         date=first["study"]["date"], minutes=f"{made['minutes']:.0f}",
         claims_count=len(verdicts.CLAIMS), seeds=SEEDS, blocks=len(article_blocks),
         seeds_total=SEEDS * len(article_blocks), pairs_count=len(PAIRS),
-        environment=environment(first["study"]["environment"]),
+        environment=environment_line(first["study"]["environment"]),
         cpus_table=cpus_table(settings, article_blocks, extended_blocks),
         cpus_note=cpus_note(settings), mark=verdicts.BORDERLINE,
         claims_answer=claims_answer(article_blocks, pool_tables["claims"]),
         blocks_table=blocks_table(settings, article_blocks, pool_tables["claims"]),
-        blocks_differ=blocks_differ(article_blocks),
+        blocks_differ=blocks_differ_text(article_blocks),
         first_block=Seeds.of(s).span(),
-        block_claims=parts["claims"], block_stuck=report.stuck_by_net(first["runs"]),
+        block_claims=parts["claims"], block_stuck=report.stuck_text(first["runs"]),
         block_cost=parts["cost"], block_accuracy=parts["accuracy"],
         block_alignment=parts["alignment"],
         extended_data=ext_study["settings"]["data"], extended_blocks=len(extended_blocks),
@@ -239,7 +239,7 @@ def fill(made, article_blocks, article_pool, extended_blocks, extended_pool):
         extended_answer=extended_answer(ext_tables["comparisons"]),
         extended_blocks_table=extended_table(settings, extended_blocks,
                                              ext_tables["comparisons"]),
-        extended_agree=extended_agree(extended_blocks, ext_tables["comparisons"]),
+        extended_agree=extended_agree_text(extended_blocks, ext_tables["comparisons"]),
         margin=f"{100 * verdicts.MARGIN:g}", ci=report.CI, tost=report.TOST,
         stuck_level=report.STUCK,
         extended_pooled=ext_parts["pooled"], extended_pairs=ext_parts["pairs"],
@@ -256,7 +256,7 @@ def saved_tables(saved_report):
                                                "runs")}
 
 
-def environment(env):
+def environment_line(env):
     return "Every block: " + report.environment_text(dict(env, setting=""))
 
 
@@ -264,9 +264,8 @@ def cpus_table(settings, article_blocks, extended_blocks):
     """A row per block: its seeds, the study, its simulated CPU, the variables, the
     fingerprint and the kernel OpenBLAS reported."""
     body = []
-    for study, saved_reports in (("the article's", article_blocks),
-                                 ("extended", extended_blocks)):
-        for i, b in enumerate(saved_reports):
+    for study, studies in (("the article's", article_blocks), ("extended", extended_blocks)):
+        for i, b in enumerate(studies):
             setting = setting_of(settings, i, study == "extended")
             body.append([Seeds.of(b["study"]["settings"]).span(),
                          study, setting["name"],
@@ -293,7 +292,7 @@ def claims_answer(article_blocks, pooled_claims):
              if all(block_claim(b, c["label"])["verdict"] == c["verdict"]
                     for b in article_blocks)]
     return (f"Pooled over the {len(article_blocks)} blocks ({seeds} seeds), of the article's "
-            f"{len(pooled_claims)} claims, {report.tally(pooled_claims, marks=False)}. "
+            f"{len(pooled_claims)} claims, {report.tally_text(pooled_claims, marks=False)}. "
             f"{len(agree)} of the {len(pooled_claims)} words come out in every block: "
             + "; ".join(agree) + ".")
 
@@ -315,14 +314,14 @@ def blocks_table(settings, article_blocks, pooled_claims):
     for c in pooled_claims:
         cells = [block_claim(b, c["label"]) for b in article_blocks]
         body.append([c["label"]] + [
-            f"{x['held']}/{x['seeds']}, {report.p_text(x['p_adjusted'])}, **{verdicts.shown(x)}**"
+            f"{x['held']}/{x['seeds']}, {report.p_text(x['p_adjusted'])}, **{verdicts.shown_word(x)}**"
             for x in cells]
             + [f"{sum(x['verdict'] == c['verdict'] for x in cells)} of {len(cells)}",
                f"{c['held']}/{c['seeds']}, {report.p_text(c['p_adjusted'])}, **{c['verdict']}**"])
     return report.render(header, body, True)
 
 
-def blocks_differ(article_blocks):
+def blocks_differ_text(article_blocks):
     differ = verdicts.differing([{c["label"]: c for c in b["claims"]} for b in article_blocks])
     if not differ:
         return "Every claim has the same word in every block."
@@ -347,12 +346,12 @@ def extended_table(settings, extended_blocks, pooled_comparisons):
         cells = [next(r for r in pooled_rows(b["comparisons"]) if r["nets"] == row["nets"])
                  for b in extended_blocks] + [row]
         body.append([report.nets_text(row)] + [
-            f"{report.points(r['mean_difference'], r['interval'])}, **{r['verdict']}**"
+            f"{report.points_text(r['mean_difference'], r['interval'])}, **{r['verdict']}**"
             + (", as good" if r["equivalent"] else "") for r in cells])
     return report.render(header, body, True)
 
 
-def extended_agree(extended_blocks, pooled_comparisons):
+def extended_agree_text(extended_blocks, pooled_comparisons):
     rows = pooled_rows(pooled_comparisons)
     same = [all(next(r for r in pooled_rows(b["comparisons"]) if r["nets"] == row["nets"])
                 ["verdict"] == row["verdict"] for b in extended_blocks) for row in rows]
@@ -372,27 +371,27 @@ def extended_answer(comparisons):
     margin = f"{100 * broken['margin']:g}"
     learned = ("" if broken["learned_mean_difference"] is None else
                f"Where both nets learned ({count(broken['learned_seeds'], 'seed')}), the mean "
-               f"difference is {mean(broken, 'learned_')}, "
+               f"difference is {mean_text(broken, 'learned_')}, "
                + ("within" if broken["learned_equivalent"] else "not shown within")
                + f" {margin} points. ")
     return (f"{conclusion}. Pooled over the {len(broken['digits'])} digit pairs "
             f"({count(broken['seeds'], 'paired seed')}), the broken net's held-out test "
             f"accuracy is {said[broken['verdict']]} the original's: a mean of "
-            f"{mean(broken)}, " + ("as good" if broken["equivalent"] else "not as good")
+            f"{mean_text(broken)}, " + ("as good" if broken["equivalent"] else "not as good")
             + f" within {margin} points (TOST). It did not learn in {broken['failed'][0]} of "
             f"its {broken['seeds']} runs, the original in {broken['failed'][1]} (exact McNemar "
             f"p {report.p_text(broken['mcnemar_p'])} on the {sum(broken['discordant'])} seeds "
             f"where only one did). " + learned
             + f"The frozen-conv control, whose conv layers never learn, is "
-            f"{said[frozen['verdict']]} the original, a mean of {mean(frozen)}: on this "
+            f"{said[frozen['verdict']]} the original, a mean of {mean_text(frozen)}: on this "
             f"task learning in the conv layers "
             + ("matters, so the task can tell broken gradients from none. "
                if frozen["verdict"] == "worse" else "is not shown to matter. ")
             + f"Against that control the broken net is {said[between['verdict']]} it: a mean "
-            f"of {mean(between)}"
+            f"of {mean_text(between)}"
             + ("" if between["learned_mean_difference"] is None else
                f"; where both learned, it is {said[learned_word(between)]} it: "
-               f"{mean(between, 'learned_')}") + ".")
+               f"{mean_text(between, 'learned_')}") + ".")
 
 
 def learned_word(row):
@@ -400,7 +399,7 @@ def learned_word(row):
     return verdicts.difference_word(verdicts.Interval(*row["learned_interval"]))
 
 
-def mean(row, prefix=""):
+def mean_text(row, prefix=""):
     """'-8.3 points (95% interval -11 to -5.6)': a pooled row's mean difference."""
     low, high = row[prefix + "interval"] or [None, None]
     return (f"{100 * row[prefix + 'mean_difference']:+.1f} points ({report.CI} interval "

@@ -935,7 +935,7 @@ def test_the_mark_is_the_p_values_distance_from_the_line():
                  fake_run("Result 3", BROKEN, seed, {500: 1.0}, 10)]
     both = judged(runs)["R3: both 100%"]
     assert both["held"] == 21 and both["verdict"] == "unclear" and both["borderline"]
-    assert verdicts.shown(both) == "unclear?"
+    assert verdicts.shown_word(both) == "unclear?"
     is_borderline = verdicts.is_borderline
     assert not is_borderline("holds", 1e-9, 1e-6) and is_borderline("fails", 1e-9, 2e-6)
     assert not is_borderline("unclear", 0.5, 1.0) and is_borderline("unclear", 0.49, 1.0)
@@ -1377,7 +1377,7 @@ def test_jobs_above_the_cpu_count_are_capped_with_one_line():
     assert f"on {original_net.count(min(cpus, 6), 'process', 'processes')};" in result.stderr
 
 
-# ---------------------------------------------------------------- saved.py: reports side by side and pooled
+# ---------------------------------------------------------------- saved_reports.py: reports side by side and pooled
 
 
 @pytest.mark.slow

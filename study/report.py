@@ -37,7 +37,7 @@ def rounded(x, digits=3):
     return f"{x:.{digits}g}" if 1e-4 <= abs(x) < 1e6 or x == 0 else f"{x:.2e}"
 
 
-def share(x):
+def share_text(x):
     """A share to two decimals, rounded down: a word marked borderline (below 0.9) never
     shows 0.90. (Shares are counts out of a thousand or fewer.)"""
     return f"{math.floor(round(x * 1000) / 10) / 100:.2f}"
@@ -47,7 +47,7 @@ def p_text(p):
     return "<0.0001" if p < 1e-4 else rounded(p, 2)
 
 
-def spread(value, digits=3, fixed=False):
+def spread_text(value, digits=3, fixed=False):
     """median (lower quartile-upper quartile), or a dash where no run learned; fixed:
     digits decimals (for accuracies) instead of significant digits."""
     if value is None:
@@ -163,19 +163,19 @@ def cost_table(rows, epochs, markdown):
     shown = shown if markdown else shown[-2:]
     header = ["group", "net", "learned"] + [f"cost@{e}" for e in shown]
     body = [[r["group"], r["net"], f"{r['seeds'] - r['stuck']}/{r['seeds']}"]
-            + [spread(r[f"cost_epoch_{e}"]) for e in shown] for r in rows]
+            + [spread_text(r[f"cost_epoch_{e}"]) for e in shown] for r in rows]
     return header, body
 
 
 def accuracy_table(rows):
     header = ["group", "net", "learned", "train accuracy", "test accuracy"]
     body = [[r["group"], r["net"], f"{r['seeds'] - r['stuck']}/{r['seeds']}",
-             spread(r["train_accuracy"], fixed=True), spread(r["test_accuracy"], fixed=True)]
+             spread_text(r["train_accuracy"], fixed=True), spread_text(r["test_accuracy"], fixed=True)]
             for r in rows]
     return header, body
 
 
-def measured(row):
+def measured_text(row):
     """What a claim's seeds showed, for its line of the claims table."""
     if row["kind"] == "cost":
         known = None not in row["ratio_interval"]
@@ -185,20 +185,20 @@ def measured(row):
     return f"held in {row['held']}/{row['seeds']} seeds ({CI} {low:.2f} to {high:.2f})"
 
 
-def once(row):
+def once_text(row):
     """A one-seed study's word as a sentence: what its one seed showed."""
     return ("held in the one seed" if row["verdict"] == "holds once"
             else "did not hold in the one seed")
 
 
-def power_of_ten(x):
+def power_of_ten_text(x):
     """1e-06 as '1e-6'."""
     return f"{x:.0e}".replace("e-0", "e-")
 
 
 MARK_NOTE = (f"{verdicts.BORDERLINE} marks a borderline word, one whose p-value is near enough "
              f"to the {LEVEL} line that another study may well give another (holds or fails with a "
-             f"Holm p above {power_of_ten(verdicts.FIRM_HOLM_P)}, unclear with a p below "
+             f"Holm p above {power_of_ten_text(verdicts.FIRM_HOLM_P)}, unclear with a p below "
              f"{verdicts.FIRM_UNCLEAR_P:g}; python3 -m study.verdicts --calibrate)")
 
 
@@ -215,10 +215,10 @@ def claims_section(rows, markdown):
     if markdown:
         header = ["article", "the article says", "we measured", "p", "Holm p", "word",
                   "learned"]
-        body = [[r["section"], f'"{r["claim"]}"', measured(r), p_text(r["p_value"]),
-                 p_text(r["p_adjusted"]), f"**{verdicts.shown(r)}**",
+        body = [[r["section"], f'"{r["claim"]}"', measured_text(r), p_text(r["p_value"]),
+                 p_text(r["p_adjusted"]), f"**{verdicts.shown_word(r)}**",
                  f"{r['trained_verdict']} ({r['trained_seeds']})"] if seeds > 1 else
-                [r["section"], f'"{r["claim"]}"', measured(r), "-", "-", f"**{once(r)}**", "-"]
+                [r["section"], f'"{r["claim"]}"', measured_text(r), "-", "-", f"**{once_text(r)}**", "-"]
                 for r in rows]
         return [heading(title, note, True), render(header, body, True)]
     lines = []
@@ -226,10 +226,10 @@ def claims_section(rows, markdown):
         about = " and ".join(r["nets"]) + (" net" if len(r["nets"]) == 1 else " nets")
         lines.append(f'{r["section"]:9} "{r["claim"]}" ({about})')
         if seeds == 1:
-            lines.append(f"   {measured(r):<50} {once(r)}")
+            lines.append(f"   {measured_text(r):<50} {once_text(r)}")
             continue
-        lines.append(f"   {measured(r):<50} p {p_text(r['p_value']):<7} Holm "
-                     f"{p_text(r['p_adjusted']):<7} {verdicts.shown(r)}")
+        lines.append(f"   {measured_text(r):<50} p {p_text(r['p_value']):<7} Holm "
+                     f"{p_text(r['p_adjusted']):<7} {verdicts.shown_word(r)}")
         lines.append(f"{'':53}learned ({count(r['trained_seeds'], 'seed')}): "
                      f"{r['trained_verdict']}")
     notes = [f"(At epoch {r['epoch']}, half the study's epochs: the article's 250 is beyond "
@@ -242,7 +242,7 @@ def nets_text(row):
     return " - ".join(NETS[n].short for n in row["nets"])
 
 
-def points(value, interval=None):
+def points_text(value, interval=None):
     """A difference of accuracies in points, '+1.4', with its interval: '-8.3 (-11 to -5.6)'."""
     if value is None:
         return "-"
@@ -268,12 +268,12 @@ def pooled_section(rows, markdown):
     header = ["group", "a - b", "seeds", f"mean ({CI})", "word", TOST, "as good",
               "stuck a, b", "only a, b", "McNemar p", f"learned: mean ({CI})", "as good"]
     body = [[r["group"], nets_text(r), str(r["seeds"]),
-             points(r["mean_difference"], r["interval"]), r["verdict"],
+             points_text(r["mean_difference"], r["interval"]), r["verdict"],
              interval_text(*(None if v is None else 100 * v
                              for v in r["equivalence_interval"] or [None, None]), 2),
              "yes" if r["equivalent"] else "no", f"{r['failed'][0]}, {r['failed'][1]}",
              f"{r['discordant'][0]}, {r['discordant'][1]}", p_text(r["mcnemar_p"]),
-             points(r["learned_mean_difference"], r["learned_interval"]),
+             points_text(r["learned_mean_difference"], r["learned_interval"]),
              "yes" if r["learned_equivalent"] else "no"] for r in rows]
     if markdown:
         return [heading(title, note, True), render(header, body, True)]
@@ -345,12 +345,12 @@ def alignment_section(rows, markdown):
                 if markdown or k == "cosine"]  # the text has room for the cosines only
     header = ["group", "net", "epoch"] + [f"{w} {k}" for w, k in measures]
     body = [[r["group"], r["net"], str(r["epoch"])]
-            + [spread(r[f"{w}_{k}"], 2) for w, k in measures] for r in rows]
+            + [spread_text(r[f"{w}_{k}"], 2) for w, k in measures] for r in rows]
     note += "" if markdown else "; sign agreement: --format markdown or json"
     return [heading(title, note, markdown), render(header, body, markdown)]
 
 
-def tally(claim_rows, marks=True):
+def tally_text(claim_rows, marks=True):
     """'2 hold (1 borderline), 2 fail and 4 stay unclear'; without marks, no borderline
     count (where blocks measure the replication instead)."""
     def part(word, verb, plural):
@@ -374,29 +374,29 @@ def reading(results, claim_rows, comparison_rows):
                         f"the claims over seeds (30 by default).")
         else:
             text.append(f"Over {seeds} seeds, of the article's {len(claim_rows)} claims, "
-                        + tally(claim_rows) + ".")
+                        + tally_text(claim_rows) + ".")
             shaky = [r["label"] for r in claim_rows if r["borderline"]]
             if shaky:
                 text.append(f"Borderline (near enough to the {LEVEL} line that another study may "
                             "well give another word): " + "; ".join(shaky) + ".")
-    text += [answer(row) for row in comparison_rows
+    text += [answer_text(row) for row in comparison_rows
              if row["pooled"] and row["nets"] == [BROKEN, ORIGINAL]]
     text.append(f"{sum(r['stuck'] for r in results)} of {len(results)} runs did not learn "
                 f"(stuck: training accuracy no better than the majority digit's, one-sided "
-                f"binomial test at {STUCK}): {stuck_by_net(results)}.")
+                f"binomial test at {STUCK}): {stuck_text(results)}.")
     return text
 
 
-def answer(row):
+def answer_text(row):
     """The broken net against the original, pooled over the digit pairs, in a sentence."""
     margin = f"{100 * row['margin']:g}"
     said = {"worse": "worse", "better": "better", "no difference shown": "not shown to differ"}
     learned = ("" if row["learned_mean_difference"] is None else
                f"; where both learned ({count(row['learned_seeds'], 'seed')}), "
-               f"{points(row['learned_mean_difference'], row['learned_interval'])} points, "
+               f"{points_text(row['learned_mean_difference'], row['learned_interval'])} points, "
                + ("as good" if row["learned_equivalent"] else "not shown as good"))
     return (f"{row['group']}, the broken net against the original: "
-            f"{said[row['verdict']]}, {points(row['mean_difference'], row['interval'])} points "
+            f"{said[row['verdict']]}, {points_text(row['mean_difference'], row['interval'])} points "
             f"over {count(row['seeds'], 'seed')}, "
             + ("as good" if row["equivalent"] else "not shown as good")
             + f" (within {margin} points); it did not learn in {count(row['failed'][0], 'run')}, "
@@ -404,7 +404,7 @@ def answer(row):
             + learned + ".")
 
 
-def stuck_by_net(results):
+def stuck_text(results):
     """'original 1/90, broken green,red 14/90': each net's runs that did not learn."""
     stuck = {}
     for r in results:

@@ -8,6 +8,7 @@ import math
 import os
 import signal
 import sys
+import threading
 import time
 import warnings
 
@@ -174,23 +175,25 @@ def run_study(runs, settings, jobs, cluster=None):
         os.environ["PYTHONWARNINGS"] = ",".join(filter(None, [
             os.environ.get("PYTHONWARNINGS"),
             "ignore::UserWarning:joblib.externals.loky.backend.resource_tracker"]))
+        threading.excepthook = quiet_executor_thread
         parallel = Parallel(n_jobs=jobs, return_as="generator_unordered")
         # The workers start here, their stderr on /dev/null: Ctrl-C reaches them too, and
         # one still loading its libraries would print a traceback. What goes wrong in a
         # batch comes back here, to be said in one line. A Ctrl-C that comes while they
         # start is noted, and raised once they have.
-        stderr, quiet = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-        os.dup2(quiet, 2)
-        os.close(quiet)
         noted = []
         handler = signal.signal(signal.SIGINT, lambda signum, frame: noted.append(signum))
+        stderr = os.dup(2)
         try:
+            quiet = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(quiet, 2)
+            os.close(quiet)
             done = parallel(delayed(train_batch)(group, settings, StopWhenOrphaned())
                             for group in groups)
-        finally:
-            signal.signal(signal.SIGINT, handler)
+        finally:  # stderr back before anything can be said
             os.dup2(stderr, 2)
             os.close(stderr)
+            signal.signal(signal.SIGINT, handler)
         if noted:
             with warnings.catch_warnings():  # joblib would warn of the batches it cancels
                 warnings.simplefilter("ignore")
@@ -201,6 +204,14 @@ def run_study(runs, settings, jobs, cluster=None):
         results.update({key(r): r for r in batch})
         progress(batch, seconds)
     return [results[key(run)] for run in runs], len(groups)
+
+
+def quiet_executor_thread(args, default=threading.excepthook):
+    """threading.excepthook: loky's executor thread, which may fail on a pipe that a
+    stopped study has closed, prints no traceback (what matters reaches the study's own
+    thread: joblib raises it there); any other thread's as Python does."""
+    if args.thread is None or args.thread.name != "ExecutorManagerThread":
+        default(args)
 
 
 # ---------------------------------------------------------------- on a Dask cluster

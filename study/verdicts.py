@@ -287,7 +287,7 @@ def differing(claim_sets):
             if len({claims[label]["verdict"] for claims in claim_sets if label in claims}) > 1]
 
 
-def shown(row):
+def shown_word(row):
     """The word as printed: with the borderline mark when it is borderline."""
     return row["verdict"] + (BORDERLINE if row["borderline"] else "")
 

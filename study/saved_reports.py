@@ -1,4 +1,4 @@
-"""Saved compare.py reports (--format json): read and checked field by field, put side by
+"""Saved compare.py reports (--format json), read and checked field by field: put side by
 side (--side-by-side), and pooled into one study (--pool).
 
 A damaged or foreign file is refused in one line that names the file and the field.
@@ -89,7 +89,7 @@ def side_by_side(paths):
             for *_, claims in block:
                 c = claims.get(label)
                 row.append("-" if c is None else f"{c['held']}/{c['seeds']} "
-                           f"{report.p_text(c['p_adjusted'])} {verdicts.shown(c)}")
+                           f"{report.p_text(c['p_adjusted'])} {verdicts.shown_word(c)}")
             body.append(row)
         lines += ["", report.render(header, body, False)]
     differ = verdicts.differing([claims for *_, claims in reports])
