@@ -1,1 +1,41 @@
-"""The machinery behind compare.py: lock-step training, statistics, tables and figures."""
+"""The machinery behind compare.py: lock-step training, statistics, tables and figures.
+
+The flow of a study:
+
+    compare.py -> running -> training -> lockstep -> original_net.py, broken_net.py
+                          -> tables -> verdicts (the statistics)
+                          -> report (tables as text, markdown, csv, json; the figures)
+    make_report.py runs compare.py's studies as processes, then pools their saved
+    reports (saved_reports) into REPORT.md, REPORT.json and the figures.
+
+What each module holds:
+
+    registry       the nets, the experiments (dense heads) and the digit pairs
+    records        a run (Run), a block of seeds (Seeds), saved reports' fields checked
+    cli            argument types, the one-line error and the exit statuses
+    files          reports and figures written whole or not at all
+    cpus           the environment, and settings that compute as another CPU would
+    alignment      how far a broken gradient points from the true one
+    lockstep       many runs trained at once, bit for bit as the nets train alone
+    training       the runs planned and batched, on processes or a Dask cluster
+    verdicts       the article's claims judged, and the nets compared
+    report         the tables and figures of a study
+    tables         a study's tables from its runs
+    saved_reports  saved reports read and checked, side by side and pooled
+    running        a study run from compare.py's command line
+
+Where to add:
+- a claim of the article: verdicts.CLAIMS (its test and its words);
+- a net: one entry in registry.NETS; a broken line the nets do not have yet also needs
+  its lines in broken_net.py and in lockstep.Batch;
+- an experiment (a dense head) or a digit pair: registry.EXPERIMENTS or registry.PAIRS.
+
+Imports go one way, down these floors (tests/test_layout.py checks it):
+
+    5  compare.py, make_report.py
+    4  running
+    3  training, tables, saved_reports
+    2  lockstep, report
+    1  alignment, records, verdicts, files, digits_4samples.py
+    0  registry, cli, cpus, original_net.py, broken_net.py
+"""

@@ -11,7 +11,7 @@ the sigmoid) are numpy's, lane by lane the same for one run or many. Where the r
 cannot depend on the order (a 0/1 matrix that only gathers, the position of a
 maximum), the batch may compute it another way. So each run's epoch costs and final
 weights equal a separate original_net.train / broken_net.train run bit for bit;
-test_scripts.py proves it, and compare.py trains all its runs here.
+tests/test_lockstep.py proves it, and compare.py trains all its runs here.
 
 What each part mirrors, in original_net.py (and broken_net.py's GREEN and RED lines):
 

@@ -1,5 +1,5 @@
 """The report of a compare.py study: its tables as text (within 100 columns), markdown,
-csv or json, and its figure. compare.py runs the study; verdicts.py judges it."""
+csv or json, and its figure. compare.py runs the study (running.py); verdicts.py judges it."""
 import csv
 import io
 import json

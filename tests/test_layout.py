@@ -119,3 +119,25 @@ def test_the_nets_copies_of_the_command_line_plumbing_are_the_packages():
     edited = (PROJECT / "original_net.py").read_text().replace('"at least {low}"',
                                                                '"{low} or more"')
     assert definitions(edited)["number"] != shared["number"]  # the check can fail
+
+
+def floors():
+    """The floors the package docstring draws: {module: floor}."""
+    import study
+    found = {}
+    for line in study.__doc__.split("down these floors")[1].splitlines():
+        parts = line.split(None, 1)
+        if len(parts) == 2 and parts[0].isdigit():
+            for name in parts[1].split(", "):
+                name = name.removesuffix(".py")
+                found[name if name in project_modules() else f"study.{name}"] = int(parts[0])
+    return found
+
+
+def test_the_package_docstring_draws_the_imports():
+    """Every module is on a floor of study/__init__.py's drawing, and imports only from
+    floors below its own."""
+    graph, floor = import_graph(), floors()
+    assert set(floor) == set(graph)
+    upward = [f"{a} imports {b}" for a in graph for b in graph[a] if floor[b] >= floor[a]]
+    assert upward == []

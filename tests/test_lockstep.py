@@ -1,0 +1,96 @@
+"""study/lockstep.py: lock-step batches train every run bit for bit as its net alone."""
+
+import numpy as np
+import pytest
+
+import broken_net
+import original_net
+from study import alignment, lockstep
+
+
+BREAK_CHOICES = [(), ("green",), ("red",), ("green", "red")]
+
+
+def lockstep_runs(hidden, seeds=(0, 1, 2), images=50):
+    """A batch of every break choice for each seed, originals first (the broken runs,
+    measured for alignment, must be consecutive)."""
+    runs = [(seed, b) for b in BREAK_CHOICES for seed in seeds]
+    data = {seed: original_net.load_data(seed) for seed in seeds}
+    x = np.stack([data[seed][0][:images] for seed, _ in runs])
+    y = np.stack([data[seed][1][:images] for seed, _ in runs])
+    return runs, x, y
+
+
+@pytest.mark.parametrize("hidden", [(18, 20), (48, 56)])
+def test_lockstep_equals_separate_runs_bit_for_bit(hidden):
+    runs, x, y = lockstep_runs(hidden)
+    epochs = 3
+    params = [original_net.init_params(seed, hidden) for seed, _ in runs]
+    aligned = [i for i, (_, b) in enumerate(runs) if b]
+    histories, alignments = lockstep.train(params, x, y, [b for _, b in runs], epochs,
+                                           0.001, 0.9, align=aligned)
+    for r, (seed, breaks) in enumerate(runs):
+        alone = original_net.init_params(seed, hidden)
+        meter = alignment.AlignmentMeter(alone, x.shape[1], epochs) if breaks else None
+        if breaks:
+            history = broken_net.train(alone, x[r], y[r], epochs, 0.001, 0.9, on_step=meter,
+                                       breaks=breaks)
+        else:
+            history = original_net.train(alone, x[r], y[r], epochs, 0.001, 0.9)
+        assert history == histories[r], (seed, breaks)
+        for name in original_net.NAMES:
+            assert params[r][name].tobytes() == alone[name].tobytes(), (seed, breaks, name)
+        if breaks:
+            assert alignments[aligned.index(r)].tobytes() == meter.means.tobytes(), (seed, breaks)
+    assert len({tuple(h) for h in histories}) == len(runs)  # the runs really differ
+
+
+def freeze_conv(params, cache, y, grads):
+    """The frozen-conv control's reference: an on_step hook that zeroes the conv
+    gradients (W1a..W2d) before original_net.train's update."""
+    for name in original_net.NAMES[:6]:
+        grads[name][...] = 0.0
+
+
+def test_lockstep_frozen_conv_control_equals_its_reference_bit_for_bit():
+    seeds, hidden, epochs = (0, 1, 2), (28, 36), 3
+    runs, x, y = lockstep_runs(hidden, seeds=seeds, images=40)
+    runs = runs[:3] + runs[-3:]  # originals and both-lines broken runs ...
+    x, y = np.concatenate([x[:3], x[-3:], x[:3]]), np.concatenate([y[:3], y[-3:], y[:3]])
+    frozen = [False] * 6 + [True] * 3  # ... and frozen runs of the same seeds, mixed in
+    params = [original_net.init_params(seed, hidden) for seed in seeds * 3]
+    start = [{k: v.copy() for k, v in p.items()} for p in params]
+    breaks = [b for _, b in runs] + [()] * 3
+    histories, _ = lockstep.train(params, x, y, breaks, epochs, 0.001, 0.9, frozen=frozen)
+    for r in range(6, 9):
+        alone = original_net.init_params(seeds[r - 6], hidden)
+        history = original_net.train(alone, x[r], y[r], epochs, 0.001, 0.9, on_step=freeze_conv)
+        assert history == histories[r]
+        for name in original_net.NAMES:
+            assert params[r][name].tobytes() == alone[name].tobytes(), name
+            frozen_weight = np.array_equal(params[r][name], start[r][name])
+            assert frozen_weight == (name in original_net.NAMES[:6]), name  # only W3..W5 learn
+    assert histories[6] != histories[0]  # the control trains otherwise than the original
+
+
+def test_lockstep_exactness_check_can_fail():
+    """The comparison above notices one weight one bit off at the start."""
+    runs, x, y = lockstep_runs((18, 20), seeds=(0,), images=20)
+    params = [original_net.init_params(seed, (18, 20)) for seed, _ in runs]
+    params[0]["W1a"][1, 1] = np.nextafter(params[0]["W1a"][1, 1], np.inf)
+    lockstep.train(params, x, y, [b for _, b in runs], 2, 0.001, 0.9)
+    alone = original_net.init_params(0, (18, 20))
+    original_net.train(alone, x[0], y[0], 2, 0.001, 0.9)
+    assert [n for n in original_net.NAMES if alone[n].tobytes() != params[0][n].tobytes()]
+
+
+def test_lockstep_names_the_run_that_diverges_with_its_nets_message():
+    runs, x, y = lockstep_runs((18, 20), seeds=(0, 1), images=10)
+    params = [original_net.init_params(seed, (18, 20)) for seed, _ in runs]
+    params[5]["W1b"][:] = 1e300  # run 5 (seed 1, green) overflows in its first step
+    alone = {k: v.copy() for k, v in params[5].items()}
+    with pytest.raises(broken_net.TrainingDiverged) as own:
+        broken_net.train(alone, x[5], y[5], 2, breaks=("green",))
+    with pytest.raises(lockstep.RunDiverged) as batch:
+        lockstep.train(params, x, y, [b for _, b in runs], 2, 0.001, 0.9)
+    assert batch.value.run == 5 and str(batch.value) == str(own.value)

@@ -1,0 +1,225 @@
+"""study/verdicts.py: the article's claims judged, the mark's calibration, and the
+nets compared per digit pair and pooled, against known values."""
+
+import numpy as np
+import pytest
+from scipy import stats
+
+import original_net
+from study import report, verdicts
+from tests.helpers import BROKEN, fake_run, judged
+
+
+# ---------------------------------------- the article's claims
+
+
+def test_holm_against_a_known_example():
+    # Four p-values: Holm rejects the smallest two at 5% (0.005 < 0.05/4, 0.01 < 0.05/3)
+    assert verdicts.holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
+    assert verdicts.holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])  # capped at 1, monotone
+    assert np.allclose(verdicts.holm([[0.04, 0.01], [0.2, 0.3]]), [[0.04, 0.02], [0.4, 0.4]])
+
+
+def test_exact_tests_and_intervals_against_known_values():
+    p, side, (low, high) = verdicts.rate_test([True] * 9 + [False])
+    assert p == pytest.approx(22 / 1024) and side == 1          # 2 P(X >= 9), X ~ B(10, 1/2)
+    assert (low, high) == pytest.approx((0.5550, 0.9975), abs=1e-4)  # Clopper-Pearson, 9 of 10
+    p, side, median, (lo, hi) = verdicts.cost_test(np.log(np.arange(1.5, 11.5)))
+    assert p == pytest.approx(2 / 2 ** 10) and side == 1        # all ten log ratios above 0
+    assert median == pytest.approx(np.sqrt(5.5 * 6.5))           # the median ratio, on logs
+    assert (lo, hi) == pytest.approx((2.5, 9.5))                 # order statistics 2 and 9 of 10
+    p, side, *_ = verdicts.cost_test([-1.0, 2, 3, 4, 5])
+    assert p == pytest.approx(0.125) and side == 1               # exact: 2 P(T- <= 1) = 4/32
+    for k, n, ps in [(3, 350, 0.5), (180, 350, 0.506), (200, 350, 0.506), (4, 4, 0.5)]:
+        assert original_net.binomial_tail(k, n, ps) == pytest.approx(
+            stats.binomtest(k, n, ps, alternative="greater").pvalue, rel=1e-9)
+
+
+def test_cost_claims_are_judged_on_the_ratio_of_costs():
+    def claim(broken_over_original, **kw):
+        runs = []
+        for seed, ratio in enumerate(broken_over_original):
+            runs += [fake_run("Result 3", "original", seed, {500: 1.0}, 10),
+                     fake_run("Result 3", BROKEN, seed, {500: ratio}, 10)]
+        return judged(runs, **kw)["R3: broken higher cost"]
+    higher = claim([1.5, 2, 3, 1.1, 4, 2.5, 1.2, 1.8, 2.2, 3.5])
+    assert higher["verdict"] == "holds" and higher["held"] == 10
+    assert higher["median_ratio"] == pytest.approx(np.exp(np.median(np.log(
+        [1.5, 2, 3, 1.1, 4, 2.5, 1.2, 1.8, 2.2, 3.5]))))
+    assert higher["p_value"] == pytest.approx(2 / 2 ** 10)
+    lower = claim([1 / r for r in (1.5, 2, 3, 1.1, 4, 2.5, 1.2, 1.8, 2.2, 3.5)])
+    assert lower["verdict"] == "fails" and lower["held"] == 0
+    # three seeds a hair above 1 do not outweigh seven at half: magnitudes count
+    tiny = claim([1.001] * 3 + [0.5] * 7)
+    assert tiny["held"] == 3 and tiny["verdict"] == "fails"
+
+
+def test_a_cost_of_zero_makes_no_ratio_and_says_which_run():
+    runs = []
+    for seed in range(3):
+        runs += [fake_run("Result 2", "original", seed, {500: 0.0 if seed == 2 else 1.0}, 10),
+                 fake_run("Result 2", BROKEN, seed, {500: 2.0}, 10)]
+    with pytest.raises(verdicts.NotJudged, match=r"Result 2, seed 2: the cost ratio 2/0 is not "
+                                                  r"a finite number"):
+        judged(runs)
+
+
+def test_rate_claims_and_the_trained_count_use_only_the_claims_own_nets():
+    runs = []
+    for seed in range(30):
+        stuck = seed >= 20  # the broken net of seeds 20..29 did not learn, with 5/10 right
+        runs += [fake_run("Result 3", "original", seed, {500: 1.0}, 9),
+                 fake_run("Result 3", BROKEN, seed, {500: 2.0}, 5 if stuck else 10, stuck=stuck)]
+    claims = judged(runs)
+    both = claims["R3: both 100%"]            # held in no seed: the original has 9/10
+    assert (both["held"], both["seeds"]) == (0, 30) and both["verdict"] == "fails"
+    one = claims["original: all but one right"]  # about the original only: ...
+    assert (one["trained_held"], one["trained_seeds"]) == (30, 30)  # ... no seed left out
+    assert one["verdict"] == "holds" and one["trained_verdict"] == "holds"
+
+
+def test_the_trained_word_is_judged_over_the_trained_seeds_not_all():
+    runs = []
+    for seed in range(30):
+        stuck = seed >= 20
+        runs += [fake_run("Result 3", "original", seed, {500: 1.0}, 10),
+                 fake_run("Result 3", BROKEN, seed, {500: 2.0}, 3 if stuck else 10, stuck=stuck)]
+    both = judged(runs)["R3: both 100%"]
+    assert (both["held"], both["seeds"]) == (20, 30) and both["verdict"] == "unclear"
+    assert (both["trained_held"], both["trained_seeds"]) == (20, 20)
+    assert both["trained_verdict"] == "holds"  # 20 of 20; 20 of 30 would be unclear
+
+
+def test_one_seed_is_an_anecdote():
+    runs = [fake_run("Result 3", "original", 0, {}, 9), fake_run("Result 3", BROKEN, 0, {}, 10)]
+    claims = judged(runs)
+    assert claims["original: all but one right"]["verdict"] == "holds once"
+    assert claims["R3: both 100%"]["verdict"] == "fails once"
+
+
+def test_the_mark_is_the_p_values_distance_from_the_line():
+    runs = []  # 21 of 30: the binomial test's p is 0.043 alone: unclear, and borderline
+    for seed in range(30):
+        right = 10 if seed < 21 else 9
+        runs += [fake_run("Result 3", "original", seed, {500: 1.0}, right),
+                 fake_run("Result 3", BROKEN, seed, {500: 1.0}, 10)]
+    both = judged(runs)["R3: both 100%"]
+    assert both["held"] == 21 and both["verdict"] == "unclear" and both["borderline"]
+    assert verdicts.shown_word(both) == "unclear?"
+    is_borderline = verdicts.is_borderline
+    assert not is_borderline("holds", 1e-9, 1e-6) and is_borderline("fails", 1e-9, 2e-6)
+    assert not is_borderline("unclear", 0.5, 1.0) and is_borderline("unclear", 0.49, 1.0)
+    assert is_borderline("holds once", 1.0, 1.0)  # one seed is no test
+
+
+# ---------------------------------------- the mark's calibration
+
+
+@pytest.mark.slow
+def test_calibration_populations_have_the_powers_they_claim():
+    """The rate populations' power is exact; a cost population's, checked on fresh noise
+    with scipy's own exact signed-rank test."""
+    pops = verdicts.populations(draws=4000)
+    assert [p[1] for p in pops] == list(verdicts.POWERS) * len(verdicts.KINDS)
+    p_of = np.array([stats.binomtest(k, 30).pvalue for k in range(31)])
+    for kind, power, effect in pops[:8]:
+        exact = stats.binom.pmf(np.arange(31), 30, effect) @ (p_of < 0.05)
+        assert exact == pytest.approx(0.0428 if power == 0.05 else power, abs=1e-3)
+    kind, power, effect = pops[13]   # normal noise at power 0.8
+    noise = np.random.default_rng(99).standard_normal((400, 30)) + effect
+    found = np.mean(stats.wilcoxon(noise, axis=1, method="exact").pvalue < 0.05)
+    assert (kind, power) == ("cost, normal", 0.8) and found == pytest.approx(0.8, abs=0.06)
+    x = np.random.default_rng(3).standard_normal(30) + 0.3  # our null table is scipy's
+    t = verdicts.signed_rank_sum(x)
+    null = verdicts.null_signed_rank(30)
+    p = min(1, 2 * min(null[:t + 1].sum(), null[t:].sum()))
+    assert p == pytest.approx(stats.wilcoxon(x, method="exact").pvalue, rel=1e-9)
+
+
+def test_calibration_table_counts_firm_words_and_their_replication():
+    pops = [("rate", 0.05, 0.5), ("rate", 0.99, 0.85)]
+    words = [(0, "unclear", False, "unclear"), (0, "unclear", True, "holds"),
+             (1, "holds", False, "holds"), (1, "holds", False, "unclear"),
+             (1, "unclear", True, "holds")]
+    lines, passed = verdicts.calibration_table(pops, words)
+    assert lines[-1] == "firm words replicated: 2 of 3 (0.667)" and not passed
+    assert "no-effect words firm: 1 of 2" in lines[-3]
+    assert max(map(len, lines)) <= 100
+
+
+# ---------------------------------------- nets compared
+
+
+def test_comparisons_per_pair_count_wins_and_their_word():
+    def pairs(diffs):  # a's run did not learn where it lost 10 points
+        return [(dict(seed=s, test_accuracy=0.9 + d, history=[1.0], stuck=d <= -0.1),
+                 dict(seed=s, test_accuracy=0.9, history=[1.0], stuck=False))
+                for s, d in enumerate(diffs)]
+    rows = verdicts.comparisons([
+        (("Result 3", (0, 1), "0/1"), BROKEN, "original", pairs([0.0] * 26 + [0.014] * 4)),
+        (("Result 3", (3, 8), "3/8"), BROKEN, "original", pairs([-0.1] * 20 + [0.0] * 10))])
+    same, worse = rows
+    assert (same["wins"], same["ties"], same["losses"]) == (4, 26, 0)
+    assert same["median_difference"] == 0 and "as_good" not in same and not same["pooled"]
+    assert worse["verdict"] == "worse"
+    assert worse["p_adjusted"] == pytest.approx(min(1, 2 * worse["p_value"]))
+    assert same["stuck"] == [0, 0] and worse["stuck"] == [20, 0]  # counted beside, per net
+    table = "\n".join(report.pairs_section(rows, True))
+    assert "| did not learn (a, b) |" in table and "| 20, 0 |" in table
+
+
+def paired(diffs, stuck_a=()):
+    """Run pairs (a, b) with the given a - b test accuracies; a's runs at the indices in
+    stuck_a did not learn."""
+    return [(dict(seed=i, test_accuracy=0.5 + d, stuck=i in stuck_a),
+             dict(seed=i, test_accuracy=0.5, stuck=False)) for i, d in enumerate(diffs)]
+
+
+def test_mcnemar_is_the_exact_binomial_test_of_the_discordant_seeds():
+    assert verdicts.mcnemar(1, 9) == pytest.approx(2 * 11 / 1024)  # 2 P(X <= 1), X ~ B(10, 1/2)
+    assert verdicts.mcnemar(0, 5) == pytest.approx(2 / 32)
+    assert verdicts.mcnemar(3, 3) == 1.0 and verdicts.mcnemar(0, 0) == 1.0
+
+
+def test_the_stratified_interval_resamples_within_each_stratum():
+    # Values constant within each pair: the only variation is between pairs, which the
+    # paired design holds fixed, so the interval is the mean itself (one bootstrap over
+    # all 40 values would vary by about 0.14 either way).
+    strata = [np.zeros(10), np.ones(30)]
+    assert verdicts.stratified_mean(strata) == 0.75      # each value counted once
+    assert verdicts.stratified_interval(strata) == (0.75, 0.75)
+    # On a large normal sample the interval is the textbook one, mean +- 1.96 SE.
+    rng = np.random.default_rng(5)
+    strata = [rng.normal(0.1, 1, 400), rng.normal(-0.1, 2, 400)]
+    se = np.sqrt(sum(s.var(ddof=1) / len(s) for s in strata)) / 2
+    low, high = verdicts.stratified_interval(strata)
+    mean = verdicts.stratified_mean(strata)
+    assert low == pytest.approx(mean - 1.96 * se, abs=0.1 * se)
+    assert high == pytest.approx(mean + 1.96 * se, abs=0.1 * se)
+    narrower = verdicts.stratified_interval(strata, 0.90)  # TOST's: 1.645 SE
+    assert narrower.high - narrower.low == pytest.approx(2 * 1.645 * se, rel=0.08)
+    assert verdicts.stratified_interval([[0.3], [0.5]]) is None  # no stratum varies
+
+
+def test_tost_calls_as_good_only_when_the_90_percent_interval_is_inside_the_margin():
+    within = verdicts.pooled_comparison("Result 3", "all", BROKEN, "original",
+                                        [((0, 1), paired([0.01, -0.01] * 20)),
+                                         ((3, 8), paired([0.01, 0.0, -0.01, 0.0] * 10))])
+    assert within["equivalent"] and within["verdict"] == "no difference shown"
+    low, high = within["equivalence_interval"]
+    assert -0.02 < low and high < 0.02 and within["margin"] == verdicts.MARGIN == 0.02
+    # A mean within the margin is not enough: its 90% interval must be, too
+    outside = verdicts.pooled_comparison("Result 3", "all", BROKEN, "original",
+                                         [((0, 1), paired([0.02, -0.05] * 20))])
+    assert outside["mean_difference"] == pytest.approx(-0.015)
+    assert not outside["equivalent"] and outside["equivalence_interval"][0] < -0.02
+    # A tail of runs that did not learn: the median difference is 0, the mean is not
+    tail = verdicts.pooled_comparison("Result 3", "all", BROKEN, "original",
+                                      [((0, 1), paired([-0.45] * 9 + [0.0] * 21,
+                                                       stuck_a=range(9)))])
+    assert tail["mean_difference"] == pytest.approx(-0.135) and tail["verdict"] == "worse"
+    assert not tail["equivalent"] and tail["failed"] == [9, 0] and tail["discordant"] == [9, 0]
+    assert tail["mcnemar_p"] == pytest.approx(2 / 2 ** 9)
+    assert tail["learned_seeds"] == 21 and tail["learned_mean_difference"] == 0
+    assert tail["learned_equivalent"] and tail["learned_interval"] == [0.0, 0.0]
+    assert tail["failed_difference"] == pytest.approx(0.3)
