@@ -8,8 +8,8 @@ import textwrap
 
 import numpy as np
 
-from study import verdicts
 from original_net import STUCK_LEVEL
+from study import verdicts
 from study.cli import count
 from study.records import Seeds, run_json
 from study.registry import BROKEN, GROUPS, NETS, ORIGINAL

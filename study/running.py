@@ -10,7 +10,7 @@ import time
 import numpy as np
 
 import original_net
-from study import cpus, cli, report, tables, training, verdicts
+from study import cli, cpus, report, tables, training, verdicts
 from study.cli import UsageError
 from study.files import WriteFailed, put, write_file
 from study.registry import (ARTICLE_PAIR, ARTICLE_TEST_SIZE, EXPERIMENTS, EXTENDED, HELD_OUT,

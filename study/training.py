@@ -14,11 +14,9 @@ import warnings
 
 import numpy as np
 
-from study import lockstep
 import original_net
-from study import cli
+from study import cli, lockstep, records
 from study.cli import count
-from study import records
 from study.records import Seeds, key
 from study.registry import ARTICLE_PAIR
 
