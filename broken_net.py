@@ -375,12 +375,19 @@ class UsageError(Exception):
 
 class Parser(argparse.ArgumentParser):
     def error(self, message):
-        """A bad command line, in one line: argparse's list of choices made shorter."""
+        """A bad command line, in one line: argparse's list of choices made shorter, and
+        the option meant named where an unknown one is close to it."""
         head, found, rest = message.partition(": invalid choice: ")
         if found and " (choose from " in rest:
             value, choices = rest[:-1].split(" (choose from ", 1)
             *most, last = [choice.strip("'") for choice in choices.split(", ")]
             message = f"{head}: {value} is not {', '.join(most)} or {last}"
+        if message.startswith("unrecognized arguments: "):
+            import difflib
+            word = message.split()[2].split("=")[0]
+            close = difflib.get_close_matches(word, [o for o in self._option_string_actions
+                                                     if o.startswith("--")], n=1, cutoff=0.75)
+            message += f"; did you mean {close[0]}?" if close else ""
         raise UsageError(message)
 
     def parse_known_args(self, args=None, namespace=None):
@@ -426,7 +433,7 @@ def parse_args(argv):
     if argv is None:
         args, unknown = parser.parse_known_args(sys.argv[1:])
         if unknown and "kernel" not in os.path.basename(sys.argv[0]):
-            raise UsageError(f"unrecognized arguments: {' '.join(unknown)}")
+            parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     else:
         args = parser.parse_args(argv)
     if args.digits[0] == args.digits[1]:
@@ -518,8 +525,9 @@ def run(argv):
     h3, h4 = args.hidden
     print(f"{NAME}: {source}; W3 16x{h3}, W4 {h3}x{h4}, W5 {h4}x1")
     print(f"{count(epochs, 'epoch')}, lr {lr}, momentum {momentum}, seed {args.seed}")
-    params = init_params(args.seed, args.hidden)
     breaks = () if args.breaks == "none" else tuple(args.breaks.split(","))  # BREAKS
+    print(f"broken lines active: {', '.join(breaks) or 'none'}")  # BREAKS
+    params = init_params(args.seed, args.hidden)
     start = time.perf_counter()
     try:
         history = train(params, x_train, y_train, epochs, lr, momentum,
@@ -530,19 +538,20 @@ def run(argv):
     seconds = time.perf_counter() - start
     probability = predict(params, x_test)
     predicted = (probability >= 0.5).astype(int)
-    print("image  truth  probability  prediction")
+    digit = (0, 1) if four else args.digits  # label 0 and label 1 are these digits
+    print(f"image  digit  {f'P({digit[1]})':>6}  predicted")
     for i, (truth, prob, guess) in enumerate(zip(y_test, probability, predicted)):
-        print(f"{i:5d}  {truth:5d}  {prob:11.4f}  {guess:10d}{'' if truth == guess else '  wrong'}")
+        print(f"{i:5d}  {digit[truth]:5d}  {prob:6.4f}  {digit[guess]:9d}"
+              + ("" if truth == guess else "  wrong"))
     right = int((predicted == y_test).sum())
     print(f"test accuracy {right}/{len(y_test)} = {right / len(y_test):.0%}; "
           f"final cost {history[-1]:.6f}")
-    digits = (predict(params, x_train) >= 0.5).astype(int)
-    if is_stuck(digits, y_train):
+    guessed = (predict(params, x_train) >= 0.5).astype(int)
+    if is_stuck(guessed, y_train):
         majority = max(np.mean(y_train), 1 - np.mean(y_train))
-        print(f"stuck: training accuracy {np.mean(digits == y_train):.3f} is no better than "
+        print(f"stuck: training accuracy {np.mean(guessed == y_train):.3f} is no better than "
               f"answering the majority digit ({majority:.3f});\n"
               "  its outputs saturated and it stopped learning: try another --seed or a smaller --lr")
-    print(f"broken lines active: {', '.join(breaks) or 'none'}")  # BREAKS
     steps = epochs * len(x_train)
     print(f"wall time {seconds:.2f} s for {count(steps, 'training step')}: "
           f"{seconds / steps * 1e6:.1f} us per step")

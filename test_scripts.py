@@ -258,7 +258,7 @@ def test_cli_prints_the_articles_results(capsys):
     assert original_net.main(["--epochs", "3", "--test-size", "5"]) == 0
     out = capsys.readouterr().out
     assert "epoch    3/3  cost" in out
-    assert "image  truth  probability  prediction" in out
+    assert "image  digit    P(1)  predicted" in out
     assert "test accuracy" in out and "/5 = " in out
     assert "us per step" in out
 
@@ -275,6 +275,7 @@ def test_cli_prints_the_articles_results(capsys):
     (["--digits", "3", "3"], "two different digits"), (["--digits", "0", "10"], "from 0 to 9"),
     (["--digits", "a", "b"], "not a whole number"), (["--digits", "3"], "--digits"),
     (["--four-samples", "--test-size", "5"], "--four-samples takes no --test-size"),
+    (["--seeds", "3"], "unrecognized arguments: --seeds 3; did you mean --seed?"),
     (["--hidden", "5000", "5000"], "weights, more than 10,000,000"),
 ])
 @pytest.mark.parametrize("module_name", NETS)
@@ -462,9 +463,19 @@ def test_breaks_none_cli_prints_the_originals_numbers(capsys):
 
 @pytest.mark.parametrize("choice, shown", [("none", "none"), ("green", "green"),
                                            ("red", "red"), ("green,red", "green, red")])
-def test_final_printout_names_the_active_breaks(choice, shown, capsys):
+def test_the_broken_net_names_its_active_lines_before_it_trains(choice, shown, capsys):
     assert broken_net.main(["--epochs", "1", "--breaks", choice, "--test-size", "3"]) == 0
-    assert f"broken lines active: {shown}\n" in capsys.readouterr().out
+    lines = capsys.readouterr().out.splitlines()
+    assert lines.index(f"broken lines active: {shown}") == 2 and lines[3].startswith("epoch")
+
+
+def test_the_nets_print_the_digits_themselves(capsys):
+    """With --digits 3 8 the table says 3 and 8, not the labels 0 and 1."""
+    assert broken_net.main(["--epochs", "2", "--digits", "3", "8", "--quiet"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    table = out[out.index("image  digit    P(8)  predicted") + 1:][:10]
+    assert {line.split()[1] for line in table} == {"3", "8"}
+    assert {line.split()[3] for line in table} <= {"3", "8"}
 
 
 @pytest.mark.slow
@@ -561,7 +572,7 @@ def test_digits_4samples_help_and_missing_sklearn(tmp_path):
     (["--extended", "--digits", "3", "8"], "--extended"),
     (["--test-size", "400"], "--test-size must be from 1 to 359"),
     (["--format", "xml"], "'xml' is not text, markdown, csv or json"),
-    (["--seed", "-1"], "unrecognized arguments: --seed -1"),  # as typed: compare has --seeds
+    (["--seed", "-1"], "unrecognized arguments: --seed -1; did you mean --seeds?"),
     (["--plot", "figure.unknown"], "no .unknown; try .png, .pdf or .svg"),
 ])
 def test_compare_bad_input_gives_one_line_and_exit_2_before_training(args, message, capsys):

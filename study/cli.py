@@ -55,12 +55,19 @@ class UsageError(Exception):
 
 class Parser(argparse.ArgumentParser):
     def error(self, message):
-        """A bad command line, in one line: argparse's list of choices made shorter."""
+        """A bad command line, in one line: argparse's list of choices made shorter, and
+        the option meant named where an unknown one is close to it."""
         head, found, rest = message.partition(": invalid choice: ")
         if found and " (choose from " in rest:
             value, choices = rest[:-1].split(" (choose from ", 1)
             *most, last = [choice.strip("'") for choice in choices.split(", ")]
             message = f"{head}: {value} is not {', '.join(most)} or {last}"
+        if message.startswith("unrecognized arguments: "):
+            import difflib
+            word = message.split()[2].split("=")[0]
+            close = difflib.get_close_matches(word, [o for o in self._option_string_actions
+                                                     if o.startswith("--")], n=1, cutoff=0.75)
+            message += f"; did you mean {close[0]}?" if close else ""
         raise UsageError(message)
 
     def parse_known_args(self, args=None, namespace=None):

@@ -58,3 +58,13 @@ def test_held_signals_are_said_once_released(capsys):
     finally:
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def test_an_unknown_option_close_to_one_is_named_and_no_other(capsys):
+    parser = cli.Parser(allow_abbrev=False)
+    parser.add_argument("--seeds")
+    for typed, said in [("--seed", "unrecognized arguments: --seed 2; did you mean --seeds?"),
+                        ("--bogus", "unrecognized arguments: --bogus 2")]:
+        with pytest.raises(cli.UsageError) as error:
+            parser.parse_args([typed, "2"])
+        assert str(error.value) == said
