@@ -219,7 +219,8 @@ def test_pasted_text_refuses_a_mistyped_option():
     """python - reads the script from stdin; its options are the user's: a typo is an error."""
     result = run("-", "--epoch", "20", stdin=(HERE / "original_net.py").read_text())
     assert result.returncode == 2 and result.stdout == ""
-    assert result.stderr == "original_net.py: error: unrecognized arguments: --epoch 20\n"
+    assert result.stderr == ("original_net.py: error: unrecognized arguments: --epoch 20; did you "
+                             "mean --epochs?\n")
 
 
 @pytest.mark.slow
