@@ -31,14 +31,15 @@ def loading_failed(kind, error, trace):
 if __name__ == "__main__":
     sys.excepthook = loading_failed
     held = cli.hold_signals()  # a Ctrl-C while the libraries load: said once they have
+    cli.stop_with_parent()  # under make_report: stop when it is gone, however it ended
 
 import argparse
 import os
 
 import original_net
-from study import running, saved_reports
+from study import running, saved_reports, training
 from study.cli import Parser, UsageError, number
-from study.files import check_path, plot_format, put
+from study.files import check_path, claim_output, plot_format, put, written_through
 from study.records import Seeds
 from study.registry import ARTICLE_PAIR, EXTENDED, HELD_OUT, PAIRS, SEEDS, one_in
 
@@ -149,6 +150,10 @@ def parse_args(argv):
         except ImportError:
             raise UsageError('--scheduler needs Dask: python3 -m pip install '
                              '"dask[distributed]"') from None
+        try:
+            training.check_address(args.scheduler)
+        except ValueError as error:
+            raise UsageError(f"--scheduler {args.scheduler}: {error}") from None
     if args.plot is not None:
         check_path(args.plot, "--plot")  # before a .png is added: a folder is refused
         try:
@@ -166,16 +171,22 @@ def main(argv=None):
     """The command line; returns the exit status."""
     argv = sys.argv[1:] if argv is None else argv
     handler = cli.stop_on_sigterm()  # a study stops its workers as on Ctrl-C
+    held = []  # the outputs' locks (claim_output), until the report is written
     try:
-        return cli.run_main("compare.py", lambda argv: run(argv), argv)
+        return cli.run_main("compare.py", lambda argv: run(argv, held), argv)
     finally:
         signal.signal(signal.SIGTERM, handler)
+        for lock in filter(None, held):
+            lock.release()
 
 
-def run(argv):
-    """Parse the command line, then read saved reports or train a study, and write its
-    report; returns the exit status."""
+def run(argv, held):
+    """Parse the command line, hold the outputs, then read saved reports or train a
+    study, and write its report; returns the exit status. held: the locks taken."""
     args = parse_args(argv)
+    for path, option in ((args.out, "--out"), (args.plot, "--plot")):
+        if path is not None and not written_through(path):
+            held.append(claim_output(path, option))
     if args.side_by_side:
         put(saved_reports.side_by_side(args.side_by_side), args.out)
         return 0

@@ -77,8 +77,19 @@ def run_study(args, out, env, what):
                "--out", os.path.relpath(out, HERE), *args, *STUDY_OPTIONS]
     print(f"make_report.py: {what}", file=sys.stderr, flush=True)
     child_env = {k: v for k, v in os.environ.items() if k not in cpus.SIMULATING}
-    child = subprocess.Popen(command, env=dict(child_env, **env), cwd=HERE,
-                             stderr=subprocess.PIPE, text=True, start_new_session=True)
+    # A pipe whose write end only this process holds: however this process ends, even by
+    # SIGKILL, the study sees the pipe end and stops (cli.stop_with_parent).
+    alive, held = os.pipe()
+    try:
+        child = subprocess.Popen(command, env=dict(child_env, **env,
+                                                   **{cli.PARENT_FD: str(alive)}),
+                                 cwd=HERE, stderr=subprocess.PIPE, text=True,
+                                 start_new_session=True, pass_fds=(alive,))
+    except BaseException:
+        os.close(held)
+        raise
+    finally:
+        os.close(alive)
     passing = threading.Event()
     passing.set()
 
@@ -95,6 +106,8 @@ def run_study(args, out, env, what):
         passing.clear()
         end(child)
         raise
+    finally:
+        os.close(held)
     reader.join()
     if status:
         raise StudyFailed(status)
@@ -314,7 +327,8 @@ def blocks_table(settings, article_blocks, pooled_claims):
     for c in pooled_claims:
         cells = [block_claim(b, c["label"]) for b in article_blocks]
         body.append([c["label"]] + [
-            f"{x['held']}/{x['seeds']}, {report.p_text(x['p_adjusted'])}, **{verdicts.shown_word(x)}**"
+            f"{x['held']}/{x['seeds']}, {report.p_text(x['p_adjusted'])}, "
+            f"**{verdicts.shown_word(x)}**"
             for x in cells]
             + [f"{sum(x['verdict'] == c['verdict'] for x in cells)} of {len(cells)}",
                f"{c['held']}/{c['seeds']}, {report.p_text(c['p_adjusted'])}, **{c['verdict']}**"])

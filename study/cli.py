@@ -15,6 +15,8 @@ import math
 import os
 import signal
 import sys
+import threading
+import time
 
 def number(kind, low, high=math.inf, low_ok=False):
     """An argparse type: a kind (int or float) above low (or equal, if low_ok), below high."""
@@ -131,6 +133,32 @@ def release_signals(script, noted):
         print(f"{script}: {'interrupted' if noted[0] == signal.SIGINT else 'terminated'}",
               file=sys.stderr, flush=True)
         sys.exit(128 + noted[0])
+
+
+PARENT_FD = "COMPARE_PARENT_FD"  # a pipe's read end from the process that runs the study
+STOP_SECONDS = 5  # how long a study told to stop has, before it exits at once
+
+
+def stop_with_parent():
+    """Under make_report (its pipe's read end in COMPARE_PARENT_FD): when the pipe ends,
+    make_report is gone, however it was killed, and the study stops as on SIGTERM; if it
+    has not within STOP_SECONDS, it exits at once (its workers follow it)."""
+    try:
+        fd = int(os.environ.pop(PARENT_FD))
+        os.fstat(fd)
+    except (KeyError, ValueError, OSError):  # not run so, or no such pipe here
+        return
+
+    def watch():
+        try:
+            while os.read(fd, 512):
+                pass
+        except OSError:
+            pass
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(STOP_SECONDS)
+        os._exit(143)
+    threading.Thread(target=watch, name="stop_with_parent", daemon=True).start()
 
 
 # A progress line left open on a terminal (written in place, without its newline):

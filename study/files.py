@@ -1,5 +1,6 @@
-"""The files a study writes: checked before any training (check_path), replaced whole or
-not at all (write_file), and the figure's format (plot_format)."""
+"""The files a study writes: checked before any training (check_path), held by one study
+at a time (claim_output), replaced whole or not at all (write_file), and the figure's
+format (plot_format)."""
 import os
 import stat
 import sys
@@ -37,6 +38,70 @@ def check_path(path, option):
         os.unlink(probe)
     except OSError as error:
         raise UsageError(f"{option} {path}: cannot write in {folder} ({error.strerror})") from None
+
+
+def lock_path(path):
+    """The lock file of an output: hidden, beside the file that path names (a symlink's
+    target: two names of one file share it)."""
+    folder, name = os.path.split(os.path.realpath(path))
+    return os.path.join(folder, f".{name}.lock")
+
+
+class OutputLock:
+    """A study's hold on an output (claim_output), until release()."""
+
+    def __init__(self, path, fd):
+        self.path, self.fd = path, fd
+
+    def release(self):
+        """The lock file removed while still held (if it is still ours), then let go."""
+        try:
+            if os.path.samestat(os.fstat(self.fd), os.stat(self.path)):
+                os.unlink(self.path)
+        except OSError:
+            pass
+        os.close(self.fd)
+
+
+def claim_output(path, option):
+    """Before any training: the output path held for this study, so that two studies
+    never write one file: an flock on its lock file (lock_path), held until release().
+    UsageError if another study holds it. The file locked must still be the one at the
+    path: a holder that ended between our open and our lock has removed it, and another
+    study may hold a new one there; then it is tried again. None without flock."""
+    try:
+        import fcntl
+    except ImportError:  # not on a POSIX system: no lock
+        return None
+    lock = lock_path(path)
+    while True:
+        try:
+            fd = os.open(lock, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o666)
+        except OSError:  # check_path found the folder writable: a lock is not to be had
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip()
+            os.close(fd)
+            raise UsageError(f"{option} {path}: another study"
+                             + (f" (process {holder})" if holder.isdigit() else "")
+                             + " is writing it") from None
+        except OSError:  # a file system without flock: no lock
+            os.close(fd)
+            return None
+        try:
+            current = os.path.samestat(os.fstat(fd), os.stat(lock))
+        except FileNotFoundError:
+            current = False
+        if current:
+            try:  # who holds it, for another study's message
+                os.ftruncate(fd, 0)
+                os.write(fd, f"{os.getpid()}\n".encode())
+            except OSError:  # a full disk: the lock holds all the same
+                pass
+            return OutputLock(lock, fd)
+        os.close(fd)
 
 
 class WriteFailed(cli.Failure):

@@ -170,7 +170,8 @@ def cost_table(rows, epochs, markdown):
 def accuracy_table(rows):
     header = ["group", "net", "learned", "train accuracy", "test accuracy"]
     body = [[r["group"], r["net"], f"{r['seeds'] - r['stuck']}/{r['seeds']}",
-             spread_text(r["train_accuracy"], fixed=True), spread_text(r["test_accuracy"], fixed=True)]
+             spread_text(r["train_accuracy"], fixed=True),
+             spread_text(r["test_accuracy"], fixed=True)]
             for r in rows]
     return header, body
 
@@ -218,7 +219,8 @@ def claims_section(rows, markdown):
         body = [[r["section"], f'"{r["claim"]}"', measured_text(r), p_text(r["p_value"]),
                  p_text(r["p_adjusted"]), f"**{verdicts.shown_word(r)}**",
                  f"{r['trained_verdict']} ({r['trained_seeds']})"] if seeds > 1 else
-                [r["section"], f'"{r["claim"]}"', measured_text(r), "-", "-", f"**{once_text(r)}**", "-"]
+                [r["section"], f'"{r["claim"]}"', measured_text(r), "-", "-",
+                 f"**{once_text(r)}**", "-"]
                 for r in rows]
         return [heading(title, note, True), render(header, body, True)]
     lines = []
@@ -396,7 +398,8 @@ def answer_text(row):
                f"{points_text(row['learned_mean_difference'], row['learned_interval'])} points, "
                + ("as good" if row["learned_equivalent"] else "not shown as good"))
     return (f"{row['group']}, the broken net against the original: "
-            f"{said[row['verdict']]}, {points_text(row['mean_difference'], row['interval'])} points "
+            f"{said[row['verdict']]}, "
+            f"{points_text(row['mean_difference'], row['interval'])} points "
             f"over {count(row['seeds'], 'seed')}, "
             + ("as good" if row["equivalent"] else "not shown as good")
             + f" (within {margin} points); it did not learn in {count(row['failed'][0], 'run')}, "

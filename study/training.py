@@ -137,6 +137,34 @@ class StopWhenOrphaned:
             os._exit(1)
 
 
+PARENT_POLL_SECONDS = 0.5  # how often a worker process checks that its study is there
+
+
+def exit_with_parent(parent):
+    """A worker process's watchdog, started as it starts (loky's initializer): a thread
+    that ends the process when its parent, the study's process, is gone, whatever
+    killed it and whether or not the worker is training (StopWhenOrphaned is checked
+    only between epochs)."""
+    def watch():
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_SECONDS)
+        os._exit(1)
+    threading.Thread(target=watch, name="exit_with_parent", daemon=True).start()
+
+
+def watched_loky():
+    """joblib's loky backend, its workers started with exit_with_parent (loky's
+    initializer, which joblib 1.4 to 1.6 pass on from the backend's configure)."""
+    from joblib.parallel import LokyBackend
+    parent = os.getpid()
+
+    class WatchedLoky(LokyBackend):
+        def configure(self, *args, **kwargs):
+            return super().configure(*args, initializer=exit_with_parent, initargs=(parent,),
+                                     **kwargs)
+    return WatchedLoky()
+
+
 class Cancelled(Exception):
     """The study no longer wants this batch."""
 
@@ -174,7 +202,10 @@ def run_study(runs, settings, jobs, cluster=None):
             os.environ.get("PYTHONWARNINGS"),
             "ignore::UserWarning:joblib.externals.loky.backend.resource_tracker"]))
         threading.excepthook = quiet_executor_thread
-        parallel = Parallel(n_jobs=jobs, return_as="generator_unordered")
+        # Each worker watches this process from its start (exit_with_parent): killed, the
+        # study leaves no worker waiting for batches (loky's own idle timeout is 300 s).
+        parallel = Parallel(n_jobs=jobs, return_as="generator_unordered",
+                            backend=watched_loky())
         # The workers start here, their stderr on /dev/null: Ctrl-C reaches them too, and
         # one still loading its libraries would print a traceback. What goes wrong in a
         # batch comes back here, to be said in one line. A Ctrl-C that comes while they
@@ -221,19 +252,77 @@ class NoCluster(cli.Failure):
 CONNECT_SECONDS = 5  # how long a scheduler has to answer
 
 
+def check_address(address):
+    """Before anything else: address is a scheduler's address as distributed reads it,
+    scheme://host:port (tcp:// if none), with a scheme it can connect over; ValueError,
+    saying why, if not. (distributed takes 'host:notaport' and fails only in Client(),
+    whose half-made instance then waits 10 s at exit to close.)"""
+    from distributed.comm import parse_address
+    from distributed.comm.addressing import parse_host_port
+    from distributed.comm.registry import backends
+    try:
+        scheme, location = parse_address(address)
+        host, port = parse_host_port(location)
+    except ValueError:
+        scheme = host = port = None
+    if (scheme not in backends or scheme == "inproc" or not host
+            or not location.rpartition(":")[2].isdigit()):
+        raise ValueError("not an address such as tcp://host:8786")
+    if not 0 < port < 2 ** 16:
+        raise ValueError(f"port {port} is not 1 to 65535")
+
+
+def identity(address, timeout):
+    """What answers at address, asked as a Dask client would (distributed's connect, then
+    the identity call): its identity, whose "type" is Scheduler, Worker or Nanny. NoCluster
+    if nothing answers so within timeout seconds: distributed bounds the connection, not
+    the handshake that follows (distributed/comm/core.py, connect: `handshake = await
+    comm.read()`), so that Client() waits for ever on a service that is not Dask."""
+    import asyncio
+    from distributed.comm import connect as open_comm
+
+    async def ask():
+        comm = await open_comm(address, timeout=timeout)
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await comm.read()
+        finally:
+            comm.abort()
+    from concurrent.futures import ThreadPoolExecutor
+    try:  # on a thread of its own: the caller may be running an event loop (a notebook)
+        with ThreadPoolExecutor(1) as thread:
+            answer = thread.submit(asyncio.run, asyncio.wait_for(ask(), timeout)).result()
+    except Exception:  # refused, timed out, or garbled (another protocol's bytes)
+        answer = None
+    if not isinstance(answer, dict) or not isinstance(answer.get("type"), str):
+        raise NoCluster(f"no Dask scheduler answers at {address} within {timeout} s")
+    return answer
+
+
+def silence_distributed():
+    """distributed's log lines are not ours: what goes wrong is said in one line. (A lost
+    scheduler, say, has the client log its failed reconnection as an error.) distributed
+    gives some of its loggers levels of their own (distributed.client), so each is set."""
+    import logging
+    for name, logger in list(logging.root.manager.loggerDict.items()):
+        if (name == "distributed" or name.startswith("distributed.")) and isinstance(
+                logger, logging.Logger) and (logger.level or name == "distributed"):
+            logger.setLevel(logging.CRITICAL)
+
+
 def connect(address):
     """A dask.distributed Client of the scheduler at address, with the project's code
     shipped to its workers (ship), and its workers' threads."""
     timeout = CONNECT_SECONDS
-    import logging
     from distributed import Client
-    from distributed.comm import parse_address
-    from distributed.comm.registry import backends
-    logging.getLogger("distributed").setLevel(logging.ERROR)  # its lines are not ours
-    scheme, location = parse_address(address)
-    if scheme not in backends or not location:  # a Client half made would fail at exit
-        raise NoCluster(f"--scheduler {address}: not a scheduler's address, such as "
-                        "tcp://host:8786")
+    silence_distributed()
+    try:
+        check_address(address)  # a Client half made would fail at exit
+    except ValueError as error:
+        raise NoCluster(f"--scheduler {address}: {error}") from None
+    kind = identity(address, timeout)["type"]
+    if kind != "Scheduler":  # a worker's address, say
+        raise NoCluster(f"{address} is a Dask {kind.lower()}, not a scheduler")
     try:
         with warnings.catch_warnings():  # another version on the cluster: its workers'
             warnings.simplefilter("ignore")  # imports below say what matters
@@ -284,19 +373,67 @@ def import_afresh():
     importlib.import_module("study.training")
 
 
+NO_WORKERS_SECONDS = 10  # how long a cluster may have no worker mid-study (a nanny
+# restarts a killed worker in seconds; a scheduler keeps tasks waiting for one for ever)
+
+
 def on_cluster(client, groups, settings):
     """The batches' results as the cluster's workers finish them, through joblib's Dask
     backend; on Ctrl-C (or any stop) every task still wanted is cancelled, and the
-    cluster stays up for others."""
+    cluster stays up for others. NoCluster if the scheduler is lost or the cluster has had
+    no workers for NO_WORKERS_SECONDS: then the tasks are cancelled (by the client, or by
+    watch_workers), and the wait for their results ends."""
+    from concurrent.futures import CancelledError
+
     from joblib import Parallel, delayed, parallel_config
+    address = client.scheduler.address
+    stopped, no_workers = threading.Event(), threading.Event()
+    threading.Thread(target=watch_workers, args=(client, stopped, no_workers),
+                     name="watch_workers", daemon=True).start()
     try:
         with parallel_config(backend="dask", client=client):
             yield from Parallel(n_jobs=-1, return_as="generator_unordered")(
                 delayed(train_batch)(group, settings, StopWhenCancelled()) for group in groups)
+    except CancelledError as error:  # distributed's FutureCancelledError
+        if no_workers.is_set():
+            raise NoCluster(f"the Dask cluster at {address} has had no workers for "
+                            f"{NO_WORKERS_SECONDS} s") from None
+        reason = getattr(error, "reason", "scheduler-connection-lost")
+        raise NoCluster(f"lost the Dask scheduler at {address} mid-study"
+                        if reason == "scheduler-connection-lost" else
+                        f"the Dask cluster at {address} cancelled the study ({reason})") from None
     finally:
+        stopped.set()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            client.cancel(list(client.futures))
+            cancel_all(client)
+
+
+def cancel_all(client):
+    """Every task of the client's cancelled. (client.cancel takes futures, and
+    client.futures holds keys: client.cancel(list(client.futures)) cancels nothing.)"""
+    from distributed import Future
+    keys = list(client.futures)
+    if keys:
+        client.cancel([Future(key, client) for key in keys])
+
+
+def watch_workers(client, stopped, no_workers):
+    """Until stopped is set, the cluster's workers counted every second: once there have
+    been none for NO_WORKERS_SECONDS, no_workers is set and the study's tasks cancelled
+    (the scheduler would keep them waiting for a worker for ever)."""
+    since = None
+    while not stopped.wait(1):
+        try:
+            workers = len(client.nthreads())
+        except Exception:  # the scheduler is gone: the client cancels the tasks itself
+            return
+        since = None if workers else since or time.monotonic()
+        if (since is not None and time.monotonic() - since >= NO_WORKERS_SECONDS
+                and not stopped.is_set()):
+            no_workers.set()
+            cancel_all(client)
+            return
 
 
 def progress_line(groups, jobs, worker="process", stream=None):
