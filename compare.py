@@ -94,8 +94,15 @@ def parse_args(argv):
                         help="test images of each seed's split (default 10, the article's)")
     parser.add_argument("--alignment", action="store_true",
                         help="measure each broken gradient against the true one")
-    parser.add_argument("--lr", type=number(float, 0),
-                        help="learning rate (default the nets': 0.001; 0.01 on four samples)")
+    parser.add_argument("--lr", type=number(float, 0), nargs="+", metavar="LR",
+                        help="learning rate (default the nets': 0.001; 0.01 on four samples); "
+                             "several sweep them: every net at every rate, on the same seeds")
+    parser.add_argument("--tune", action="store_true",
+                        help="judge each run on a validation fifth of its training images, "
+                             "never the test images, and choose each net's best --lr")
+    parser.add_argument("--tuned", metavar="JSON",
+                        help="each net at the rate a saved --tune report chose for it (on "
+                             "other seeds than the tuning's), judged on the test images")
     parser.add_argument("--momentum", type=number(float, 0, 1, low_ok=True),
                         help="default the nets': 0.9")
     parser.add_argument("--jobs", type=number(int, 0),
@@ -142,6 +149,7 @@ def parse_args(argv):
     if args.four_samples and (args.extended or args.test_size is not None
                               or tuple(args.digits) != ARTICLE_PAIR):
         raise UsageError("--four-samples takes no --test-size, --digits or --extended")
+    check_rates(args)
     if args.out is not None:
         check_path(args.out, "--out")
     if args.scheduler is not None:
@@ -165,6 +173,22 @@ def parse_args(argv):
         if args.out and os.path.realpath(args.out) == os.path.realpath(args.plot):
             raise UsageError("--out and --plot name the same file")
     return args
+
+
+def check_rates(args):
+    """--lr, --tune and --tuned: a list of distinct rates, sorted; a tuning that has rates
+    to choose from; an evaluation that takes its rates from a tuning report (read here)."""
+    if args.lr and len(set(args.lr)) < len(args.lr):
+        twice = sorted({lr for lr in args.lr if args.lr.count(lr) > 1})
+        raise UsageError(f"--lr gives {' and '.join(f'{lr:g}' for lr in twice)} more than once")
+    args.lr = sorted(args.lr) if args.lr else None
+    if args.tune and (not args.lr or len(args.lr) < 2):
+        raise UsageError("--tune chooses among rates: give two or more, --lr A B ...")
+    if args.tuned is not None:
+        if args.lr or args.tune or args.four_samples:
+            raise UsageError("--tuned takes each net's rate from its report: no --lr, --tune "
+                             "or --four-samples")
+        args.tuned = saved_reports.tuning_of(args.tuned)
 
 
 def main(argv=None):

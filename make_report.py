@@ -26,7 +26,7 @@ import subprocess
 import threading
 import time
 
-from study import cpus, report, saved_reports, tables, verdicts
+from study import cpus, figures, report, saved_reports, tables, verdicts
 from study.cli import count
 from study.files import write_file
 from study.records import Seeds
@@ -217,7 +217,7 @@ def build(render):
     write_file(os.path.join(OUT, "REPORT.json"), lambda file: file.write(
         (json.dumps(compact, indent=1) + "\n").encode()))
     study, _, results, settings = extended_pool
-    write_file(os.path.join(OUT, "REPORT-extended.png"), lambda file: report.plot(
+    write_file(os.path.join(OUT, "REPORT-extended.png"), lambda file: figures.plot(
         results, tables.group_of(settings), False, file, "png"))
     print("make_report.py: wrote REPORT.md, REPORT.json and REPORT-extended.png"
           + ("" if render else f" ({made['minutes']:.0f} minutes)"), file=sys.stderr)

@@ -4,7 +4,7 @@ The flow of a study:
 
     compare.py -> running -> training -> lockstep -> original_net.py, broken_net.py
                           -> tables -> verdicts (the statistics)
-                          -> report (tables as text, markdown, csv, json; the figures)
+                          -> report (tables as text, markdown, csv, json), figures
     make_report.py runs compare.py's studies as processes, then pools their saved
     reports (saved_reports) into REPORT.md, REPORT.json and the figures.
 
@@ -19,7 +19,8 @@ What each module holds:
     lockstep       many runs trained at once, bit for bit as the nets train alone
     training       the runs planned and batched, on processes or a Dask cluster
     verdicts       the article's claims judged, and the nets compared
-    report         the tables and figures of a study
+    report         the tables of a study, as text, markdown, csv or json
+    figures        its figures
     tables         a study's tables from its runs
     saved_reports  saved reports read and checked, side by side and pooled
     running        a study run from compare.py's command line
@@ -36,6 +37,6 @@ Imports go one way, down these floors (tests/test_layout.py checks it):
     4  running
     3  training, tables, saved_reports
     2  lockstep, report
-    1  alignment, records, verdicts, files, digits_4samples.py
+    1  alignment, records, verdicts, files, figures, digits_4samples.py
     0  registry, cli, cpus, original_net.py, broken_net.py
 """

@@ -213,7 +213,8 @@ class Batch:
         np.matmul(d_z1.reshape(runs, 2, -1), c["patches1"].transpose(0, 2, 1), out=d_k1)
 
     def update(self, lr, momentum):
-        """v = momentum * v + lr * grad; W = W - v, for every weight of every run."""
+        """v = momentum * v + lr * grad; W = W - v, for every weight of every run; lr a
+        column of each run's rate (each product is the nets' lr * grad, bit for bit)."""
         if self.frozen is not None:  # the frozen-conv control: no conv gradient
             self.grad[self.frozen, :CONV] = 0.0
         self.grad *= lr
@@ -242,7 +243,7 @@ class BatchMeter:
         self.broken = np.empty((hi - lo, steps, CONV))
         self.true = np.empty_like(self.broken)
         self.starts = alignment.group_starts(params)[:2]
-        self.means = [[] for _ in range(hi - lo)]  # per run: an (2, groups) array an epoch
+        self.means = [[] for _ in range(hi - lo)]  # per run: a (measures, groups) array an epoch
 
     def step(self, cache, d_p2, i):
         runs, batch, true = self.runs, self.batch, self.true
@@ -257,9 +258,8 @@ class BatchMeter:
 
     def end_epoch(self):
         for means, broken, true in zip(self.means, self.broken, self.true):
-            cosine, signs = alignment.alignment(broken, true, self.starts)
-            epoch = np.ones((2, len(GROUPS)))
-            epoch[:, :2] = cosine.mean(axis=0), signs.mean(axis=0)
+            epoch = np.ones((len(alignment.MEASURES), len(GROUPS)))  # W3..W5: exactly 1
+            epoch[:, :2] = alignment.epoch_summary(broken, true, self.starts)
             means.append(epoch)
 
 
@@ -282,17 +282,19 @@ def train(params, images, labels, breaks, epochs, lr, momentum, align=(), on_epo
     params: R parameter dicts of one shape, trained in place (they become views, as in
     the nets). images (R, N, 8, 8), labels (R, N): each run's training images in its
     order. breaks: per run, its broken lines: () is the original net, ("green",),
-    ("red",) or ("green", "red") the broken one. frozen: per run, True for the
-    frozen-conv control (original_net.train with the conv gradients zeroed before each
-    update). align: consecutive indices of runs whose broken gradient is measured
-    against the true one (AlignmentMeter's measure). on_epoch(epoch), if given, is
-    called after each epoch.
+    ("red",) or ("green", "red") the broken one. lr: the learning rate, one for all
+    runs or one a run. frozen: per run, True for the frozen-conv control
+    (original_net.train with the conv gradients zeroed before each update). align:
+    consecutive indices of runs whose broken gradient is measured against the true one
+    (AlignmentMeter's measure). on_epoch(epoch), if given, is called after each epoch.
 
-    Returns the epoch costs (a list per run) and, per run in align, its (epochs, 2,
-    groups) array of per-epoch mean cosine and sign agreement. Raises RunDiverged when
+    Returns the epoch costs (a list per run) and, per run in align, its (epochs, 3,
+    groups) array of per-epoch alignment (alignment.MEASURES). Raises RunDiverged when
     a run's numbers stop being finite, as its net raises TrainingDiverged.
     """
     runs, steps = len(params), images.shape[1]
+    lrs = np.broadcast_to(np.asarray(lr, dtype=float), (runs,))
+    rates = lrs.reshape(runs, 1).copy()  # a column: row r of the gradient times run r's rate
     batch = Batch(params, breaks, frozen)
     # The layer-1 patches of each distinct image, once (the runs share their data set);
     # a step's patches are then rows copied from this table.
@@ -318,15 +320,17 @@ def train(params, images, labels, breaks, epochs, lr, momentum, align=(), on_epo
                         meter.step(cache, d_p2, i)
                 except FloatingPointError as fault:
                     raise replay(params, images, labels, breaks, align, epoch, i, fault,
-                                 lr) from None
+                                 lrs) from None
                 try:
-                    batch.update(lr, momentum)
+                    batch.update(rates, momentum)
                     costs += 0.5 * error * error  # as the nets: products, not **
                 except FloatingPointError as fault:
-                    raise RunDiverged(first_broken(batch), epoch, cause(fault), lr) from None
+                    run = first_broken(batch)
+                    raise RunDiverged(run, epoch, cause(fault),
+                                      lrs[0 if run is None else run]) from None
         for r, cost in enumerate(costs.tolist()):
             if not math.isfinite(cost) or not batch.finite(r):
-                raise RunDiverged(r, epoch, f"cost {cost}", lr)
+                raise RunDiverged(r, epoch, f"cost {cost}", lrs[r])
         # As in the nets: flush velocities that decay into slow subnormal numbers.
         batch.velocity[np.abs(batch.velocity) < 1e-200] = 0.0
         histories[epoch - 1] = costs
@@ -349,10 +353,11 @@ def first_broken(batch):
     return next((r for r in range(batch.runs) if not batch.finite(r)), None)
 
 
-def replay(params, images, labels, breaks, align, epoch, i, error, lr):
+def replay(params, images, labels, breaks, align, epoch, i, error, lrs):
     """The RunDiverged for a step that failed in forward or backward: each run's step
     is replayed with its net's own functions (the weights are still those of the
-    step's start), and the first run that fails is named, with its net's message."""
+    step's start), and the first run that fails is named, with its net's message (lrs:
+    each run's rate)."""
     with np.errstate(over="raise", invalid="raise", divide="raise"):
         for r, (p, b) in enumerate(zip(params, breaks)):
             x, y = images[r, i], float(labels[r, i])
@@ -365,8 +370,8 @@ def replay(params, images, labels, breaks, align, epoch, i, error, lr):
                 else:
                     original_net.backward(p, original_net.forward(p, x)[1], y)
             except FloatingPointError as own:
-                return RunDiverged(r, epoch, cause(own), lr)
-    return RunDiverged(None, epoch, cause(error), lr)
+                return RunDiverged(r, epoch, cause(own), lrs[r])
+    return RunDiverged(None, epoch, cause(error), lrs[0])
 
 
 # ---------------------------------------------------------------- python3 -m study.lockstep

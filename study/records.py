@@ -55,43 +55,53 @@ class Run(TypedDict, total=False):
     breaks: tuple         # the net's broken lines
     frozen: bool          # the net's conv weights never learn
     seed: int             # fixes the split, the order and the initial weights
+    lr: float             # its learning rate
     train_size: int       # training images
     history: list         # the epoch costs
     stuck: bool           # did not learn (original_net.is_stuck)
     train_accuracy: float
-    test_right: int
-    test_size: int
-    test_accuracy: float  # test_right / test_size
-    alignment: object     # its (epochs, 2, groups) alignment array, or None
+    test_right: int       # judged on the held-out test images; a tuning study's runs
+    test_size: int        # are judged on a validation fifth of their training images
+    test_accuracy: float  # instead: validation_right, validation_size and
+    #                       validation_accuracy in place of these three
+    alignment: object     # its (epochs, measures, groups) alignment array, or None
 
 
-# A run's fields in a saved report (its JSON form), in their order there.
-SAVED = ("experiment", "digits", "net", "seed", "stuck", "history", "train_accuracy",
-         "test_accuracy", "test_right", "test_size")
+def saved_fields(on="test"):
+    """A run's fields in a saved report (its JSON form), in their order there; on: the
+    images it was judged on, "test" or "validation"."""
+    return ("experiment", "digits", "net", "lr", "seed", "stuck", "history", "train_accuracy",
+            f"{on}_accuracy", f"{on}_right", f"{on}_size")
 
 
-def planned(experiment, digits, net, seed, train_size):
+def planned(experiment, digits, net, seed, train_size, lr):
     """A run as a study plans it: what it trains, with its net's lines and head."""
     return Run(experiment=experiment, hidden=EXPERIMENTS[experiment], digits=digits, net=net,
-               breaks=NETS[net].breaks, frozen=NETS[net].frozen, seed=seed,
+               breaks=NETS[net].breaks, frozen=NETS[net].frozen, seed=seed, lr=lr,
                train_size=train_size)
 
 
-def trained(run, history, stuck, train_accuracy, test_right, test_size, alignment=None):
-    """The planned run with what its training measured."""
+def trained(run, history, stuck, train_accuracy, right, size, alignment=None, on="test"):
+    """The planned run with what its training measured: right of size images of its
+    held-out set on ("test", or "validation" when tuning)."""
     return Run(run, history=history, stuck=stuck, train_accuracy=train_accuracy,
-               test_right=test_right, test_size=test_size,
-               test_accuracy=test_right / test_size, alignment=alignment)
+               **{f"{on}_right": right, f"{on}_size": size, f"{on}_accuracy": right / size},
+               alignment=alignment)
 
 
 def key(run):
-    """A run's place in its study: experiment, digit pair, net and seed."""
-    return run["experiment"], tuple(run["digits"]), run["net"], run["seed"]
+    """A run's place in its study: experiment, digit pair, net, learning rate and seed."""
+    return run["experiment"], tuple(run["digits"]), run["net"], run["lr"], run["seed"]
 
 
-def run_json(run):
-    """A run's JSON form: the fields of SAVED."""
-    return {name: run[name] for name in SAVED}
+def judged_on(settings):
+    """The images a study's runs are judged on: "validation" when it tunes, else "test"."""
+    return "validation" if settings.get("tune") else "test"
+
+
+def run_json(run, on="test"):
+    """A run's JSON form: the fields of saved_fields(on)."""
+    return {name: run[name] for name in saved_fields(on)}
 
 
 def run_from_json(checker, i, item, settings):
@@ -99,22 +109,31 @@ def run_from_json(checker, i, item, settings):
     field checked (Refused names the first that is not right), the rest derived."""
     def get(name, test, what):
         return checker.get(f"runs[{i}].{name}", test, what, within=(item, name))
-    seeds = Seeds.of(settings)
-    size = get("test_size", lambda v: is_int(v, 1), "a count of images")
+    seeds, on = Seeds.of(settings), judged_on(settings)
+    size = get(f"{on}_size", lambda v: is_int(v, 1), "a count of images")
     history = get("history", lambda v: isinstance(v, list) and len(v) == settings["epochs"]
                   and all(is_number(c, 0) for c in v), f"{settings['epochs']} epoch costs")
     experiment = get("experiment", lambda v: v in settings["experiments"], "an experiment")
     digits = tuple(get("digits", lambda v: is_pair(v) and tuple(v) in settings["digits"],
                        "a digit pair of the study"))
-    run = planned(experiment, digits,
-                  get("net", lambda v: v in settings["nets"], "a net of the study"),
+    net = get("net", lambda v: v in settings["nets"], "a net of the study")
+    rates = rates_of(settings, net)
+    run = planned(experiment, digits, net,
                   get("seed", lambda v: is_int(v) and v in seeds, "one of the study's seeds"),
-                  settings["train_sizes"].get(f"{digits[0]}/{digits[1]}"))
+                  settings["train_sizes"].get(f"{digits[0]}/{digits[1]}"),
+                  get("lr", lambda v: v in rates, f"{' or '.join(map(str, rates))}, its rates"))
     run = trained(run, history, get("stuck", lambda v: isinstance(v, bool), "true or false"),
                   get("train_accuracy", lambda v: is_number(v, 0, 1), "a share"),
-                  get("test_right", lambda v: is_int(v, 0, size), f"0 to {size}"), size)
-    get("test_accuracy", lambda v: v == run["test_accuracy"], "test_right / test_size")
+                  get(f"{on}_right", lambda v: is_int(v, 0, size), f"0 to {size}"), size,
+                  on=on)
+    get(f"{on}_accuracy", lambda v: v == run[f"{on}_accuracy"], f"{on}_right / {on}_size")
     return run
+
+
+def rates_of(settings, net):
+    """The learning rates a study trains net at: each of its rates (lrs), or the one its
+    tuning chose for it (tuned)."""
+    return [settings["tuned"][net]] if settings.get("tuned") else settings["lrs"]
 
 
 # ---------------------------------------------------------------- reading a saved report

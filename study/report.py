@@ -6,8 +6,6 @@ import json
 import math
 import textwrap
 
-import numpy as np
-
 from original_net import STUCK_LEVEL
 from study import verdicts
 from study.cli import count
@@ -102,6 +100,16 @@ def seeds_text(settings):
     return "seeds " + ", ".join(block.span() for block in blocks)
 
 
+def rates_text(settings):
+    """'lr 0.001'; 'lr 0.0001 to 0.003 (8 rates)'; or each net's tuned rate."""
+    if settings.get("tuned"):
+        return "lr tuned: " + ", ".join(f"{NETS[net].short} {lr:g}"
+                                        for net, lr in settings["tuned"].items())
+    lrs = settings.get("lrs") or [settings["lr"]]
+    return f"lr {lrs[0]:g}" if len(lrs) == 1 else (
+        f"lr {lrs[0]:g} to {lrs[-1]:g} ({len(lrs)} rates)")
+
+
 def environment_text(env):
     """Python, numpy, BLAS; the CPU; and the setting that simulated another CPU, if any."""
     return (f"Python {env['python']}, numpy {env['numpy']}, BLAS {env['blas']}; {env['cpu']}, "
@@ -114,7 +122,7 @@ def describe(study):
     time."""
     env, s = study["environment"], study["settings"]
     lines = [f"Written by `{study['command']}` on {study['date']}.",
-             f"Data: {s['data']}. {count(s['epochs'], 'epoch')}, lr {s['lr']}, momentum "
+             f"Data: {s['data']}. {count(s['epochs'], 'epoch')}, {rates_text(s)}, momentum "
              f"{s['momentum']}, {seeds_text(s)}."]
     if "blocks" in study:
         blocks = study["blocks"]
@@ -135,10 +143,10 @@ def describe(study):
 
 # ---------------------------------------------------------------- the tables
 
-def summarise(results, epochs, group_of):
+def summarise(results, epochs, group_of, on="test"):
     """A row per group (experiment and digit pair) and net: its runs, how many learned,
     and the median and quartiles, over the runs that learned, of the cost at each
-    checkpoint and of the train and test accuracy."""
+    checkpoint and of the train and held-out accuracy (on: test or validation)."""
     rows = {}
     for r in results:
         rows.setdefault((group_of(r), r["net"]), []).append(r)
@@ -146,11 +154,11 @@ def summarise(results, epochs, group_of):
     for (group, net), runs in rows.items():
         learned = [r for r in runs if not r["stuck"]]
         row = dict(group=group, experiment=runs[0]["experiment"], digits=runs[0]["digits"],
-                   net=net, hidden=runs[0]["hidden"], seeds=len(runs),
+                   net=net, lr=runs[0]["lr"], hidden=runs[0]["hidden"], seeds=len(runs),
                    stuck=len(runs) - len(learned))
         for e in checkpoints(epochs):
             row[f"cost_epoch_{e}"] = verdicts.median_iqr([r["history"][e - 1] for r in learned])
-        for key in ("train_accuracy", "test_accuracy"):
+        for key in ("train_accuracy", f"{on}_accuracy"):
             row[key] = verdicts.median_iqr([r[key] for r in learned])
         out.append(row)
     return out
@@ -168,10 +176,11 @@ def cost_table(rows, epochs, markdown):
 
 
 def accuracy_table(rows):
-    header = ["group", "net", "learned", "train accuracy", "test accuracy"]
+    on = "validation" if rows and "validation_accuracy" in rows[0] else "test"
+    header = ["group", "net", "learned", "train accuracy", f"{on} accuracy"]
     body = [[r["group"], r["net"], f"{r['seeds'] - r['stuck']}/{r['seeds']}",
              spread_text(r["train_accuracy"], fixed=True),
-             spread_text(r["test_accuracy"], fixed=True)]
+             spread_text(r[f"{on}_accuracy"], fixed=True)]
             for r in rows]
     return header, body
 
@@ -352,6 +361,90 @@ def alignment_section(rows, markdown):
     return [heading(title, note, markdown), render(header, body, markdown)]
 
 
+def percent_text(share, interval=None):
+    """A share as a percentage, '95.7', with its interval: '95.7 (94.9 to 96.4)'."""
+    if interval is None:
+        return f"{100 * share:.1f}"
+    low, high = interval
+    return f"{100 * share:.1f} ({100 * low:.1f} to {100 * high:.1f})"
+
+
+def sweep_section(rows, markdown):
+    """Held-out accuracy by learning rate: a row per rate (and experiment), a column per
+    net; each cell the mean over every seed of every digit pair, its interval, and the
+    runs that did not learn."""
+    if not rows:
+        return []
+    on = "validation" if "mean_validation_accuracy" in rows[0] else "test"
+    nets = list(dict.fromkeys(r["net"] for r in rows))
+    experiments = list(dict.fromkeys(r["experiment"] for r in rows))
+    cells = {(r["experiment"], r["lr"], r["net"]): r for r in rows}
+    title = f"Held-out {on} accuracy by learning rate"
+    note = (f"per net and rate, the mean {on} accuracy in percent over every seed of every "
+            f"digit pair ({count(rows[0]['seeds'], 'seed')} a pair), its {CI} interval, and "
+            f"how many of its runs did not learn; the same seeds, split and initial weights "
+            f"at every rate")
+    header = (["experiment"] if len(experiments) > 1 else []) + ["lr"] + [
+        NETS[net].short for net in nets]
+    body = []
+    for experiment in experiments:
+        for lr in sorted({r["lr"] for r in rows}):
+            row = ([experiment] if len(experiments) > 1 else []) + [f"{lr:g}"]
+            for net in nets:
+                r = cells.get((experiment, lr, net))
+                row.append("-" if r is None else
+                           f"{percent_text(r[f'mean_{on}_accuracy'], r['interval'])}, "
+                           f"{r['stuck']}/{r['runs']}")
+            body.append(row)
+    return [heading(title, note, markdown), render(header, body, markdown)]
+
+
+def claims_by_rate_section(rows, markdown):
+    """The article's claims at each learning rate of a sweep: a row per claim, a column
+    per rate, each cell the word and the seeds in which the claim held."""
+    rates = sorted({r["lr"] for r in rows})
+    cells = {(r["label"], r["lr"]): r for r in rows}
+    labels = list(dict.fromkeys(r["label"] for r in rows))
+    seeds = max(r["seeds"] for r in rows)
+    title = f"The article's claims at {count(len(rates), 'learning rate')}"
+    note = (f"over the same {count(seeds, 'seed')} at each rate, each word as in a study of that "
+            f"rate alone (an exact test, Holm-corrected over the {len(labels)} claims of the "
+            f"rate); held/seeds beside it; {MARK_NOTE}")
+    header = ["claim"] + [f"lr {lr:g}" for lr in rates] + ["at every rate"]
+    body = []
+    for label in labels:
+        words = [cells[label, lr] for lr in rates if (label, lr) in cells]
+        same = len({w["verdict"] for w in words}) == 1
+        body.append([label] + [f"{verdicts.shown_word(w)} {w['held']}/{w['seeds']}"
+                               for w in words]
+                    + [words[0]["verdict"] if same else "differs"])
+    return [heading(title, note, markdown), render(header, body, markdown)]
+
+
+def tuning_section(tuning, markdown):
+    """Each net's learning rate as its tuning chose it: per rate and net, the mean
+    validation accuracy (the chosen one marked *) and how often the rate wins when the
+    seeds are resampled."""
+    if not tuning:
+        return []
+    nets = list(tuning)
+    rates = list(next(iter(tuning.values()))["validation"])
+    first, stop = next(iter(tuning.values()))["seeds"]
+    title = "Each net's learning rate, chosen on validation images"
+    note = (f"per rate and net, the mean validation accuracy in percent over every seed of "
+            f"every digit pair (seeds {first} to {stop - 1}; the test images never looked "
+            f"at), * at the best (ties to the smaller rate), and in brackets how often that "
+            f"rate is best when the seeds are resampled within each pair")
+    chosen = {net: f"{tuning[net]['lr']:g}" for net in nets}
+    header = ["lr"] + [NETS[net].short for net in nets]
+    body = [[lr] + [f"{percent_text(tuning[net]['validation'][lr])}"
+                    f"{'*' if chosen[net] == lr else ' '} "
+                    f"({100 * tuning[net]['wins'][lr]:.0f}%)" for net in nets] for lr in rates]
+    said = "; ".join(f"{NETS[net].short} {lr}" for net, lr in chosen.items())
+    return [heading(title, note, markdown), render(header, body, markdown),
+            paragraph(f"Chosen: {said}.", markdown)]
+
+
 def tally_text(claim_rows, marks=True):
     """'2 hold (1 borderline), 2 fail and 4 stay unclear'; without marks, no borderline
     count (where blocks measure the replication instead)."""
@@ -364,7 +457,7 @@ def tally_text(claim_rows, marks=True):
             f"{part('unclear', 'stays unclear', 'stay unclear')}")
 
 
-def reading(results, claim_rows, comparison_rows):
+def reading(results, claim_rows, comparison_rows, swept=False):
     """A few sentences that say what the tables say."""
     text = []
     if claim_rows:
@@ -381,8 +474,10 @@ def reading(results, claim_rows, comparison_rows):
             if shaky:
                 text.append(f"Borderline (near enough to the {LEVEL} line that another study may "
                             "well give another word): " + "; ".join(shaky) + ".")
-    text += [answer_text(row) for row in comparison_rows
-             if row["pooled"] and row["nets"] == [BROKEN, ORIGINAL]]
+    answers = [row for row in comparison_rows
+               if row["pooled"] and row["nets"] == [BROKEN, ORIGINAL]]
+    text += [sweep_answer_text(answers)] if swept and answers else [
+        answer_text(row) for row in answers]
     text.append(f"{sum(r['stuck'] for r in results)} of {len(results)} runs did not learn "
                 f"(stuck: training accuracy no better than the majority digit's, one-sided "
                 f"binomial test at {STUCK}): {stuck_text(results)}.")
@@ -405,6 +500,21 @@ def answer_text(row):
             + f" (within {margin} points); it did not learn in {count(row['failed'][0], 'run')}, "
             f"the original in {row['failed'][1]} (McNemar p {p_text(row['mcnemar_p'])})"
             + learned + ".")
+
+
+def sweep_answer_text(rows):
+    """The broken net against the original at each rate of a sweep, in a sentence: the
+    rates grouped by the word each comes to."""
+    said = {}
+    for row in sorted(rows, key=lambda r: r["lr"]):
+        word = ("as good" if row["equivalent"] else
+                {"worse": "worse", "better": "better",
+                 "no difference shown": "not shown to differ or as good"}[row["verdict"]])
+        said.setdefault(word, []).append(f"{row['lr']:g}")
+    group = rows[0]["group"].rsplit(", lr ", 1)[0]
+    return (f"{group}, the broken net against the original (pointwise, each rate as a study of "
+            f"its own): " + "; ".join(f"{word} at lr {', '.join(rates)}"
+                                      for word, rates in said.items()) + ".")
 
 
 def stuck_text(results):
@@ -437,116 +547,44 @@ def text_report(study, tables, fmt):
 
 def sections(study, tables, fmt):
     """The text or markdown report's sections by id, in order (empty where the study has
-    none): title, describe, cost, accuracy, claims, pooled, pairs, reading, alignment."""
+    none): title, describe, tuning, sweep, cost, accuracy, claims, pooled, pairs,
+    reading, alignment. A sweep's text keeps to the sweep, the claims by rate and the
+    pooled rows (its tables per digit pair and rate: --format markdown or json)."""
     summary, claim_rows, comparison_rows, aligned = (
         tables["results"], tables["claims"], tables["comparisons"], tables["alignment"])
-    epochs = study["settings"]["epochs"]
+    settings = study["settings"]
+    epochs = settings["epochs"]
     markdown = fmt == "markdown"
+    swept = len(settings.get("lrs", [None])) > 1 and not settings.get("tuned")
+    full = markdown or not swept  # the tables a sweep's text leaves to markdown and json
     join = "\n\n".join
     return dict(
         title=("# " if markdown else "") + study["title"],
         describe="\n".join(paragraph(line, markdown) for line in describe(study)),
+        tuning=join(tuning_section(tables.get("tuning"), markdown)),
+        sweep=join(sweep_section(tables.get("sweep"), markdown)),
         cost=join([heading("Cost", "median (interquartile range) over the runs that learned"
                            + ("" if markdown else " (all checkpoints: --format markdown or json)"),
                            markdown),
-                   render(*cost_table(summary, epochs, markdown), markdown)]),
+                   render(*cost_table(summary, epochs, markdown), markdown)]) if full else "",
         accuracy=join([heading("Accuracy", "median (interquartile range) over the runs that "
-                               "learned", markdown), render(*accuracy_table(summary), markdown)]),
-        claims=join(claims_section(claim_rows, markdown)) if claim_rows else "",
+                               "learned", markdown), render(*accuracy_table(summary), markdown)])
+        if full else "",
+        claims=join(claims_by_rate_section(claim_rows, markdown) if swept
+                    else claims_section(claim_rows, markdown)) if claim_rows else "",
         pooled=join(pooled_section([r for r in comparison_rows if r["pooled"]], markdown)),
-        pairs=join(pairs_section([r for r in comparison_rows if not r["pooled"]], markdown)),
-        reading="\n".join(paragraph(t, markdown)
-                          for t in reading(tables["runs"], claim_rows, comparison_rows)),
-        alignment=join(alignment_section(aligned, markdown)))
+        pairs=join(pairs_section([r for r in comparison_rows if not r["pooled"]], markdown))
+        if full else "",
+        reading="\n".join(paragraph(t, markdown) for t in reading(
+            tables["runs"], claim_rows if not swept else [], comparison_rows, swept)),
+        alignment=join(alignment_section(aligned if full else [
+            r for r in aligned if r["epoch"] == epochs], markdown)))
 
 
 def json_report(study, tables):
-    runs = [run_json(r) for r in tables["runs"]]
+    on = "validation" if study["settings"].get("tune") else "test"
+    runs = [run_json(r, on) for r in tables["runs"]]
     return json.dumps(dict(study=study, results=tables["results"], claims=tables["claims"],
                            comparisons=tables["comparisons"], alignment=tables["alignment"],
-                           runs=runs), indent=1) + "\n"
-
-
-# ---------------------------------------------------------------- the figure
-
-def plot(results, group_of, alignment, path, fmt):
-    """Per group, each net's median cost curve and interquartile band over the runs
-    that learned, its stuck runs counted in the legend; with alignment, a row of the
-    median cosine of the broken gradient with the true one (W1 solid, W2 dashed); with
-    more than two nets or one digit pair, a row of every seed's test accuracy per net,
-    the seed's nets joined by a line."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.lines import Line2D
-    groups = list(dict.fromkeys(group_of(r) for r in results))
-    nets = list(dict.fromkeys(r["net"] for r in results))
-    seeds_row = len(nets) > 2 or len({tuple(r["digits"]) for r in results}) > 1
-    rows = 1 + bool(alignment) + seeds_row
-    fig, axes = plt.subplots(rows, len(groups), figsize=(3.7 * len(groups), 3.6 * rows),
-                             squeeze=False)
-    epochs = np.arange(1, len(results[0]["history"]) + 1)
-    of = {}
-    for r in results:
-        of.setdefault((group_of(r), r["net"]), []).append(r)
-    for col, group in enumerate(groups):
-        ax = axes[0, col]
-        for net in nets:
-            runs = of.get((group, net), [])
-            learned = np.array([r["history"] for r in runs if not r["stuck"]])
-            label = f"{net}: {len(runs) - len(learned)}/{len(runs)} stuck"
-            if len(learned):
-                low, median, high = np.percentile(learned, [25, 50, 75], axis=0)
-                ax.plot(epochs, median, color=NETS[net].colour, lw=1.4, label=label)
-                ax.fill_between(epochs, low, high, color=NETS[net].colour, alpha=0.15, lw=0)
-            else:
-                ax.plot([], [], color=NETS[net].colour, label=label)
-        ax.set(title=group, xlabel="epoch", yscale="log",
-               ylabel="epoch cost: median, IQR" if col == 0 else None)
-        ax.legend(fontsize=8)
-        row = 1
-        if alignment:
-            ax = axes[row, col]
-            for net in nets:
-                runs = [r for r in of.get((group, net), [])
-                        if r["alignment"] is not None and not r["stuck"]]
-                if runs:
-                    cosines = np.median([r["alignment"][:, 0, :2] for r in runs], axis=0)
-                    ax.plot(epochs, cosines[:, 0], color=NETS[net].colour, lw=1.2)
-                    if "green" in NETS[net].breaks:  # else W2's gradient is the true one
-                        ax.plot(epochs, cosines[:, 1], color=NETS[net].colour, lw=1.2, ls="--")
-            ax.axhline(0, color="grey", lw=0.6)
-            ax.set(title=f"{group}: broken against true gradient", xlabel="epoch",
-                   ylim=(-0.25, 1.05), ylabel="cosine (median)" if col == 0 else None)
-            ax.legend([Line2D([], [], color="k"), Line2D([], [], color="k", ls="--")],
-                      ["W1 (W1a, W1b)", "W2 (W2a..W2d)"], fontsize=8, loc="lower right")
-            row += 1
-        if seeds_row:
-            ax = axes[row, col]
-            by_seed = {}
-            for i, net in enumerate(nets):
-                for r in of.get((group, net), []):
-                    by_seed.setdefault(r["seed"], {})[i] = r["test_accuracy"]
-            jitter = np.random.default_rng(0).uniform(-0.12, 0.12, max(by_seed) + 1)
-            for seed, points in by_seed.items():
-                xs = sorted(points)
-                ax.plot([x + jitter[seed] for x in xs], [points[x] for x in xs],
-                        color="grey", lw=0.4, alpha=0.5)
-            for i, net in enumerate(nets):
-                for stuck in (False, True):  # a run that did not learn: a hollow point
-                    runs = [r for r in of.get((group, net), []) if r["stuck"] == stuck]
-                    ax.scatter([i + jitter[r["seed"]] for r in runs],
-                               [r["test_accuracy"] for r in runs], s=12, zorder=3,
-                               color="none" if stuck else NETS[net].colour,
-                               edgecolors=NETS[net].colour, linewidths=0.8)
-            ax.set_xticks(range(len(nets)), [n.replace(" green,red", "") for n in nets],
-                          fontsize=8)
-            ax.set(title=f"{group}: test accuracy per seed",
-                   ylabel="held-out test accuracy" if col == 0 else None)
-            if col == 0:
-                ax.legend([Line2D([], [], ls="", marker="o", color="k"),
-                           Line2D([], [], ls="", marker="o", mfc="none", color="k")],
-                          ["learned", "did not learn"], fontsize=8, loc="lower left")
-    fig.tight_layout()
-    fig.savefig(path, format=fmt, dpi=100)
-    plt.close(fig)
+                           sweep=tables["sweep"], tuning=tables["tuning"], runs=runs),
+                      indent=1) + "\n"

@@ -10,7 +10,7 @@ import time
 import numpy as np
 
 import original_net
-from study import cli, cpus, report, tables, training, verdicts
+from study import cli, cpus, figures, report, tables, training, verdicts
 from study.cli import UsageError
 from study.files import WriteFailed, put, write_file
 from study.registry import (ARTICLE_PAIR, ARTICLE_TEST_SIZE, EXPERIMENTS, EXTENDED, HELD_OUT,
@@ -42,6 +42,9 @@ def data_settings(args):
               "samples, with their settings", file=sys.stderr)
     pairs = PAIRS if args.extended else (tuple(args.digits),)
     if four:
+        if args.tune:
+            raise UsageError("--tune needs scikit-learn: the four embedded samples have no "
+                             "images to spare for validation")
         four = len(original_net.FOUR_Y)
         return dict(four_samples=True, digits=[ARTICLE_PAIR], test_sizes={ARTICLE_PAIR: four},
                     train_sizes={ARTICLE_PAIR: four}, data=source)
@@ -54,12 +57,21 @@ def data_settings(args):
     for pair, n in sizes.items():
         if not 1 <= test[pair] < n:
             raise UsageError(f"--test-size must be from 1 to {n - 1}, got {test[pair]}")
-    described = "; ".join(f"{a} and {b}: {sizes[a, b] - test[a, b]} train, {test[a, b]} test"
+    train = {pair: sizes[pair] - test[pair] for pair in pairs}
+    if args.tune:  # a fifth of each training split judges the runs; the test images rest
+        held = {pair: round(n / HELD_OUT) for pair, n in train.items()}
+        described = "; ".join(f"{a} and {b}: {train[a, b] - held[a, b]} train, "
+                              f"{held[a, b]} validation" for a, b in pairs)
+        return dict(four_samples=False, digits=list(pairs), test_sizes=test,
+                    validation_sizes=held, train_sizes={p: train[p] - held[p] for p in pairs},
+                    data=f"sklearn digits {described} ({one_in(HELD_OUT)} of each training "
+                         f"split held out for validation; the test images unused)")
+    described = "; ".join(f"{a} and {b}: {train[a, b]} train, {test[a, b]} test"
                           for a, b in pairs)
     return dict(four_samples=False, digits=list(pairs), test_sizes=test, data=
                 f"sklearn digits {described}"
                 + (f" ({one_in(HELD_OUT)} held out)" if args.extended else ""),
-                train_sizes={pair: sizes[pair] - test[pair] for pair in pairs})
+                train_sizes=train)
 
 
 # Bytes an epoch of one run costs a study: its cost in the batch's array, as a Python
@@ -129,12 +141,18 @@ def train_and_report(args, argv):
     data = data_settings(args)
     defaults = original_net.FOUR_SAMPLE_DEFAULTS if data["four_samples"] else original_net.DEFAULTS
     nets = study_nets(args.ablation, args.controls or args.extended)
-    settings = dict(data, epochs=args.epochs, seeds=args.seeds.count, first_seed=args.seeds.first,
-                    lr=args.lr or defaults["lr"],
+    rates = (sorted(set(args.tuned["lrs"].values())) if args.tuned
+             else args.lr or [defaults["lr"]])
+    settings = dict(data, epochs=args.epochs, seeds=args.seeds.count,
+                    first_seed=args.seeds.first,
+                    **({"lr": rates[0]} if len(rates) == 1 and not args.tuned else {}),
+                    lrs=rates,
                     momentum=defaults["momentum"] if args.momentum is None else args.momentum,
                     experiments=[EXTENDED] if args.extended else list(EXPERIMENTS),
                     nets=nets, ablation=args.ablation, alignment=args.alignment,
-                    extended=args.extended)
+                    extended=args.extended, tune=args.tune)
+    if args.tuned:
+        settings.update(tuned_settings(args.tuned, settings, args.seeds))
     runs = training.plan(settings)
     settings["runs"] = len(runs)
     check_memory(runs, settings)
@@ -158,15 +176,52 @@ def train_and_report(args, argv):
              "pairs" if args.extended
              else "Original net against broken back prop net"
              + (", with the frozen-conv control" if args.controls else ""))
+    title += (": each net's learning rate tuned on validation images" if args.tune else
+              ": each net at its tuned learning rate" if args.tuned else
+              f": {len(rates)} learning rates" if len(rates) > 1 else "")
     study = dict(title=title, command=shlex.join(["python3", "compare.py"] + list(argv)),
                  date=datetime.date.today().isoformat(),
                  settings=dict(settings, digits=[list(p) for p in settings["digits"]],
                                test_sizes=by_pair(data["test_sizes"]),
-                               train_sizes=by_pair(data["train_sizes"])),
+                               train_sizes=by_pair(data["train_sizes"]),
+                               **({"validation_sizes": by_pair(data["validation_sizes"])}
+                                  if args.tune else {})),
                  environment=environment, jobs=min(jobs, len(runs)), batches=n_batches,
                  wall_seconds=seconds,
                  run_steps_per_second=steps / seconds)
     return write_report(args, study, results, settings)
+
+
+# What an evaluation must share with its tuning: all but the seeds, the CPU and the rates.
+TUNED_SAME = ("epochs", "momentum", "experiments", "digits", "test_sizes", "four_samples",
+              "extended", "nets")
+
+
+def tuned_settings(tuning, settings, seeds):
+    """An evaluation's settings from its tuning report (saved_reports.tuning_of): each
+    net's rate, and the tuning's seeds, which must be other seeds than the evaluation's.
+    UsageError where they overlap, or where the tuning's settings differ."""
+    differ = [key for key in TUNED_SAME if tuning["settings"][key] != settings[key]]
+    if differ:
+        raise UsageError(f"--tuned {tuning['file']}: its {', '.join(differ)} differ from "
+                         f"this study's: evaluate with the options it was tuned with")
+    tuned_on = tuning["seeds"]
+    if seeds.first < tuned_on.stop and tuned_on.first < seeds.stop:
+        raise UsageError(f"--tuned {tuning['file']}: tuned on seeds {tuned_on}; evaluate on "
+                         f"other seeds than {seeds}")
+    return dict(tuned=tuning["lrs"], tuning_seeds=[tuned_on.first, tuned_on.stop],
+                tuning_report=tuning["file"])
+
+
+def draw(found, settings, file, fmt):
+    """The study's figure into file: a sweep's accuracy against the learning rate (with
+    each net's chosen rate when it tunes); else its runs' curves."""
+    if found["sweep"]:
+        chosen = {net: row["lr"] for net, row in found["tuning"].items()}
+        figures.sweep_plot(found["sweep"], file, fmt, chosen or None)
+    else:
+        figures.plot(found["runs"], tables.group_of(settings), settings["alignment"], file,
+                     fmt)
 
 
 def write_report(args, study, results, settings):
@@ -188,8 +243,7 @@ def write_report(args, study, results, settings):
         stdout_failed = error
     if args.plot:
         try:
-            write_file(args.plot, lambda file: report.plot(
-                results, tables.group_of(settings), settings["alignment"], file, args.plot_format))
+            write_file(args.plot, lambda file: draw(found, settings, file, args.plot_format))
             print(f"compare.py: wrote {args.plot}", file=sys.stderr)
         except WriteFailed as error:
             cli.say(f"compare.py: error: {error}")

@@ -7,22 +7,34 @@ import datetime
 import os
 
 from study import records, registry, report, verdicts
-from study.cli import count
-from study.records import Checker, Refused, Seeds, is_int, is_number, is_pair, is_text
+from study.cli import UsageError, count
+from study.records import Checker, Seeds, is_int, is_number, is_pair, is_text
 
 VERDICTS = ("holds", "fails", "unclear", "holds once", "fails once", "no seeds")
 
 
+class NotAReport(UsageError):
+    """A file given that is no saved report, or reports that cannot be read together: a
+    choice of files that cannot work, one line, exit status 2 (a damaged report: Refused,
+    1)."""
+
+
 def load(path, option):
-    """A saved report's JSON, or Refused in one line (OSError: the file cannot be read)."""
+    """A saved report's JSON (NotAReport if the file cannot be read, is no JSON, or holds
+    no study)."""
     import json
     try:
         with open(path) as file:
-            return Checker(path, json.load(file), option)
+            data = json.load(file)
     except OSError as error:
-        raise Refused(f"{option} {path}: {error.strerror or error}") from None
+        raise NotAReport(f"{option} {path}: {error.strerror or error}") from None
     except (ValueError, RecursionError):
-        raise Refused(f"{option} {path}: not a JSON file") from None
+        raise NotAReport(f"{option} {path}: not JSON; give reports of compare.py "
+                         "--format json") from None
+    if not isinstance(data, dict) or "study" not in data:
+        raise NotAReport(f"{option} {path}: no study in it; give reports of compare.py "
+                         "--format json")
+    return Checker(path, data, option)
 
 
 def study_of(checker):
@@ -32,14 +44,39 @@ def study_of(checker):
         seeds=get("study.settings.seeds", lambda v: is_int(v, 1), "a count of seeds"),
         first_seed=get("study.settings.first_seed", lambda v: is_int(v, 0), "a seed"),
         epochs=get("study.settings.epochs", lambda v: is_int(v, 1), "a count of epochs"),
-        lr=get("study.settings.lr", lambda v: is_number(v) and v > 0, "a learning rate"),
+        lrs=get("study.settings.lrs", lambda v: isinstance(v, list) and v and all(
+            is_number(x) and x > 0 for x in v) and v == sorted(set(v)),
+            "a list of learning rates, each once, in order"),
         momentum=get("study.settings.momentum", lambda v: is_number(v, 0, 1), "a momentum"),
-        data=get("study.settings.data", is_text, "text"))
+        data=get("study.settings.data", is_text, "text"),
+        tune=get("study.settings.tune", lambda v: isinstance(v, bool), "true or false"))
+    if "tuned" in checker.data["study"]["settings"]:
+        settings["tuned"] = get("study.settings.tuned", lambda v: isinstance(v, dict) and all(
+            net in registry.NETS and x in settings["lrs"] for net, x in v.items()),
+            "each net's rate, one of its rates")
     environment = {key: get(f"study.environment.{key}", is_text, "text")
                    for key in ("python", "numpy", "blas", "cpu", "system", "setting")}
     environment["cpus"] = get("study.environment.cpus", lambda v: is_int(v, 1) or is_text(v),
                               "a count")
     return settings, environment
+
+
+def settings_of(checker):
+    """The checked settings that say what a saved study trained: its experiments, nets,
+    digit pairs and their sizes, and its flags."""
+    get = checker.get
+    return dict(
+        experiments=get("study.settings.experiments", lambda v: isinstance(v, list) and all(
+            e in registry.EXPERIMENTS for e in v), "a list of the article's experiments"),
+        nets=get("study.settings.nets", lambda v: isinstance(v, list) and all(
+            n in registry.NETS for n in v), "a list of nets"),
+        digits=get("study.settings.digits", lambda v: isinstance(v, list) and v and all(
+            map(is_pair, v)), "a list of digit pairs"),
+        test_sizes=get("study.settings.test_sizes", lambda v: isinstance(v, dict), "sizes"),
+        train_sizes=get("study.settings.train_sizes", lambda v: isinstance(v, dict), "sizes"),
+        four_samples=get("study.settings.four_samples", lambda v: isinstance(v, bool),
+                         "a flag"),
+        extended=get("study.settings.extended", lambda v: isinstance(v, bool), "a flag"))
 
 
 def claims_of(checker, seeds):
@@ -49,6 +86,8 @@ def claims_of(checker, seeds):
         def get(key, test, what):
             return checker.get(f"claims[{i}].{key}", test, what, within=(claim, key))
         label = get("label", is_text, "text")
+        if "lr" in claim:  # a sweep's claims, one of each at each rate
+            label += f" @ lr {get('lr', lambda v: is_number(v) and v > 0, 'a rate'):g}"
         rows[label] = dict(
             label=label, seeds=get("seeds", lambda v: v == seeds, f"{seeds}, the study's seeds"),
             held=get("held", lambda v: is_int(v, 0, seeds), f"a count from 0 to {seeds}"),
@@ -70,11 +109,11 @@ def side_by_side(paths):
         settings, env = study_of(checker)
         claims = claims_of(checker, settings["seeds"])
         if not claims:
-            raise Refused(f"--side-by-side {path}: judges none of the article's claims (the "
-                          "extended study, or other digits)")
+            raise NotAReport(f"--side-by-side {path}: judges none of the article's claims (the "
+                             "extended study, or other digits)")
         seeds = report.seeds_text(settings)
-        setup = (f"{seeds}, {count(settings['epochs'], 'epoch')}, lr {settings['lr']}, "
-                 f"momentum {settings['momentum']}, {settings['data']}")
+        setup = (f"{seeds}, {count(settings['epochs'], 'epoch')}, {report.rates_text(settings)}"
+                 f", momentum {settings['momentum']}, {settings['data']}")
         reports.append((os.path.basename(path), env, setup, claims))
     labels = list(dict.fromkeys(label for *_, claims in reports for label in claims))
     lines = [line for i, (name, env, setup, _) in enumerate(reports)
@@ -105,8 +144,8 @@ def side_by_side(paths):
 
 # Settings that must be the same in every report pooled: all but the seeds, the CPU and
 # the extras one block may add (nets of the ablation, the alignment measure).
-SAME = ("epochs", "lr", "momentum", "data", "experiments", "digits", "test_sizes",
-        "train_sizes", "four_samples", "extended")
+SAME = ("epochs", "lrs", "momentum", "data", "experiments", "digits", "test_sizes",
+        "train_sizes", "four_samples", "extended", "tune", "tuned")
 
 
 def runs_of(checker, settings):
@@ -123,35 +162,25 @@ def pool(paths, say):
     for path in paths:
         checker = load(path, "--pool")
         settings, env = study_of(checker)
-        get = checker.get
-        settings.update(
-            experiments=get("study.settings.experiments", lambda v: isinstance(v, list) and all(
-                e in registry.EXPERIMENTS for e in v), "a list of the article's experiments"),
-            nets=get("study.settings.nets", lambda v: isinstance(v, list) and all(
-                n in registry.NETS for n in v), "a list of nets"),
-            digits=get("study.settings.digits", lambda v: isinstance(v, list) and v and all(
-                map(is_pair, v)), "a list of digit pairs"),
-            test_sizes=get("study.settings.test_sizes", lambda v: isinstance(v, dict), "sizes"),
-            train_sizes=get("study.settings.train_sizes", lambda v: isinstance(v, dict), "sizes"),
-            four_samples=get("study.settings.four_samples", lambda v: isinstance(v, bool),
-                             "a flag"),
-            extended=get("study.settings.extended", lambda v: isinstance(v, bool), "a flag"),
-            title=get("study.title", is_text, "text"),
-            wall_seconds=get("study.wall_seconds", lambda v: is_number(v, 0), "seconds"))
+        settings.update(settings_of(checker),
+                        title=checker.get("study.title", is_text, "text"),
+                        wall_seconds=checker.get("study.wall_seconds",
+                                                 lambda v: is_number(v, 0), "seconds"))
         settings["digits"] = [tuple(p) for p in settings["digits"]]
         blocks.append((path, settings, env, runs_of(checker, settings)))
     first = blocks[0][1]
     for path, settings, *_ in blocks[1:]:
-        differ = [key for key in SAME if settings[key] != first[key]]
+        differ = [key for key in SAME if settings.get(key) != first.get(key)]
         if differ:
-            raise Refused(f"--pool {path}: its {', '.join(differ)} differ from "
-                          f"{blocks[0][0]}'s: only seeds and CPUs may")
+            raise NotAReport(f"--pool {path}: its {', '.join(differ)} differ from "
+                             f"{blocks[0][0]}'s; pool blocks of one study, which differ in "
+                             f"their seeds and CPU alone")
     taken = {}
     for path, settings, *_ in blocks:
         for seed in Seeds.of(settings):
             if seed in taken:
-                raise Refused(f"--pool {path}: seed {seed} is also in {taken[seed]}: a seed "
-                              "counts once")
+                raise NotAReport(f"--pool {path}: seed {seed} is also in {taken[seed]}; pool "
+                                 "blocks of other seeds (a seed counts once)")
             taken[seed] = path
     nets = [n for n in first["nets"] if all(n in s["nets"] for _, s, *_ in blocks)]
     left = [n for _, s, *_ in blocks for n in s["nets"] if n not in nets]
@@ -159,7 +188,7 @@ def pool(paths, say):
         say(f"--pool: {', '.join(dict.fromkeys(left))} not in every report: left out")
     results = [run for *_, runs in blocks for run in runs if run["net"] in nets]
     ranges = sorted([s["first_seed"], Seeds.of(s).stop] for _, s, *_ in blocks)
-    settings = dict({key: first[key] for key in SAME}, nets=nets, seeds=len(taken),
+    settings = dict({key: first[key] for key in SAME if key in first}, nets=nets, seeds=len(taken),
                     first_seed=min(taken), seed_blocks=ranges, runs=len(results), alignment=False,
                     ablation=any(registry.NETS[n].ablation for n in nets))
     study = dict(
@@ -172,3 +201,24 @@ def pool(paths, say):
                      environment=env, wall_seconds=s["wall_seconds"])
                 for path, s, env, _ in sorted(blocks, key=lambda b: b[1]["first_seed"])])
     return study, results, settings
+
+
+# ---------------------------------------------------------------- a tuning's choice
+
+def tuning_of(path):
+    """The learning rates a saved --tune report chose, for compare.py --tuned: a dict of
+    lrs ({net: rate}), seeds (the tuning's Seeds), settings (those an evaluation must
+    share, as a study holds them) and file. NotAReport if it is no tuning report;
+    Refused if it is damaged."""
+    checker = load(path, "--tuned")
+    settings, _ = study_of(checker)
+    if not settings["tune"]:
+        raise NotAReport(f"--tuned {path}: not a --tune report (its runs were judged on test "
+                         "images); give the report of compare.py --tune")
+    settings.update(settings_of(checker))
+    lrs = {net: checker.get(f"tuning.{net}.lr", lambda v: v in settings["lrs"],
+                            "one of the study's rates") for net in settings["nets"]}
+    return dict(lrs=lrs, seeds=Seeds.of(settings), file=os.path.basename(path),
+                settings=dict(settings, digits=[tuple(p) for p in settings["digits"]],
+                              test_sizes={tuple(map(int, k.split("/"))): v
+                                          for k, v in settings["test_sizes"].items()}))

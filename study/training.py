@@ -18,7 +18,7 @@ import original_net
 from study import cli, lockstep, records
 from study.cli import count
 from study.records import Seeds, key
-from study.registry import ARTICLE_PAIR
+from study.registry import ARTICLE_PAIR, HELD_OUT
 
 MAX_BATCH = 60  # runs in a lock-step batch: more saves little time a run, costs memory
 PACKAGE = os.path.dirname(os.path.abspath(__file__))  # study/, shipped to Dask workers
@@ -32,10 +32,24 @@ class StudyError(cli.Failure):
 # ---------------------------------------------------------------- the runs
 
 def plan(settings):
-    """Every training run, in the order of the tables: experiment, digit pair, net, seed."""
-    return [records.planned(experiment, digits, net, seed, settings["train_sizes"][digits])
+    """Every training run, in the order of the tables: experiment, digit pair, net,
+    learning rate, seed. The runs of every rate share lock-step batches."""
+    return [records.planned(experiment, digits, net, seed, settings["train_sizes"][digits],
+                            lr)
             for experiment in settings["experiments"] for digits in settings["digits"]
-            for net in settings["nets"] for seed in Seeds.of(settings)]
+            for net in settings["nets"] for lr in records.rates_of(settings, net)
+            for seed in Seeds.of(settings)]
+
+
+def held_out(settings, data):
+    """A run's training images and labels, and the held-out ones it is judged on: the
+    test images; or, when the study tunes, a fifth of its training images (the first
+    fifth of its seed's order), the test images never looked at."""
+    x_train, y_train, x_test, y_test, _ = data
+    if not settings.get("tune"):
+        return x_train, y_train, x_test, y_test
+    fifth = round(len(y_train) / HELD_OUT)
+    return x_train[fifth:], y_train[fifth:], x_train[:fifth], y_train[:fifth]
 
 
 def split(runs, parts):
@@ -83,7 +97,7 @@ def finish(groups, jobs):
 def name(run):
     pair = ("" if run["digits"] == ARTICLE_PAIR
             else f", digits {run['digits'][0]}/{run['digits'][1]}")
-    return f"{run['experiment']}{pair}, {run['net']}, seed {run['seed']}"
+    return f"{run['experiment']}{pair}, {run['net']}, lr {run['lr']:g}, seed {run['seed']}"
 
 
 def train_batch(batch, settings, stop=None):
@@ -98,31 +112,32 @@ def train_batch(batch, settings, stop=None):
     for run in batch:
         seed, digits = run["seed"], run["digits"]
         if (seed, digits) not in data:
-            data[seed, digits] = original_net.load_data(
-                seed, settings["test_sizes"][digits], settings["four_samples"], digits)
+            data[seed, digits] = held_out(settings, original_net.load_data(
+                seed, settings["test_sizes"][digits], settings["four_samples"], digits))
     params = [original_net.init_params(run["seed"], run["hidden"]) for run in batch]
     aligned = [i for i, run in enumerate(batch) if settings["alignment"] and run["breaks"]]
     try:
         histories, alignments = lockstep.train(
             params, np.stack([data[run["seed"], run["digits"]][0] for run in batch]),
             np.stack([data[run["seed"], run["digits"]][1] for run in batch]),
-            [run["breaks"] for run in batch], settings["epochs"], settings["lr"],
-            settings["momentum"], align=aligned, on_epoch=stop,
-            frozen=[run["frozen"] for run in batch])
+            [run["breaks"] for run in batch], settings["epochs"],
+            [run["lr"] for run in batch], settings["momentum"], align=aligned,
+            on_epoch=stop, frozen=[run["frozen"] for run in batch])
     except lockstep.RunDiverged as error:
         who = (f"one run of {batch[0]['experiment']}" if error.run is None
                else name(batch[error.run]))
         raise StudyError(f"{who}: {error.where}") from None
     results = []
     for r, run in enumerate(batch):
-        x_train, y_train, x_test, y_test, _ = data[run["seed"], run["digits"]]
+        x_train, y_train, x_held, y_held = data[run["seed"], run["digits"]]
         # All nets have the same forward pass: original_net's predicts for any.
         train_digits = (original_net.predict(params[r], x_train) >= 0.5).astype(int)
-        test_right = int(((original_net.predict(params[r], x_test) >= 0.5) == y_test).sum())
+        right = int(((original_net.predict(params[r], x_held) >= 0.5) == y_held).sum())
         results.append(records.trained(
             run, histories[r], original_net.is_stuck(train_digits, y_train),
-            float((train_digits == y_train).mean()), test_right, len(y_test),
-            alignments[aligned.index(r)] if r in aligned else None))
+            float((train_digits == y_train).mean()), right, len(y_held),
+            alignments[aligned.index(r)] if r in aligned else None,
+            on=records.judged_on(settings)))
     return results, time.perf_counter() - start
 
 

@@ -452,6 +452,43 @@ def pooled_comparison(experiment, group, a, b, strata, margin=MARGIN):
         learned_equivalent=within(learned_equivalence, margin))
 
 
+def pooled_interval(strata, confidence=CONFIDENCE):
+    """The interval of the stratified mean of strata (lists of values, one a digit pair)
+    that every pooled word rests on."""
+    return stratified_interval(strata, confidence)
+
+
+# ---------------------------------------------------------------- a learning rate chosen
+
+class RateChoice(NamedTuple):
+    """The rate a net's tuning chose, and each rate's mean validation accuracy."""
+    lr: float
+    means: dict
+
+
+def best_rate(by_rate):
+    """The rate whose values (by_rate: {lr: strata}) have the best stratified mean; ties
+    go to the smaller rate (the more careful step)."""
+    means = {lr: stratified_mean(strata) for lr, strata in sorted(by_rate.items())}
+    best = max(means.values())
+    return RateChoice(min(lr for lr, mean in means.items() if mean == best), means)
+
+
+def rate_wins(by_rate, resamples=1000, seed=0):
+    """How often each rate is best_rate's choice when the seeds are resampled within each
+    stratum, the same seeds for every rate (the runs of a seed share its split and its
+    initial weights): {lr: share}."""
+    rates = sorted(by_rate)
+    values = [[np.asarray(s, dtype=float) for s in by_rate[lr]] for lr in rates]
+    sizes = [len(s) for s in values[0]]
+    rng = np.random.default_rng(seed)
+    picks = [rng.integers(0, n, (resamples, n)) for n in sizes]
+    means = np.array([sum(s[pick].sum(axis=1) for s, pick in zip(strata, picks)) / sum(sizes)
+                      for strata in values])                     # (rates, resamples)
+    winner = np.argmax(means, axis=0)  # the first best: the smaller rate on a tie
+    return {lr: float(np.mean(winner == i)) for i, lr in enumerate(rates)}
+
+
 # ---------------------------------------------------------------- summaries
 
 def median_iqr(values):

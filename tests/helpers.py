@@ -160,8 +160,9 @@ def fake_run(experiment, net, seed, costs, test_right, test_size=10, stuck=False
     history = [50.0] * 500
     for epoch, value in costs.items():
         history[epoch - 1] = value
-    return dict(experiment=experiment, net=net, seed=seed, history=history, stuck=stuck,
-                test_right=test_right, test_size=test_size, test_accuracy=test_right / test_size)
+    return dict(experiment=experiment, net=net, seed=seed, lr=0.001, history=history,
+                stuck=stuck, test_right=test_right, test_size=test_size,
+                test_accuracy=test_right / test_size)
 
 
 BROKEN = registry.BROKEN
@@ -179,7 +180,8 @@ def judged(runs, epochs=500):
 
 
 def study_settings(seeds, nets=("original", "broken green,red"), pairs=((0, 1),), **more):
-    return dict(dict(epochs=2, lr=0.001, momentum=0.9, four_samples=False, alignment=False,
+    return dict(dict(epochs=2, lr=0.001, lrs=[0.001], momentum=0.9, four_samples=False,
+                     alignment=False,
                      seeds=seeds, first_seed=0, experiments=list(registry.EXPERIMENTS),
                      nets=list(nets),
                      digits=list(pairs), test_sizes={p: 10 for p in pairs},

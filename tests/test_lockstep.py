@@ -45,6 +45,19 @@ def test_lockstep_equals_separate_runs_bit_for_bit(hidden):
     assert len({tuple(h) for h in histories}) == len(runs)  # the runs really differ
 
 
+def test_lockstep_runs_at_their_own_rates_equal_their_nets_bit_for_bit():
+    runs, x, y = lockstep_runs((18, 20), seeds=(0, 1), images=30)
+    rates = [0.0003, 0.001, 0.003, 0.01] * 2
+    params = [original_net.init_params(seed, (18, 20)) for seed, _ in runs]
+    histories, _ = lockstep.train(params, x, y, [b for _, b in runs], 2, rates, 0.9)
+    for r, (seed, breaks) in enumerate(runs):
+        alone = original_net.init_params(seed, (18, 20))
+        history = broken_net.train(alone, x[r], y[r], 2, rates[r], 0.9, breaks=breaks)
+        assert history == histories[r], (seed, breaks, rates[r])
+        for name in original_net.NAMES:
+            assert params[r][name].tobytes() == alone[name].tobytes(), (seed, breaks, name)
+
+
 def freeze_conv(params, cache, y, grads):
     """The frozen-conv control's reference: an on_step hook that zeroes the conv
     gradients (W1a..W2d) before original_net.train's update."""

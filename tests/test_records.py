@@ -18,25 +18,26 @@ def test_seeds_are_a_first_and_a_stop():
 
 
 def settings(**more):
-    return dict(dict(first_seed=0, seeds=2, epochs=2, experiments=["Result 3"],
+    return dict(dict(first_seed=0, seeds=2, epochs=2, experiments=["Result 3"], lrs=[0.001],
                      digits=[(3, 8)], nets=["original", "frozen"],
                      train_sizes={"3/8": 286}), **more)
 
 
 def saved_run(**changes):
-    return dict(dict(experiment="Result 3", digits=[3, 8], net="frozen", seed=1, stuck=False,
+    return dict(dict(experiment="Result 3", digits=[3, 8], net="frozen", lr=0.001, seed=1,
+                     stuck=False,
                      history=[2.0, 1.0], train_accuracy=0.9, test_accuracy=70 / 72,
                      test_right=70, test_size=72), **changes)
 
 
 def test_a_saved_run_reads_back_as_the_run_training_made():
-    planned = records.planned("Result 3", (3, 8), "frozen", 1, 286)
+    planned = records.planned("Result 3", (3, 8), "frozen", 1, 286, 0.001)
     made = records.trained(planned, [2.0, 1.0], False, 0.9, 70, 72)
     checker = records.Checker("a.json", {}, "--pool")
     read = records.run_from_json(checker, 0, saved_run(), settings())
     assert read == made and read["frozen"] and read["hidden"] == (28, 36)
     assert json.loads(json.dumps(records.run_json(made))) == saved_run()
-    assert records.key(read) == ("Result 3", (3, 8), "frozen", 1)
+    assert records.key(read) == ("Result 3", (3, 8), "frozen", 0.001, 1)
 
 
 @pytest.mark.parametrize("change, message", [
@@ -45,7 +46,8 @@ def test_a_saved_run_reads_back_as_the_run_training_made():
     (dict(net="broken green,red"), "runs[0].net is not a net of the study"),
     (dict(history=[1.0]), "runs[0].history is not 2 epoch costs"),
     (dict(digits=[3, 3]), "runs[0].digits is not a digit pair of the study"),
-    (dict(stuck=1), "runs[0].stuck is not true or false")])
+    (dict(stuck=1), "runs[0].stuck is not true or false"),
+    (dict(lr=0.002), "runs[0].lr is not 0.001, its rates")])
 def test_a_damaged_run_is_refused_naming_its_field(change, message):
     checker = records.Checker("a.json", {}, "--pool")
     with pytest.raises(records.Refused, match="^" + re.escape(f"--pool a.json: {message}")):

@@ -38,9 +38,9 @@ def test_side_by_side_reads_saved_reports_and_names_what_differs(tmp_path, short
     assert " ".join(side_by_side(a, b)[1].split()).endswith(
         "The reports' settings differ (above): their words need not agree.")
     b.write_text(json.dumps(dict(report, claims=[])))  # an extended study has no claims
-    for args, message, code in [((a, b), "judges none of the article's claims", 1),
+    for args, message, code in [((a, b), "judges none of the article's claims", 2),
                                 ((a,), "needs two or more", 2),
-                                ((tmp_path / "missing.json", a), "No such file", 1),
+                                ((tmp_path / "missing.json", a), "No such file", 2),
                                 ((a, a, "--seeds", "3"), "it takes --out, not --seeds", 2)]:
         status, out, err = side_by_side(*args)
         assert status == code and err.count("\n") == 1 and message in err and out == "", args
@@ -109,15 +109,18 @@ def test_a_damaged_report_is_refused_in_one_line_naming_the_field(
 
 @pytest.mark.slow
 @pytest.mark.parametrize("content, message", [
-    ("[" * 100000 + "]" * 100000, "not a JSON file"), ("{", "not a JSON file"),
-    ("[]", "study.settings.seeds is missing")])
-def test_a_foreign_file_is_refused_in_one_line(tmp_path, short_compare, capsys, content,
-                                               message):
+    ("[" * 100000 + "]" * 100000, "not JSON; give reports of compare.py --format json"),
+    ("{", "not JSON"), ("[]", "no study in it"), ("{}", "no study in it")])
+def test_a_file_that_is_no_report_is_refused_in_one_line_exit_2(tmp_path, short_compare, capsys,
+                                                                content, message):
+    """A file that is no saved report is a choice of files that cannot work: exit 2; a
+    report that is damaged, field by field, is 1 (above)."""
     good, bad = tmp_path / "good.json", tmp_path / "bad.json"
     good.write_text(json.dumps(short_compare[0]))
     bad.write_text(content)
-    assert compare.main(["--side-by-side", str(good), str(bad)]) == 1
-    assert message in capsys.readouterr().err
+    assert compare.main(["--side-by-side", str(good), str(bad)]) == 2
+    err = capsys.readouterr().err.replace(str(bad), "bad.json")  # the path is the user's
+    assert err.count("\n") == 1 and message in err and len(err) <= 101
 
 
 @pytest.mark.slow
@@ -126,14 +129,19 @@ def test_pooling_refuses_shared_seeds_and_other_settings(tmp_path, short_compare
     a.write_text(json.dumps(short_compare[0]))
     b.write_text(json.dumps(damaged(short_compare[0], lambda r: r["study"]["settings"].update(
         first_seed=100))))
-    assert compare.main(["--pool", str(a), str(a)]) == 1
+    assert compare.main(["--pool", str(a), str(a)]) == 2
     assert "seed 0 is also in" in capsys.readouterr().err
+
+    def longer(report):  # another study: a fourth epoch, on other seeds
+        report["study"]["settings"].update(first_seed=100, epochs=4)
+        for run in report["runs"]:
+            run.update(seed=run["seed"] + 100, history=run["history"] + [1.0])
     c = tmp_path / "c.json"
-    c.write_text(json.dumps(damaged(short_compare[0], lambda r: r["study"]["settings"].update(
-        first_seed=100, epochs=4))))
-    assert compare.main(["--pool", str(a), str(c)]) == 1
+    c.write_text(json.dumps(damaged(short_compare[0], longer)))
+    assert compare.main(["--pool", str(a), str(c)]) == 2
     err = capsys.readouterr().err
-    assert "its epochs differ" in err or "epoch costs" in err
+    assert err.count("\n") == 1 and "its epochs differ from" in err
+    assert "pool blocks of one study, which differ in their seeds and CPU alone" in err
     # b claims seeds 100 to 111, but its runs are seeds 0 to 11: refused, not mixed
     assert compare.main(["--pool", str(a), str(b)]) == 1
     assert "runs[0].seed is not one of the study's seeds" in capsys.readouterr().err

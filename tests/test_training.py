@@ -12,7 +12,7 @@ import time
 import pytest
 
 import compare
-from study import registry, running, training
+from study import records, registry, running, training
 from tests.helpers import HERE, blocked, finish, group_left, run, start, study_settings, wait_for
 
 
@@ -34,6 +34,32 @@ def test_compare_results_do_not_depend_on_batching():
             assert (a["alignment"] is None) == (b["alignment"] is None)
             if a["alignment"] is not None:
                 assert a["alignment"].tobytes() == b["alignment"].tobytes()
+
+
+@pytest.mark.parametrize("tune", [False, True])
+def test_a_sweeps_runs_are_single_rate_studies_runs_bit_for_bit(tune):
+    """Every net of a sweep, the broken and the frozen ones included, at three rates in
+    one lock-step batch: each run is the one a study of its rate alone trains."""
+    rates = [0.0003, 0.001, 0.003]
+    pair = (3, 8)
+    settings = study_settings(2, nets=("original", registry.BROKEN, "frozen"), pairs=(pair,),
+                              experiments=["Result 1"], lrs=rates, tune=tune,
+                              test_sizes={pair: 71}, train_sizes={pair: 286})
+    runs = training.plan(settings)
+    assert len(runs) == 3 * 3 * 2 and {r["lr"] for r in runs} == set(rates)
+    swept = {records.key(r): r for r in training.train_batch(runs, settings)[0]}
+    on = "validation" if tune else "test"
+    separate = 0
+    for lr in rates:
+        single = dict(settings, lrs=[lr], lr=lr)
+        separate += len(training.batches(training.plan(single), 2))
+        for alone in training.train_batch(training.plan(single), single)[0]:
+            run = swept[records.key(alone)]
+            assert run["history"] == alone["history"], records.key(alone)
+            for field in ("stuck", "train_accuracy", f"{on}_right", f"{on}_size"):
+                assert run[field] == alone[field], (records.key(alone), field)
+    assert len({tuple(r["history"]) for r in swept.values()}) == len(runs)  # all differ
+    assert len(training.batches(runs, 2)) < separate  # the rates share batches
 
 
 def test_batches_keep_one_shape_and_share_the_work():
@@ -186,7 +212,8 @@ def test_the_first_failing_run_stops_the_study_in_one_line(tmp_path):
     out, err = finish(process, 30)
     assert time.monotonic() - began < 15
     assert process.returncode == 1 and out == ""
-    assert re.fullmatch(r"compare\.py: error: Result [12], original, seed 0: made to fail",
+    assert re.fullmatch(r"compare\.py: error: Result [12], original, lr 0.001, seed 0: made to "
+                        r"fail",
                         err.splitlines()[-1]), err
     assert "Traceback" not in err
     assert group_left(process, 10) == ""
@@ -197,7 +224,8 @@ def test_a_diverging_run_in_a_worker_is_named_in_one_line():
     process = start("compare.py", "--lr", "1e100", "--seeds", "2", "--epochs", "5", "--jobs", "2")
     out, err = finish(process, 60)
     assert process.returncode == 1 and out == ""
-    assert re.fullmatch(r"compare\.py: error: Result \d, (original|broken green,red), seed \d: "
+    assert re.fullmatch(r"compare\.py: error: Result \d, (original|broken green,red), "
+                        r"lr 1e\+100, seed \d: "
                         r"diverged in epoch 1 \((overflow|invalid value)\)",
                         err.splitlines()[-1]), err
     assert "Traceback" not in err
