@@ -379,7 +379,8 @@ def extended_answer(comparisons):
     broken, frozen, between = (rows[BROKEN, ORIGINAL], rows[FROZEN, ORIGINAL],
                                rows[BROKEN, FROZEN])
     said = {"worse": "worse than", "better": "better than",
-            "no difference shown": "not shown to differ from"}
+            "no difference shown": "not shown to differ from",
+            "too few seeds": "too few seeds to tell from", "no variation": "alike to"}
     conclusion = ("Yes" if broken["equivalent"] else
                   "No" if broken["verdict"] == "worse" else "Not shown")
     margin = f"{100 * broken['margin']:g}"

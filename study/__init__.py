@@ -19,6 +19,7 @@ What each module holds:
     lockstep       many runs trained at once, bit for bit as the nets train alone
     training       the runs planned and batched, on processes or a Dask cluster
     verdicts       the article's claims judged, and the nets compared
+    coverage       the pooled intervals' coverage, measured (python3 -m study.coverage)
     report         the tables of a study, as text, markdown, csv or json
     figures        its figures
     tables         a study's tables from its runs
@@ -36,7 +37,7 @@ Imports go one way, down these floors (tests/test_layout.py checks it):
     5  compare.py, make_report.py
     4  running
     3  training, tables, saved_reports
-    2  lockstep, report
+    2  lockstep, report, coverage
     1  alignment, records, verdicts, files, figures, digits_4samples.py
     0  registry, cli, cpus, original_net.py, broken_net.py
 """

@@ -264,33 +264,63 @@ def points_text(value, interval=None):
     return text
 
 
+def fitted(header, body, keys):
+    """A wide text table as tables within WIDTH columns, each repeating the first keys
+    columns (what a row is about) before as many others as fit."""
+    widths = [max(len(row[i]) for row in [header] + body) + 2 for i in range(len(header))]
+    parts, current = [], []
+    for i in range(keys, len(header)):
+        if current and sum(widths[:keys]) + sum(widths[j] for j in current + [i]) - 2 > WIDTH:
+            parts.append(current)
+            current = []
+        current.append(i)
+    parts.append(current)
+    return [render([header[j] for j in [*range(keys), *part]],
+                   [[row[j] for j in [*range(keys), *part]] for row in body], False)
+            for part in parts]
+
+
+def equivalence_text(row, prefix=""):
+    """TOST's answer, short: yes, no (not shown as good), too few seeds, no variation."""
+    said = row.get(prefix + "equivalence") or ("as good" if row[prefix + "equivalent"]
+                                               else "not shown as good")
+    return {"as good": "yes", "not shown as good": "no"}.get(said, said)
+
+
 def pooled_section(rows, markdown):
     if not rows:
         return []
     margin = f"{100 * rows[0]['margin']:g}"
+    swept = any("lr" in r for r in rows)
+    tuned = any(r.get("tuned") for r in rows)
     title = "Nets compared: the mean difference over every seed and digit pair"
     note = (f"per seed, a - b of held-out test accuracy, in points (a run that did not learn "
             f"counts as it ended), averaged over every seed of every digit pair; its {CI} "
-            f"interval (a bootstrap within each pair, BCa) and the word from it; 'as good': "
-            f"equivalence by TOST at {LEVEL}, the {TOST} interval within {margin} points either "
-            f"way; 'stuck': each net's runs that did not learn, 'only': the seeds where only a's "
-            f"(only b's) did not, with the exact McNemar test of those; 'learned': the same mean "
-            f"over the seeds where both nets learned")
-    header = ["group", "a - b", "seeds", f"mean ({CI})", "word", TOST, "as good",
-              "stuck a, b", "only a, b", "McNemar p", f"learned: mean ({CI})", "as good"]
-    body = [[r["group"], nets_text(r), str(r["seeds"]),
-             points_text(r["mean_difference"], r["interval"]), r["verdict"],
-             interval_text(*(None if v is None else 100 * v
-                             for v in r["equivalence_interval"] or [None, None]), 2),
-             "yes" if r["equivalent"] else "no", f"{r['failed'][0]}, {r['failed'][1]}",
-             f"{r['discordant'][0]}, {r['discordant'][1]}", p_text(r["mcnemar_p"]),
-             points_text(r["learned_mean_difference"], r["learned_interval"]),
-             "yes" if r["learned_equivalent"] else "no"] for r in rows]
+            f"interval (a t interval of each pair's own variance, Welch's degrees of freedom) "
+            f"and the word from it, with at least {verdicts.MIN_SEEDS_WORD} seeds (else 'too "
+            f"few seeds'; 'no variation' where every seed of a pair ties); 'as good': "
+            f"equivalence by TOST at {LEVEL}, the {TOST} bootstrap interval (BCa, within each "
+            f"pair) within {margin} points either way, with at least "
+            f"{verdicts.MIN_SEEDS_AS_GOOD} seeds; 'stuck': each net's runs that did not learn, "
+            f"'only': the seeds where only a's (only b's) did not, with the exact McNemar test "
+            f"of those; 'learned': the same over the seeds where both nets learned"
+            + ("; each net at its tuned rate" if tuned else ""))
+    keys = ["group", "a - b"] + (["lr"] if swept else [])
+    header = keys + ["seeds", f"mean ({CI})", "word", f"{TOST} (BCa)", "as good",
+                     "stuck a, b", "only a, b", "McNemar p", f"learned: mean ({CI})", "word",
+                     "as good"]
+    body = [[r["group"].rsplit(", lr ", 1)[0], nets_text(r)]
+            + ([f"{r['lr']:g}"] if swept else [])
+            + [str(r["seeds"]), points_text(r["mean_difference"], r["interval"]), r["verdict"],
+               interval_text(*(None if v is None else 100 * v
+                               for v in r["equivalence_interval"] or [None, None]), 2),
+               equivalence_text(r), f"{r['failed'][0]}, {r['failed'][1]}",
+               f"{r['discordant'][0]}, {r['discordant'][1]}", p_text(r["mcnemar_p"]),
+               points_text(r["learned_mean_difference"], r["learned_interval"]),
+               r.get("learned_verdict", "-"), equivalence_text(r, "learned_")] for r in rows]
     if markdown:
         return [heading(title, note, True), render(header, body, True)]
-    first = render(header[:7], [row[:7] for row in body], False)
-    second = render(header[:2] + header[7:], [row[:2] + row[7:] for row in body], False)
-    return [heading(title, note, False), first, second]
+    return [heading(title, note, False)] + fitted(header, body, len(keys))
 
 
 def pairs_section(rows, markdown):
@@ -305,7 +335,7 @@ def pairs_section(rows, markdown):
             f"outweigh many small wins; the cost ratio a/b is of the final costs; each net's "
             f"runs that did not learn are counted beside")
     header = ["group", "a - b", f"median ({CI})", "w/t/l", "Holm p", "word",
-              "cost ratio a/b", "did not learn (a, b)"]
+              f"cost ratio a/b, median ({CI})", "did not learn (a, b)"]
     body = []
     for r in rows:
         low, high = (None if v is None else 100 * v for v in r["interval"])
@@ -317,11 +347,8 @@ def pairs_section(rows, markdown):
                      f"({interval_text(*r['cost_ratio_interval'], 2)})"
                      if r["median_cost_ratio"] is not None else "-",
                      f"{r['stuck'][0]}, {r['stuck'][1]}"])
-    if not markdown:  # the cost ratios in a table of their own, to fit the width
-        main = render(header[:6], [row[:6] for row in body], False)
-        costs = render(["group", "a - b", f"cost ratio a/b, median ({CI})", header[7]],
-                       [[row[0], row[1], row[6], row[7]] for row in body], False)
-        return [heading(title, note, False), main, costs]
+    if not markdown:
+        return [heading(title, note, False)] + fitted(header, body, 2)
     return [heading(title, note, True), render(header, body, True)]
 
 
@@ -484,22 +511,33 @@ def reading(results, claim_rows, comparison_rows, swept=False):
     return text
 
 
+SAID = {"worse": "worse", "better": "better", "no difference shown": "not shown to differ",
+        "too few seeds": "too few seeds to tell", "no variation": "alike in every seed"}
+
+
 def answer_text(row):
     """The broken net against the original, pooled over the digit pairs, in a sentence."""
     margin = f"{100 * row['margin']:g}"
-    said = {"worse": "worse", "better": "better", "no difference shown": "not shown to differ"}
     learned = ("" if row["learned_mean_difference"] is None else
                f"; where both learned ({count(row['learned_seeds'], 'seed')}), "
                f"{points_text(row['learned_mean_difference'], row['learned_interval'])} points, "
-               + ("as good" if row["learned_equivalent"] else "not shown as good"))
+               + equivalence_said(row, "learned_"))
     return (f"{row['group']}, the broken net against the original: "
-            f"{said[row['verdict']]}, "
+            f"{SAID[row['verdict']]}, "
             f"{points_text(row['mean_difference'], row['interval'])} points "
-            f"over {count(row['seeds'], 'seed')}, "
-            + ("as good" if row["equivalent"] else "not shown as good")
+            f"over {count(row['seeds'], 'seed')}, " + equivalence_said(row)
             + f" (within {margin} points); it did not learn in {count(row['failed'][0], 'run')}, "
             f"the original in {row['failed'][1]} (McNemar p {p_text(row['mcnemar_p'])})"
             + learned + ".")
+
+
+def equivalence_said(row, prefix=""):
+    """'as good', 'not shown as good', or why no equivalence is judged."""
+    said = row.get(prefix + "equivalence") or ("as good" if row[prefix + "equivalent"]
+                                               else "not shown as good")
+    return {"too few seeds": f"too few seeds for 'as good' (it needs "
+                             f"{verdicts.MIN_SEEDS_AS_GOOD})",
+            "no variation": "no variation to judge 'as good' by"}.get(said, said)
 
 
 def sweep_answer_text(rows):
@@ -508,8 +546,8 @@ def sweep_answer_text(rows):
     said = {}
     for row in sorted(rows, key=lambda r: r["lr"]):
         word = ("as good" if row["equivalent"] else
-                {"worse": "worse", "better": "better",
-                 "no difference shown": "not shown to differ or as good"}[row["verdict"]])
+                "not shown to differ or as good" if row["verdict"] == "no difference shown"
+                else SAID[row["verdict"]])
         said.setdefault(word, []).append(f"{row['lr']:g}")
     group = rows[0]["group"].rsplit(", lr ", 1)[0]
     return (f"{group}, the broken net against the original (pointwise, each rate as a study of "

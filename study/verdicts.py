@@ -9,6 +9,7 @@ docs/METHODS.md says what each rule is and why; here is how it is computed:
 - nets compared: per digit pair as description (comparisons), and pooled over the pairs
   as the answer (pooled_comparison: stratified bootstrap mean, TOST, McNemar).
 """
+import math
 import sys
 import warnings
 from dataclasses import dataclass
@@ -338,7 +339,15 @@ def comparisons(compared):
 # "As good": the 90% interval of the mean difference in held-out test accuracy within 2
 # points either way (docs/METHODS.md says why 2).
 MARGIN = 0.02
-RESAMPLES = 9999  # bootstrap resamples behind each stratified interval
+RESAMPLES = 9999  # bootstrap resamples behind each stratified bootstrap interval
+# The pooled words' rules, measured on populations like ours (python3 -m study.coverage;
+# docs/METHODS.md, "Nets compared"): better or worse needs MIN_SEEDS_WORD seeds in all
+# and two in every digit pair; "as good" needs enough seeds that a failure rate which
+# alone costs the margin shows at least once but in ALPHA of studies (min_seeds_as_good).
+MIN_SEEDS_WORD = 40
+FAILURE_COST = 0.625  # the most a run that did not learn loses against one that did: its
+#                       held-out accuracy never fell below 37.5% in 2,400 pilot runs
+NOISE = 1e-12  # a difference of accuracies this near 0 is rounding, never a number
 
 
 class Interval(NamedTuple):
@@ -346,18 +355,82 @@ class Interval(NamedTuple):
     high: float
 
 
+def snapped(x):
+    """x, or exactly 0 where it is rounding noise about 0 (within NOISE): the same word
+    and the same digits on every CPU."""
+    return 0.0 if abs(x) < NOISE else float(x)
+
+
+def seeds_to_see(p, alpha=ALPHA):
+    """The fewest seeds N among which an event of probability p is missed (no seed has
+    it) with probability at most alpha: (1 - p)^N <= alpha."""
+    return math.ceil(math.log(alpha) / math.log1p(-p))
+
+
+def min_seeds_as_good(cost=FAILURE_COST, margin=MARGIN, alpha=ALPHA):
+    """The fewest seeds in all for "as good": a failure rate that alone costs the margin
+    (p = margin / cost) is seen at least once but in alpha of studies. 93 for 0.625."""
+    return seeds_to_see(margin / cost, alpha)
+
+
+MIN_SEEDS_AS_GOOD = min_seeds_as_good()
+
+
 def stratified_mean(strata):
     """The mean of every value of the strata (a list of 1-d arrays): each stratum
     weighed by its size."""
-    return float(sum(np.sum(s) for s in strata) / sum(len(s) for s in strata))
+    return snapped(sum(np.sum(s) for s in strata) / sum(len(s) for s in strata))
+
+
+def stratified_parts(strata):
+    """(mean, SE, df N - K, Welch df) of the stratified mean of strata, arrays of shape
+    (..., n_k) whose leading axes are independent studies: weights n_k / N, SE^2 =
+    sum (n_k / N)^2 s_k^2 / n_k (s_k with ddof 1: every n_k at least 2), and the
+    Welch-Satterthwaite degrees of freedom (nan where SE is 0)."""
+    strata = [np.asarray(s, dtype=float) for s in strata]
+    sizes = [s.shape[-1] for s in strata]
+    if min(sizes) < 2:
+        raise ValueError("every stratum needs two values for its variance")
+    total = sum(sizes)
+    mean = sum(np.sum(s, axis=-1) for s in strata) / total
+    terms = [(n / total) ** 2 * np.var(s, axis=-1, ddof=1) / n for s, n in zip(strata, sizes)]
+    variance = sum(terms)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        welch = variance ** 2 / sum(v ** 2 / (n - 1) for v, n in zip(terms, sizes))
+    return mean, np.sqrt(variance), float(total - len(strata)), welch
+
+
+def t_interval(strata, confidence=CONFIDENCE, df="welch"):
+    """The stratified t interval (low, high): mean +- t((1 + confidence) / 2, df) SE, df
+    Welch-Satterthwaite's ("welch") or N - K ("pooled"); the mean itself where SE is 0.
+    Vectorised over studies (stratified_parts)."""
+    from scipy import stats
+    mean, se, pooled, welch = stratified_parts(strata)
+    dof = np.broadcast_to(pooled if df == "pooled" else welch, np.shape(mean))
+    dof = np.where(np.isfinite(dof), dof, 1.0)  # SE 0: any df gives a half-width of 0
+    half = stats.t.ppf((1 + confidence) / 2, dof) * se
+    return mean - half, mean + half
+
+
+def pooled_interval(strata, confidence=CONFIDENCE):
+    """The interval behind the pooled words better and worse, and every pooled 95%
+    interval: the stratified t interval with Welch's degrees of freedom, each pair's own
+    variance (it covered the true mean best on populations like ours); None where a
+    stratum has fewer than two values."""
+    strata = [np.asarray(s, dtype=float) for s in strata if len(s)]
+    if not strata or min(map(len, strata)) < 2:
+        return None
+    low, high = t_interval(strata, confidence)
+    return Interval(snapped(low), snapped(high))
 
 
 def stratified_interval(strata, confidence=CONFIDENCE):
     """The bootstrap interval (BCa) of stratified_mean(strata), resampling within each
     stratum (scipy.stats.bootstrap resamples each sample on its own), so that the
-    interval counts only the variation within digit pairs, as the paired design does.
-    A stratum of one value adds that value, fixed; None with fewer than two values in
-    every stratum."""
+    interval counts only the variation within digit pairs, as the paired design does:
+    TOST's 90% interval (its skew correction held TOST's error at the margin nearest 5%
+    where rare failures make a tail). A stratum of one value adds that value, fixed;
+    None with fewer than two values in every stratum."""
     from scipy import stats
     strata = [np.asarray(s, dtype=float) for s in strata if len(s)]
     total = sum(len(s) for s in strata)
@@ -377,11 +450,11 @@ def stratified_interval(strata, confidence=CONFIDENCE):
                                  random_state=np.random.default_rng(0))
     boot = result.bootstrap_distribution
     if np.ptp(boot) == 0:  # every resample alike: the values do not vary within strata
-        return Interval(float(estimate), float(estimate))
+        return Interval(snapped(estimate), snapped(estimate))
     low, high = result.confidence_interval
     if not (np.isfinite(low) and np.isfinite(high)):  # BCa undefined: percentiles instead
         low, high = np.percentile(boot, [50 * (1 - confidence), 50 * (1 + confidence)])
-    return Interval(float(low), float(high))
+    return Interval(snapped(low), snapped(high))
 
 
 def within(interval, margin):
@@ -396,6 +469,36 @@ def difference_word(interval):
     if interval is not None and interval.low > 0:
         return "better"
     return "no difference shown"
+
+
+class Difference(NamedTuple):
+    """A pooled mean difference judged by the rules above."""
+    mean: float                   # the stratified mean; None without seeds
+    interval: object              # its 95% interval (pooled_interval), or None
+    word: str                     # worse, better, no difference shown; too few seeds,
+    #                               no variation
+    equivalence_interval: object  # TOST's 90% interval (stratified_interval), or None
+    equivalence: str              # as good, not shown as good; too few seeds, no variation
+
+
+def judged_difference(strata, margin=MARGIN):
+    """A stratified mean difference and its words: better or worse from its 95% interval
+    with at least MIN_SEEDS_WORD seeds (two in every pair), as good by TOST with at
+    least MIN_SEEDS_AS_GOOD; where no pair's values vary (every seed alike within its
+    pair) no interval can mean anything: "no variation"."""
+    strata = [np.asarray(s, dtype=float) for s in strata if len(s)]
+    total = sum(map(len, strata))
+    if not total:
+        return Difference(None, None, "too few seeds", None, "too few seeds")
+    mean, interval = stratified_mean(strata), pooled_interval(strata)
+    equivalence = stratified_interval(strata, 1 - 2 * ALPHA)
+    few = interval is None or total < MIN_SEEDS_WORD
+    if not few and all(np.ptp(s) == 0 for s in strata):
+        return Difference(mean, interval, "no variation", equivalence, "no variation")
+    word = "too few seeds" if few else difference_word(interval)
+    good = ("too few seeds" if few or total < MIN_SEEDS_AS_GOOD else
+            "as good" if within(equivalence, margin) else "not shown as good")
+    return Difference(mean, interval, word, equivalence, good)
 
 
 def mcnemar(only_a, only_b):
@@ -416,11 +519,13 @@ def pooled_comparison(experiment, group, a, b, strata, margin=MARGIN):
 
     - mean_difference of held-out test accuracy, a - b, a run that did not learn
       counted as it ended; its 95% interval, and the word from it (worse, better, no
-      difference shown); equivalent (TOST at 5%): its 90% interval within the margin;
+      difference shown; too few seeds, no variation: judged_difference); equivalence
+      (as good, not shown as good, ...) by TOST at 5%, its 90% interval within the
+      margin; equivalent: it is as good;
     - failed: each net's runs that did not learn; discordant: the seeds where only a,
       and only b, did not; mcnemar_p; the difference of the failure rates and its 95%
       interval;
-    - learned_*: the same mean difference over the seeds where both nets learned."""
+    - learned_*: the same over the seeds where both nets learned."""
     diffs, failed, both = [], [], []
     for _, pairs in strata:
         diffs.append(np.array([x["test_accuracy"] - y["test_accuracy"] for x, y in pairs]))
@@ -428,34 +533,26 @@ def pooled_comparison(experiment, group, a, b, strata, margin=MARGIN):
         both.append(np.array([x["test_accuracy"] - y["test_accuracy"] for x, y in pairs
                               if not x["stuck"] and not y["stuck"]]))
     runs = [pair for _, pairs in strata for pair in pairs]
-    interval = stratified_interval(diffs)
-    equivalence = stratified_interval(diffs, 1 - 2 * ALPHA)
-    learned = [d for d in both if len(d)]
-    learned_interval = stratified_interval(learned) if learned else None
-    learned_equivalence = stratified_interval(learned, 1 - 2 * ALPHA) if learned else None
+    found, learned = judged_difference(diffs, margin), judged_difference(both, margin)
     only = [sum(x["stuck"] and not y["stuck"] for x, y in runs),
             sum(y["stuck"] and not x["stuck"] for x, y in runs)]
     return dict(
         experiment=experiment, digits=[list(d) for d, _ in strata], group=group, nets=[a, b],
         pooled=True,
-        seeds=len(runs), mean_difference=stratified_mean(diffs), interval=as_list(interval),
-        verdict=difference_word(interval), equivalence_interval=as_list(equivalence),
-        equivalent=within(equivalence, margin), margin=margin,
+        seeds=len(runs), mean_difference=found.mean, interval=as_list(found.interval),
+        verdict=found.word, equivalence_interval=as_list(found.equivalence_interval),
+        equivalence=found.equivalence, equivalent=found.equivalence == "as good",
+        margin=margin,
         failed=[sum(x["stuck"] for x, _ in runs), sum(y["stuck"] for _, y in runs)],
         discordant=only, mcnemar_p=mcnemar(*only),
         failed_difference=stratified_mean(failed),
-        failed_interval=as_list(stratified_interval(failed)),
-        learned_seeds=sum(map(len, learned)),
-        learned_mean_difference=stratified_mean(learned) if learned else None,
-        learned_interval=as_list(learned_interval),
-        learned_equivalence_interval=as_list(learned_equivalence),
-        learned_equivalent=within(learned_equivalence, margin))
-
-
-def pooled_interval(strata, confidence=CONFIDENCE):
-    """The interval of the stratified mean of strata (lists of values, one a digit pair)
-    that every pooled word rests on."""
-    return stratified_interval(strata, confidence)
+        failed_interval=as_list(pooled_interval(failed)),
+        learned_seeds=sum(map(len, both)),
+        learned_mean_difference=learned.mean, learned_interval=as_list(learned.interval),
+        learned_verdict=learned.word,
+        learned_equivalence_interval=as_list(learned.equivalence_interval),
+        learned_equivalence=learned.equivalence,
+        learned_equivalent=learned.equivalence == "as good")
 
 
 # ---------------------------------------------------------------- a learning rate chosen

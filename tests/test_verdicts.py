@@ -203,23 +203,38 @@ def test_the_stratified_interval_resamples_within_each_stratum():
 
 def test_tost_calls_as_good_only_when_the_90_percent_interval_is_inside_the_margin():
     within = verdicts.pooled_comparison("Result 3", "all", BROKEN, "original",
-                                        [((0, 1), paired([0.01, -0.01] * 20)),
-                                         ((3, 8), paired([0.01, 0.0, -0.01, 0.0] * 10))])
-    assert within["equivalent"] and within["verdict"] == "no difference shown"
+                                        [((0, 1), paired([0.01, -0.01] * 30)),
+                                         ((3, 8), paired([0.01, 0.0, -0.01, 0.0] * 15))])
+    assert within["equivalent"] and within["equivalence"] == "as good"
+    assert within["verdict"] == "no difference shown" and within["seeds"] == 120
     low, high = within["equivalence_interval"]
     assert -0.02 < low and high < 0.02 and within["margin"] == verdicts.MARGIN == 0.02
     # A mean within the margin is not enough: its 90% interval must be, too
     outside = verdicts.pooled_comparison("Result 3", "all", BROKEN, "original",
-                                         [((0, 1), paired([0.02, -0.05] * 20))])
+                                         [((0, 1), paired([0.02, -0.05] * 50))])
     assert outside["mean_difference"] == pytest.approx(-0.015)
-    assert not outside["equivalent"] and outside["equivalence_interval"][0] < -0.02
+    assert not outside["equivalent"] and outside["equivalence"] == "not shown as good"
+    assert outside["equivalence_interval"][0] < -0.02
     # A tail of runs that did not learn: the median difference is 0, the mean is not
     tail = verdicts.pooled_comparison("Result 3", "all", BROKEN, "original",
-                                      [((0, 1), paired([-0.45] * 9 + [0.0] * 21,
-                                                       stuck_a=range(9)))])
+                                      [((0, 1), paired([-0.45] * 30 + [0.0] * 70,
+                                                       stuck_a=range(30)))])
     assert tail["mean_difference"] == pytest.approx(-0.135) and tail["verdict"] == "worse"
-    assert not tail["equivalent"] and tail["failed"] == [9, 0] and tail["discordant"] == [9, 0]
-    assert tail["mcnemar_p"] == pytest.approx(2 / 2 ** 9)
-    assert tail["learned_seeds"] == 21 and tail["learned_mean_difference"] == 0
-    assert tail["learned_equivalent"] and tail["learned_interval"] == [0.0, 0.0]
+    assert not tail["equivalent"] and tail["failed"] == [30, 0]
+    assert tail["discordant"] == [30, 0] and tail["mcnemar_p"] == pytest.approx(2 / 2 ** 30)
+    assert tail["learned_seeds"] == 70 and tail["learned_mean_difference"] == 0
+    assert tail["learned_verdict"] == "no variation" and not tail["learned_equivalent"]
+    assert tail["learned_interval"] == [0.0, 0.0]
     assert tail["failed_difference"] == pytest.approx(0.3)
+
+
+def test_the_pooled_tables_print_no_rounding_noise():
+    """Hand-made pairs whose mean difference is exactly 0 but sums in floating point to
+    a few ulps (0.1 + 0.2 - 0.3): the pooled table prints 0 and no exponent, on any CPU."""
+    noisy = [0.1, 0.2, -0.3, 0.0] * 15
+    row = verdicts.pooled_comparison("Result 3", "all 2 pairs", BROKEN, "original",
+                                     [((0, 1), paired(noisy)), ((3, 8), paired(noisy[::-1]))])
+    assert row["mean_difference"] == 0.0
+    text = "\n".join(report.pooled_section([row], False))
+    assert "e-1" not in text and "+0.0 (" in text
+    assert max(map(len, text.splitlines())) <= 100
