@@ -5,8 +5,9 @@ The flow of a study:
     compare.py -> running -> training -> lockstep -> original_net.py, broken_net.py
                           -> tables -> verdicts (the statistics)
                           -> report (tables as text, markdown, csv, json), figures
-    make_report.py runs compare.py's studies as processes, then pools their saved
-    reports (saved_reports) into REPORT.md, REPORT.json and the figures.
+    make_report.py runs compare.py's studies as processes, then reproduction reads
+    their saved reports back (saved_reports, tables) into REPORT.md, REPORT.json, the
+    figures and README.md's findings.
 
 What each module holds:
 
@@ -25,6 +26,7 @@ What each module holds:
     tables         a study's tables from its runs
     saved_reports  saved reports read and checked, side by side and pooled
     running        a study run from compare.py's command line
+    reproduction   the reproduction report from make_report.py's saved studies
 
 Where to add:
 - a claim of the article: verdicts.CLAIMS (its test and its words);
@@ -35,7 +37,7 @@ Where to add:
 Imports go one way, down these floors (tests/test_layout.py checks it):
 
     5  compare.py, make_report.py
-    4  running
+    4  running, reproduction
     3  training, tables, saved_reports
     2  lockstep, report, coverage
     1  alignment, records, verdicts, files, figures, digits_4samples.py

@@ -62,17 +62,38 @@ def fingerprint(env, timeout=60):
     return done.stdout.strip() if done.returncode == 0 and done.stdout.strip() else None
 
 
-def distinct(wanted=WANTED, candidates=CANDIDATES):
+def distinct(wanted=WANTED, candidates=CANDIDATES, progress=None):
     """Up to wanted candidate settings that compute different bits here, tried in turn:
-    a list of (name, env, fingerprint). Fewer where fewer exist."""
+    a list of (name, env, fingerprint). Fewer where fewer exist. progress(line), if
+    given, hears of each candidate tried."""
     found = []
-    for name, env in candidates:
+    for i, (name, env) in enumerate(candidates, 1):
         digits = fingerprint(env)
-        if digits is not None and all(digits != f for *_, f in found):
+        new = digits is not None and all(digits != f for *_, f in found)
+        if progress:
+            progress(f"{name} ({i} of {len(candidates)} tried): "
+                     + ("did not run" if digits is None else
+                        f"{digits}, {'new' if new else 'as another computes'}"))
+        if new:
             found.append((name, env, digits))
             if len(found) == wanted:
                 break
     return found
+
+
+def code_version():
+    """The code a study ran, as a short digest of the project's Python files (the nets,
+    compare.py and the study package): make_report reuses a saved study only when it
+    was made by the code there is now."""
+    import hashlib
+    digest = hashlib.sha256()
+    files = ["original_net.py", "broken_net.py", "compare.py"] + sorted(
+        os.path.join("study", name) for name in os.listdir(os.path.join(PROJECT, "study"))
+        if name.endswith(".py"))
+    for name in files:
+        with open(os.path.join(PROJECT, name), "rb") as file:
+            digest.update(name.encode() + b"\0" + file.read())
+    return digest.hexdigest()[:12]
 
 
 def environment():

@@ -10,6 +10,7 @@ from original_net import STUCK_LEVEL
 from study import verdicts
 from study.cli import count
 from study.records import Seeds, run_json
+from study.alignment import MEASURES
 from study.registry import BROKEN, GROUPS, NETS, ORIGINAL
 
 WIDTH = 100  # the text report's widest line
@@ -354,8 +355,8 @@ def pairs_section(rows, markdown):
 
 def alignment_rows(results, epochs, group_of):
     """Per group, broken net and checkpoint: the median and quartiles, over the runs
-    that learned, of the per-epoch mean cosine and sign agreement of each group of
-    weights."""
+    that learned, of the per-epoch alignment of each group of weights (alignment.MEASURES:
+    mean cosine and sign agreement, median norm ratio)."""
     rows = []
     runs = {}
     for r in results:
@@ -365,7 +366,7 @@ def alignment_rows(results, epochs, group_of):
         for e in checkpoints(epochs):
             row = dict(group=group, net=net, epoch=e, seeds=len(aligned))
             for g, weights in enumerate(GROUPS):
-                for k, key in enumerate(("cosine", "signs")):
+                for k, key in enumerate(MEASURES):
                     row[f"{weights}_{key}"] = verdicts.median_iqr(
                         [r["alignment"][e - 1, k, g] for r in aligned])
             rows.append(row)
@@ -376,16 +377,19 @@ def alignment_section(rows, markdown):
     if not rows:
         return []
     title = "Alignment of the broken gradient with the true one"
-    note = ("at the same weights, per epoch the mean over its steps, then the median "
+    note = ("at the same weights, per epoch the mean cosine and share of equal signs, and "
+            "the median norm ratio |broken| / |true|, over its steps; then the median "
             "(interquartile range) over the runs that learned; W3, W4 and W5 get their true "
-            "gradients (cosine and signs exactly 1)")
-    measures = [(w, k) for w in ("W1", "W2") for k in ("cosine", "signs")
-                if markdown or k == "cosine"]  # the text has room for the cosines only
-    header = ["group", "net", "epoch"] + [f"{w} {k}" for w, k in measures]
+            "gradients (every measure exactly 1)")
+    measures = [(w, k) for w in ("W1", "W2") for k in ("cosine", "signs", "norm_ratio")
+                if markdown or k != "signs"]  # the text has no room for sign agreement
+    header = ["group", "net", "epoch"] + [f"{w} {k.replace('_', ' ')}" for w, k in measures]
     body = [[r["group"], r["net"], str(r["epoch"])]
-            + [spread_text(r[f"{w}_{k}"], 2) for w, k in measures] for r in rows]
+            + [spread_text(r.get(f"{w}_{k}"), 2) for w, k in measures] for r in rows]
     note += "" if markdown else "; sign agreement: --format markdown or json"
-    return [heading(title, note, markdown), render(header, body, markdown)]
+    if markdown:
+        return [heading(title, note, True), render(header, body, True)]
+    return [heading(title, note, False)] + fitted(header, body, 3)
 
 
 def percent_text(share, interval=None):

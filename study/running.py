@@ -180,7 +180,7 @@ def train_and_report(args, argv):
               ": each net at its tuned learning rate" if args.tuned else
               f": {len(rates)} learning rates" if len(rates) > 1 else "")
     study = dict(title=title, command=shlex.join(["python3", "compare.py"] + list(argv)),
-                 date=datetime.date.today().isoformat(),
+                 date=datetime.date.today().isoformat(), code=cpus.code_version(),
                  settings=dict(settings, digits=[list(p) for p in settings["digits"]],
                                test_sizes=by_pair(data["test_sizes"]),
                                train_sizes=by_pair(data["train_sizes"]),

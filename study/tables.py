@@ -47,6 +47,19 @@ def group_of(settings):
     return label
 
 
+def aligned_group(settings):
+    """The alignment rows' group of a run: in a sweep over several digit pairs, its rate
+    (and experiment) over every pair, so that the rates compare; else group_of's."""
+    if not (sweeps(settings) and len(settings["digits"]) > 1):
+        return group_of(settings)
+    pairs = f"all {len(settings['digits'])} pairs"
+
+    def label(run):
+        text = f"{run['experiment']}, {pairs}" if len(settings["experiments"]) > 1 else pairs
+        return f"{text}, lr {run['lr']:g}"
+    return label
+
+
 def pooled_group(strata, settings):
     """A pooled comparison's group label: its experiment and digit pairs, as they vary,
     and its learning rate in a sweep."""
@@ -90,7 +103,8 @@ def study_tables(results, settings):
                         for row in verdicts.comparisons(compared) + pooled]
     return dict(results=report.summarise(results, settings["epochs"], group, on),
                 claims=claims, comparisons=comparisons,
-                alignment=report.alignment_rows(results, settings["epochs"], group)
+                alignment=report.alignment_rows(results, settings["epochs"],
+                                                aligned_group(settings))
                 if settings["alignment"] else [],
                 sweep=sweep_rows(results, settings) if len(settings["lrs"]) > 1 else [],
                 tuning=tuning(results, settings) if settings.get("tune") else {},

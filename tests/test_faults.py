@@ -329,7 +329,7 @@ def test_make_report_killed_leaves_no_study_running(tmp_path, signum):
     (tmp_path / "drive.py").write_text(
         f"import sys; sys.path.insert(0, {str(HERE)!r})\n"
         "from study import cpus\nimport make_report as m\n"
-        "cpus.distinct = lambda: [('as is', {}, '1.5')]\n"
+        "cpus.distinct = lambda *args, **kwargs: [('as is', {}, '1.5')]\n"
         f"m.OUT, m.SAVED = {str(tmp_path)!r}, {str(tmp_path / 'reports')!r}\n"
         "m.STUDY_OPTIONS = ['--epochs', '400', '--seeds', '4', '--jobs', '2']\n"
         "sys.exit(m.main([]))\n")

@@ -8,35 +8,68 @@ import time
 
 import pytest
 
+from study import reproduction
 from tests.helpers import HERE, finish, processes_with, run, sessions, wait_for
 
 
-@pytest.mark.slow
-def test_make_report_draws_blocks_under_settings_and_pools_them(tmp_path, monkeypatch,
-                                                                capsys):
+SETTINGS = [("as is", {}, "1.5"), ("SSE", {"NPY_ENABLE_CPU_FEATURES": "X86_V2"}, "2.5"),
+            ("Nehalem", {"OPENBLAS_CORETYPE": "Nehalem"}, "3.5")]
+
+
+def small_report(make_report, monkeypatch, folder):
+    """make_report's studies made small: 3 seeds a block, 3 rates, 4 epochs."""
     from study import cpus
-    import make_report
-    settings = [("as is", {}, "1.5"), ("SSE", {"NPY_ENABLE_CPU_FEATURES": "X86_V2"}, "2.5")]
-    monkeypatch.setattr(cpus, "distinct", lambda: settings)
-    for name, value in [("SEEDS", 3), ("BLOCKS", 2), ("EXTENDED_BLOCKS", 1),
-                        ("OUT", str(tmp_path)), ("SAVED", str(tmp_path / "reports")),
-                        ("STUDY_OPTIONS", ["--epochs", "2", "--jobs", "1"])]:
+    from study.records import Seeds
+    monkeypatch.setattr(cpus, "distinct", lambda *args, **kwargs: SETTINGS)
+    for name, value in [("SEEDS", 3), ("GRID", (0.0003, 0.001, 0.003)),
+                        ("TUNING", Seeds(1000, 1003)), ("ARTICLE_BLOCKS", 2),
+                        ("OUT", str(folder)), ("SAVED", str(folder / "reports")),
+                        ("STUDY_OPTIONS", ["--epochs", "4", "--jobs", "2"])]:
         monkeypatch.setattr(make_report, name, value)
+    (folder / "README.md").write_text(f"# a readme\n\n{reproduction.BEGIN}\nold\n"
+                                      f"{reproduction.END}\nthe rest\n")
+
+
+@pytest.mark.slow
+def test_make_report_runs_every_study_reuses_them_and_renders(tmp_path, monkeypatch, capsys):
+    import make_report
+    small_report(make_report, monkeypatch, tmp_path)
     assert make_report.main([]) == 0
     err = capsys.readouterr().err
-    assert "study 2 of 3: the article's, seeds 3:6, as SSE" in err
+    assert "min: the tuned evaluation, seeds 6:9, as SSE\n" in err
+    assert "study 8/8 at " in err and "the article's at lr" in err and "reusing" not in err
     assert max(len(line) for line in err.splitlines() if tmp_path.name not in line) <= 100
     text = (tmp_path / "REPORT.md").read_text()
-    for mark in ["2 blocks of 3 fresh seeds", "| 3 to 5 | the article's | SSE |",
+    for mark in ["### At one shared learning rate, across the curve", "(REPORT-curve.png)",
+                 "### Each net tuned on its own", "| 3 to 5 | tuned evaluation | Nehalem |",
                  "`NPY_ENABLE_CPU_FEATURES=X86_V2`", "| agree | pooled (6 seeds) |",
-                 "## Nets compared: the mean difference", "Pooled over the 4 digit pairs"]:
+                 "W1 norm ratio", "### At 0.001 and two more learning rates"]:
         assert mark in text, mark
     assert "${" not in text and "\n\n\n" not in text
-    block = json.loads((tmp_path / "reports" / "article-3-6.json").read_text())
-    assert block["study"]["environment"]["setting"] == "NPY_ENABLE_CPU_FEATURES=X86_V2"
-    assert json.loads((tmp_path / "REPORT.json").read_text())["study"]["settings"]["seeds"] == 3
+    saved = json.loads((tmp_path / "REPORT.json").read_text())
+    tuning = set(range(*next(iter(saved["tuning"].values()))["seeds"]))
+    for block in saved["blocks"]:  # every block's settings and words; no runs
+        assert "runs" not in block and block["study"]["settings"]
+        if block["part"] == "tuned":  # the tuning's seeds are no evaluation's
+            settings = block["study"]["settings"]
+            assert settings["tuned"] and settings["tuning_seeds"] == [1000, 1003]
+            assert not tuning & set(range(settings["first_seed"],
+                                          settings["first_seed"] + settings["seeds"]))
+    assert {"article", "tuned", "by_rate"} <= set(saved["pooled"])
+    assert len(saved["pooled"]["by_rate"]) == 3
+    readme = (tmp_path / "README.md").read_text()
+    assert reproduction.findings_text(saved["findings"]) in readme
+    assert readme.endswith(f"{reproduction.END}\nthe rest\n")
     assert {p.name for p in tmp_path.iterdir()} == {
-        "REPORT.md", "REPORT.json", "REPORT.png", "REPORT-extended.png", "reports"}
+        "README.md", "REPORT.md", "REPORT.json", "REPORT.png", "REPORT-curve.png",
+        "REPORT-extended.png", "reports"}
+    # Run again: every study is reused; with one gone, that one alone trains again
+    (tmp_path / "reports" / "tuned-3-6.json").unlink()
+    assert make_report.main([]) == 0
+    err = capsys.readouterr().err
+    assert err.count(": reusing ") == 7 and "the tuned evaluation, seeds 3:6, as Nehalem\n" in err
+    assert "study 4/8, the tuned evaluation, seeds 6:9: reusing " in err
+    assert (tmp_path / "REPORT.md").read_text() == text  # bit for bit the same studies
     assert make_report.main(["--render"]) == 0  # again from the saved studies
     assert (tmp_path / "REPORT.md").read_text() == text
 
@@ -49,7 +82,7 @@ def test_make_report_stops_every_study_it_started(tmp_path, signum, whom):
     (tmp_path / "drive.py").write_text(
         f"import sys; sys.path.insert(0, {str(HERE)!r})\n"
         "from study import cpus\nimport make_report as m\n"
-        "cpus.distinct = lambda: [('as is', {}, '1.5')]\n"
+        "cpus.distinct = lambda *args, **kwargs: [('as is', {}, '1.5')]\n"
         f"m.OUT, m.SAVED = {str(tmp_path)!r}, {str(tmp_path / 'reports')!r}\n"
         "sys.exit(m.main([]))\n")
     process = subprocess.Popen([sys.executable, "drive.py"], cwd=tmp_path, text=True,
@@ -76,6 +109,11 @@ def test_make_report_has_help_and_renders_only_saved_studies(tmp_path, monkeypat
     monkeypatch.setattr(make_report, "SAVED", str(tmp_path / "reports"))
     monkeypatch.setattr(make_report, "OUT", str(tmp_path))
     assert make_report.main(["--render"]) == 2
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "make_report.json" in err and "without --render" in err
+    err = capsys.readouterr().err.replace(os.path.relpath(tmp_path), "/tmp/x")
+    assert err == (f"make_report.py: error: no saved studies at /tmp/x/reports/make_report.json; "
+                   f"a full run makes them ({make_report.FULL_RUN})\n")
     assert os.listdir(tmp_path) == []
+    for args, said in [(["--render", "--fresh"], "--fresh trains every study again"),
+                       (["--cpus", "--scheduler", "tcp://h:1"], "--scheduler trains"),
+                       (["--scheduler", "tcp://"], "--scheduler tcp://: not an address")]:
+        assert make_report.main(args) == 2 and said in capsys.readouterr().err

@@ -182,3 +182,20 @@ def test_jobs_above_the_cpu_count_are_capped_with_one_line():
     assert f"compare.py: --jobs 1000 is more than the {cpus} CPUs here: using {cpus}\n" in (
         result.stderr)
     assert f"on {original_net.count(min(cpus, 6), 'process', 'processes')};" in result.stderr
+
+
+def test_no_tuning_decision_reads_test_data(monkeypatch):
+    """Every test label flipped and every test image blanked: a tuning chooses the same
+    rates from the same runs, while a sweep judged on the test images sees it."""
+    tune = ["--extended", "--lr", "0.001", "0.003", "--seeds", "2", "--epochs", "3",
+            "--jobs", "1"]
+    honest = [compare_json(*tune, *more, here=True)[0] for more in (["--tune"], [])]
+    load = original_net.load_data
+
+    def flipped(*args, **kwargs):
+        x_train, y_train, x_test, y_test, source = load(*args, **kwargs)
+        return x_train, y_train, np.zeros_like(x_test), 1 - y_test, source
+    monkeypatch.setattr(original_net, "load_data", flipped)
+    tuned, swept = (compare_json(*tune, *more, here=True)[0] for more in (["--tune"], []))
+    assert tuned["tuning"] == honest[0]["tuning"] and tuned["runs"] == honest[0]["runs"]
+    assert swept["sweep"] != honest[1]["sweep"]  # the check can fail: the test data count
