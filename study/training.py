@@ -244,9 +244,13 @@ def run_study(runs, settings, jobs, cluster=None):
                 done.close()
             raise KeyboardInterrupt
     results = {}
-    for batch, seconds in done:
-        results.update({key(r): r for r in batch})
-        progress(batch, seconds)
+    beating = heartbeat(progress)
+    try:
+        for batch, seconds in done:
+            results.update({key(r): r for r in batch})
+            progress(batch, seconds)
+    finally:
+        beating.set()
     return [results[key(run)] for run in runs], len(groups)
 
 
@@ -451,34 +455,24 @@ def watch_workers(client, stopped, no_workers):
             return
 
 
+HEARTBEAT = 30  # seconds a study may train without a line that says so
+
+
 def progress_line(groups, jobs, worker="process", stream=None):
     """A progress callback, called with each finished batch and the seconds it took:
     batches and runs done, time spent, and the time to go. That is the batches' work
     (work()) handed out to the processes (finish()) at the pace, in work a second, that
-    the finished batches kept."""
+    the finished batches kept. Called with no batch, it says where the study is (the
+    heartbeat of a long batch)."""
     start = time.perf_counter()
     stream = stream or sys.stderr
     tty = stream.isatty()
     runs, planned = sum(map(len, groups)), finish(groups, jobs)
     done = dict(batches=0, runs=0, work=0.0, seconds=0.0)
-    width = 0
+    width, lock = 0, threading.Lock()
 
-    def report(batch=None, seconds=0.0):
+    def say(line):
         nonlocal width
-        elapsed = time.perf_counter() - start
-        if batch is None:
-            line = (f"compare.py: {count(runs, 'run')} in "
-                    f"{count(len(groups), 'lock-step batch', 'lock-step batches')} on "
-                    f"{count(jobs, worker, worker + 'es' if worker == 'process' else None)}; "
-                    "Ctrl-C stops")
-        else:
-            for what, value in (("batches", 1), ("runs", len(batch)), ("work", work(batch)),
-                                ("seconds", seconds)):
-                done[what] += value
-            to_go = planned * done["seconds"] / max(done["work"], 1) - elapsed
-            line = (f"compare.py: {done['batches']}/{len(groups)} batches done ({done['runs']}/"
-                    f"{runs} runs), {elapsed:.0f} s"
-                    + (f", about {to_go:.0f} s to go" if to_go >= 1 else ""))
         last = done["batches"] == len(groups)
         if tty:  # in place, padded over the last line
             print("\r" + line.ljust(width), end="\n" if last else "", file=stream, flush=True)
@@ -486,5 +480,32 @@ def progress_line(groups, jobs, worker="process", stream=None):
             cli.open_line["stream"] = None if last else stream
         else:
             print(line, file=stream, flush=True)
-    report()
+
+    def report(batch=None, seconds=0.0):
+        with lock:
+            elapsed = time.perf_counter() - start
+            if batch is not None:
+                for what, value in (("batches", 1), ("runs", len(batch)),
+                                    ("work", work(batch)), ("seconds", seconds)):
+                    done[what] += value
+            to_go = planned * done["seconds"] / max(done["work"], 1) - elapsed
+            say(f"compare.py: {done['batches']}/{len(groups)} batches done ({done['runs']}/"
+                f"{runs} runs), {elapsed:.0f} s"
+                + (f", about {to_go:.0f} s to go" if done["work"] and to_go >= 1 else ""))
+
+    say(f"compare.py: {count(runs, 'run')} in "
+        f"{count(len(groups), 'lock-step batch', 'lock-step batches')} on "
+        f"{count(jobs, worker, worker + 'es' if worker == 'process' else None)}; Ctrl-C stops")
     return report
+
+
+def heartbeat(progress, every=HEARTBEAT):
+    """A daemon thread that calls progress() every so many seconds, until the returned
+    event is set: a long batch is not silence."""
+    stop = threading.Event()
+
+    def beat():
+        while not stop.wait(every):
+            progress()
+    threading.Thread(target=beat, name="heartbeat", daemon=True).start()
+    return stop
