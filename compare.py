@@ -4,13 +4,16 @@ Trains the nets of original_net.py and broken_net.py on the article's Result 1, 
 (the nets of one seed share its data split, order and initial weights), prints cost
 and accuracy tables (study/report.py), and judges each of the article's claims over the
 seeds (study/verdicts.py): an exact test per claim, Holm-corrected, one word (holds, fails,
-unclear), marked where another study may well not repeat it (docs/METHODS.md). Runs
-train in lock-step batches (study/lockstep.py), bit for bit as the nets train alone, on
-parallel processes or a Dask cluster (study/training.py).
+unclear), marked where another study may well not repeat it (docs/METHODS.md). With
+several --lr every net trains at every rate; --tune chooses each net's rate on validation
+images and --tuned evaluates each at its own. Runs train in lock-step batches
+(study/lockstep.py), bit for bit as the nets train alone, on parallel processes or a Dask
+cluster (study/training.py).
 
     python3 compare.py                   # 3 experiments x 2 nets x 30 seeds
     python3 compare.py --seeds 30:60     # another block of 30 seeds
     python3 compare.py --extended        # frozen-conv control, 4 digit pairs
+    python3 compare.py --extended --lr 0.0003 0.001 0.003     # each net at every rate
     python3 compare.py --format json --out a.json; python3 compare.py --pool a.json b.json
 """
 import signal
@@ -54,7 +57,9 @@ EPILOG = """Output: the report goes to stdout (or --out), progress and messages 
 the article's claims gets one word over the seeds (holds, fails or unclear; a ? marks a
 word another study may well not repeat), and the nets are compared on their mean test
 accuracy over every seed and digit pair (worse, better, no difference shown; as good by
-TOST). How each word is reached, and why: docs/METHODS.md.
+TOST; too few seeds below 40, or 93 for as good). How each word is reached, and why:
+docs/METHODS.md. Exit status: 2 for a command line or files that cannot work, 1 for a
+failed run, write or cluster, or a damaged report; 130 on Ctrl-C.
 """
 
 
@@ -153,15 +158,7 @@ def parse_args(argv):
     if args.out is not None:
         check_path(args.out, "--out")
     if args.scheduler is not None:
-        try:
-            import distributed  # noqa: F401
-        except ImportError:
-            raise UsageError('--scheduler needs Dask: python3 -m pip install '
-                             '"dask[distributed]"') from None
-        try:
-            training.check_address(args.scheduler)
-        except ValueError as error:
-            raise UsageError(f"--scheduler {args.scheduler}: {error}") from None
+        training.checked_scheduler(args.scheduler)
     if args.plot is not None:
         check_path(args.plot, "--plot")  # before a .png is added: a folder is refused
         try:

@@ -364,14 +364,8 @@ def run(argv):
     if args.fresh and (args.render or args.cpus):
         raise cli.UsageError("--fresh trains every study again: it takes no --render or --cpus")
     if args.scheduler:
-        try:
-            from study import training
-            training.check_address(args.scheduler)
-        except ImportError:
-            raise cli.UsageError('--scheduler needs Dask: python3 -m pip install '
-                                 '"dask[distributed]"') from None
-        except ValueError as error:
-            raise cli.UsageError(f"--scheduler {args.scheduler}: {error}") from None
+        from study import training
+        training.checked_scheduler(args.scheduler)
     if args.cpus:
         cli.say("make_report.py: trying each candidate setting with a 3-epoch fingerprint run")
         found = cpus.distinct(progress=lambda line: cli.say(f"make_report.py: {line}"))

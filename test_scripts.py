@@ -574,6 +574,13 @@ def test_digits_4samples_help_and_missing_sklearn(tmp_path):
     (["--test-size", "400"], "--test-size must be from 1 to 359"),
     (["--format", "xml"], "'xml' is not text, markdown, csv or json"),
     (["--seed", "-1"], "unrecognized arguments: --seed -1; did you mean --seeds?"),
+    (["--lr"], "argument --lr: expected at least one argument"),
+    (["--lr", "0.001", "0.001"], "--lr gives 0.001 more than once"),
+    (["--lr", "0.001", "-0.002"], "argument --lr: '-0.002' must be greater than 0"),
+    (["--tune", "--lr", "0.001"], "--tune chooses among rates: give two or more"),
+    (["--tuned", "no-such-tuning.json"], "--tuned no-such-tuning.json: No such file"),
+    (["--tuned", "README.md"], "--tuned README.md: not JSON"),
+    (["--tuned", "x.json", "--lr", "0.001"], "--tuned takes each net's rate from its report"),
     (["--plot", "figure.unknown"], "no .unknown; try .png, .pdf or .svg"),
 ])
 def test_compare_bad_input_gives_one_line_and_exit_2_before_training(args, message, capsys):

@@ -601,7 +601,7 @@ def sections(study, tables, fmt):
     full = markdown or not swept  # the tables a sweep's text leaves to markdown and json
     join = "\n\n".join
     return dict(
-        title=("# " if markdown else "") + study["title"],
+        title="# " + study["title"] if markdown else paragraph(study["title"], markdown),
         describe="\n".join(paragraph(line, markdown) for line in describe(study)),
         tuning=join(tuning_section(tables.get("tuning"), markdown)),
         sweep=join(sweep_section(tables.get("sweep"), markdown)),

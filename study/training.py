@@ -271,6 +271,21 @@ class NoCluster(cli.Failure):
 CONNECT_SECONDS = 5  # how long a scheduler has to answer
 
 
+def checked_scheduler(address):
+    """Before any work, for --scheduler: Dask is installed and address is a scheduler's
+    address (check_address); cli.UsageError, saying why, if not."""
+    try:
+        import distributed  # noqa: F401
+    except ImportError:
+        raise cli.UsageError('--scheduler needs Dask: python3 -m pip install '
+                             '"dask[distributed]"') from None
+    try:
+        check_address(address)
+    except ValueError as error:
+        raise cli.UsageError(f"--scheduler {address}: {error}") from None
+    return address
+
+
 def check_address(address):
     """Before anything else: address is a scheduler's address as distributed reads it,
     scheme://host:port (tcp:// if none), with a scheme it can connect over; ValueError,
@@ -469,7 +484,7 @@ def progress_line(groups, jobs, worker="process", stream=None):
     tty = stream.isatty()
     runs, planned = sum(map(len, groups)), finish(groups, jobs)
     done = dict(batches=0, runs=0, work=0.0, seconds=0.0)
-    width, lock = 0, threading.Lock()
+    width, lock, said = 0, threading.Lock(), dict(at=0.0)
 
     def say(line):
         nonlocal width
@@ -484,6 +499,9 @@ def progress_line(groups, jobs, worker="process", stream=None):
     def report(batch=None, seconds=0.0):
         with lock:
             elapsed = time.perf_counter() - start
+            if batch is None and elapsed - said["at"] < HEARTBEAT / 2:
+                return  # a batch was said of just now: no heartbeat needed
+            said["at"] = elapsed
             if batch is not None:
                 for what, value in (("batches", 1), ("runs", len(batch)),
                                     ("work", work(batch)), ("seconds", seconds)):

@@ -199,3 +199,24 @@ def test_no_tuning_decision_reads_test_data(monkeypatch):
     tuned, swept = (compare_json(*tune, *more, here=True)[0] for more in (["--tune"], []))
     assert tuned["tuning"] == honest[0]["tuning"] and tuned["runs"] == honest[0]["runs"]
     assert swept["sweep"] != honest[1]["sweep"]  # the check can fail: the test data count
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown"])
+def test_a_sweep_a_tuning_and_a_tuned_evaluation_fit_100_columns(tmp_path, fmt):
+    """The text of each fits 100 columns; the sweep's has its table by rate, the
+    tuning's its choice, the evaluation each net's rate; markdown keeps every table."""
+    common = ["--extended", "--seeds", "2", "--epochs", "2", "--jobs", "1"]
+    tuning = tmp_path / "tuning.json"
+    assert compare.main([*common, "--lr", "0.001", "0.003", "--tune", "--seeds", "100:102",
+                         "--format", "json", "--out", str(tuning)]) == 0
+    for args, marks in [(["--lr", "0.001", "0.003"], ["Held-out test accuracy by learning "
+                                                      "rate", "0.003"]),
+                        (["--lr", "0.001", "0.003", "--tune", "--seeds", "100:102"],
+                         ["Each net's learning rate, chosen on validation images", "Chosen:"]),
+                        (["--tuned", str(tuning)], ["lr tuned: original"])]:
+        result = compare_here(*common, *args, "--format", fmt)
+        assert result.returncode == 0, result.stderr
+        text = result.stdout.replace(str(tmp_path), "/tmp")
+        assert all(mark in " ".join(text.split()) for mark in marks), (args, marks)
+        if fmt == "text":
+            assert max(map(len, text.splitlines())) <= 100, args

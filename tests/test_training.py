@@ -87,7 +87,7 @@ def test_batches_keep_one_shape_and_share_the_work():
 def test_the_progress_estimate_follows_the_work_done(monkeypatch):
     """Batches of unequal work: after the first, the estimate is the planned work at the
     pace the finished batch kept."""
-    clock = iter([0.0, 5.0, 10.0])  # the start, a heartbeat, the first batch done
+    clock = iter([0.0, 30.0, 40.0])  # the start, a heartbeat, the first batch done
     monkeypatch.setattr(training.time, "perf_counter", lambda: next(clock))
     lines = []
     stream = type("S", (), dict(isatty=lambda self: False,
@@ -97,11 +97,11 @@ def test_the_progress_estimate_follows_the_work_done(monkeypatch):
     groups = training.batches(runs, 1)
     progress = training.progress_line(groups, 1, stream=stream)
     progress()  # a long first batch: said, with no estimate yet
-    progress(groups[0], 10.0)  # 10 s for the first batch's work
-    total = 10.0 * training.finish(groups, 1) / training.work(groups[0])
+    progress(groups[0], 40.0)  # 40 s for the first batch's work
+    total = 40.0 * training.finish(groups, 1) / training.work(groups[0])
     said = "".join(lines).splitlines()
-    assert said[1] == "compare.py: 0/3 batches done (0/60 runs), 5 s"
-    assert said[2].endswith(f", 10 s, about {total - 10:.0f} s to go")
+    assert said[1] == "compare.py: 0/3 batches done (0/60 runs), 30 s"
+    assert said[2].endswith(f", 40 s, about {total - 40:.0f} s to go")
 
 
 @pytest.mark.slow

@@ -238,3 +238,17 @@ def test_the_pooled_tables_print_no_rounding_noise():
     text = "\n".join(report.pooled_section([row], False))
     assert "e-1" not in text and "+0.0 (" in text
     assert max(map(len, text.splitlines())) <= 100
+
+
+def test_a_tuning_chooses_the_best_mean_ties_to_the_smaller_rate_and_says_how_stable():
+    """Two digit pairs of two seeds each (eighths: every mean exact). At 0.001 and at
+    0.0003 the mean is 0.875: a tie, to the smaller rate. Resampled within each pair,
+    0.001's mean beats 0.875 with probability 5/16 (its pairs' sums 1.75, 1.625, 1.5 and
+    2.0, 1.875, 1.75 with chances 1/4, 1/2, 1/4 each; ties still go to 0.0003)."""
+    by_rate = {0.001: [[0.875, 0.75], [1.0, 0.875]], 0.0003: [[0.875, 0.875]] * 2,
+               0.003: [[0.5, 0.625], [0.75, 0.625]]}
+    choice = verdicts.best_rate(by_rate)
+    assert choice.lr == 0.0003 and choice.means == {0.0003: 0.875, 0.001: 0.875, 0.003: 0.625}
+    wins = verdicts.rate_wins(by_rate, resamples=4000)
+    assert list(wins) == [0.0003, 0.001, 0.003] and sum(wins.values()) == pytest.approx(1)
+    assert wins[0.001] == pytest.approx(5 / 16, abs=0.03) and wins[0.003] == 0
