@@ -13,9 +13,10 @@ def no_sklearn(tmp_path):
     return blocked(tmp_path, "sklearn")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def short_compare():
-    """Three epochs, 12 seeds, on two processes."""
+    """Three epochs, 12 seeds, on two processes: trained once for every test module (each
+    changes only copies of it)."""
     return compare_json(*SHORT, "--jobs", "2")
 
 

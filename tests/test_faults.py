@@ -273,7 +273,7 @@ def test_every_worker_lost_mid_study_is_said_in_one_line(dask_cluster, tmp_path)
 @pytest.mark.slow
 def test_a_worker_killed_mid_study_is_restarted_and_the_runs_are_those_of_one_process(
         dask_cluster, tmp_path):
-    args = ["--seeds", "4", "--epochs", "60", "--format", "json"]
+    args = ["--seeds", "2", "--epochs", "40", "--format", "json"]
     process = study(*args, "--out", str(tmp_path / "dask.json"),
                     "--scheduler", dask_cluster.address)
     read_until(process.stderr, "Ctrl-C stops")

@@ -17,14 +17,14 @@ SETTINGS = [("as is", {}, "1.5"), ("SSE", {"NPY_ENABLE_CPU_FEATURES": "X86_V2"},
 
 
 def small_report(make_report, monkeypatch, folder):
-    """make_report's studies made small: 3 seeds a block, 3 rates, 4 epochs."""
+    """make_report's studies made small: 3 seeds a block, 3 rates, 2 epochs, one process."""
     from study import cpus
     from study.records import Seeds
     monkeypatch.setattr(cpus, "distinct", lambda *args, **kwargs: SETTINGS)
     for name, value in [("SEEDS", 3), ("GRID", (0.0003, 0.001, 0.003)),
                         ("TUNING", Seeds(1000, 1003)), ("ARTICLE_BLOCKS", 2),
                         ("OUT", str(folder)), ("SAVED", str(folder / "reports")),
-                        ("STUDY_OPTIONS", ["--epochs", "4", "--jobs", "2"])]:
+                        ("STUDY_OPTIONS", ["--epochs", "2", "--jobs", "1"])]:
         monkeypatch.setattr(make_report, name, value)
     (folder / "README.md").write_text(f"# a readme\n\n{reproduction.BEGIN}\nold\n"
                                       f"{reproduction.END}\nthe rest\n")
