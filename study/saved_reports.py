@@ -5,6 +5,7 @@ A damaged or foreign file is refused in one line that names the file and the fie
 """
 import datetime
 import os
+import textwrap
 
 from study import records, registry, report, verdicts
 from study.cli import UsageError, count
@@ -117,8 +118,11 @@ def side_by_side(paths):
         reports.append((os.path.basename(path), env, setup, claims))
     labels = list(dict.fromkeys(label for *_, claims in reports for label in claims))
     lines = [line for i, (name, env, setup, _) in enumerate(reports)
-             for line in (f"{i + 1}: {name}: BLAS {env['blas']}; {env['cpu']}"
-                          + (f"; {env['setting']}" if env["setting"] else ""), f"   {setup}")]
+             for said in (f"{i + 1}: {name}: BLAS {env['blas']}; {env['cpu']}"
+                          + (f"; computing as another CPU: {env['setting']}"
+                             if env["setting"] else ""), f"   {setup}")
+             for line in textwrap.wrap(said, report.WIDTH, subsequent_indent="   ",
+                                       break_long_words=False, break_on_hyphens=False)]
     for start in range(0, len(reports), 3):  # three reports a table: within 100 columns
         block = reports[start:start + 3]
         header = ["claim"] + [f"{start + i + 1}: held, Holm p, word" for i in range(len(block))]

@@ -19,6 +19,8 @@ def test_side_by_side_reads_saved_reports_and_names_what_differs(tmp_path, short
     a.write_text(json.dumps(report))
     other = json.loads(json.dumps(report))
     other["claims"][2]["verdict"] = "holds" if other["claims"][2]["verdict"] != "holds" else "fails"
+    other["study"]["environment"]["setting"] = (  # a simulated CPU: its line is the widest
+        "OPENBLAS_CORETYPE=Sandybridge NPY_ENABLE_CPU_FEATURES=X86_V2")
     b.write_text(json.dumps(other))
     result = run("compare.py", "--side-by-side", str(a), str(b))  # once as a user types it
     assert result.returncode == 0 and result.stderr == ""
