@@ -251,10 +251,12 @@ def choose_cpus():
 
 def train_all(settings, fresh=False, scheduler=None):
     """Every study, each reused where a saved one will do (unless fresh); returns the
-    saved reports by name, the article's other rates, and the minutes it took."""
+    saved reports by name, the article's other rates, and the minutes the studies took:
+    this run's, and the training time recorded in each study it reused (so that a resumed
+    run reports what making them all cost, not what was left)."""
     start = time.perf_counter()
     os.makedirs(SAVED, exist_ok=True)
-    saved = {}
+    saved, reused_seconds = {}, []
 
     def run_each(studies, total):
         for i, study in enumerate(studies, 1 + len(saved)):
@@ -262,6 +264,7 @@ def train_all(settings, fresh=False, scheduler=None):
             where = os.path.relpath(saved_path(study.name))
             if found is not None:
                 cli.say(f"make_report.py: study {i}/{total}, {study.what}: reusing {where}")
+                reused_seconds.append(found["study"].get("wall_seconds", 0))
             else:
                 elapsed = (time.perf_counter() - start) / 60
                 cli.say(f"make_report.py: study {i}/{total} at {elapsed:.0f} min: {study.what}, "
@@ -275,7 +278,7 @@ def train_all(settings, fresh=False, scheduler=None):
     chosen = {net: row["lr"] for net, row in saved[first[1].name]["tuning"].items()}
     rates = other_rates(chosen)
     run_each(with_rates([], settings, rates, scheduler), total)
-    return saved, rates, (time.perf_counter() - start) / 60
+    return saved, rates, (time.perf_counter() - start + sum(reused_seconds)) / 60
 
 
 def as_cpu_text(setting):
@@ -329,7 +332,7 @@ def build(render, fresh=False, scheduler=None):
             text = reproduction.with_findings(file.read(), found)
         write_file(readme, lambda file: file.write(text.encode()))
     cli.say("make_report.py: wrote REPORT.md, REPORT.json, its figures and README.md's "
-            "findings" + ("" if render else f" ({made['minutes']:.0f} minutes)"))
+            "findings" + ("" if render else f" ({count(round(made['minutes']), 'minute')})"))
     return 0
 
 

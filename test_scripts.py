@@ -23,7 +23,7 @@ import digits_4samples
 import original_net
 from tests.helpers import (HERE, NETS, blocked, finish, net, numeric_gradient, random_image,
                            relative_error, run, small_params, start, terminal_output, wait_for)
-from tests.conftest import no_sklearn  # noqa: F401 (a fixture of tests/conftest.py)
+from tests.conftest import no_sklearn, nothing_left_running  # noqa: F401 (tests/' fixtures)
 
 
 # ---------------------------------------- the nets: gradients

@@ -161,7 +161,7 @@ def markdown(found):
                                                            runs=[]), "markdown")
     article = [b for b in found["blocks"] if b["part"] == "article"]
     values = dict(
-        date=made["date"], minutes=f"{made['minutes']:.0f}", cores=made["cores"],
+        date=made["date"], minutes=count(round(made['minutes']), 'minute'), cores=made["cores"],
         claims_count=len(verdicts.CLAIMS), seeds=Seeds.of(first["study"]["settings"]).count,
         blocks=len(article), seeds_total=facts["claim_seeds"], pairs_count=len(PAIRS),
         grid=", ".join(f"{lr:g}" for lr in made["grid"]), shared=facts["shared"],

@@ -4,7 +4,14 @@ import subprocess
 
 import pytest
 
-from tests.helpers import SHORT, blocked, compare_json
+from tests.helpers import SHORT, blocked, compare_json, kill_started
+
+
+@pytest.fixture(autouse=True)
+def nothing_left_running():
+    """A test that fails half way leaves none of the processes it started running."""
+    yield
+    kill_started()
 
 
 @pytest.fixture

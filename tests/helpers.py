@@ -41,12 +41,41 @@ def blocked(tmp_path, module):
     return dict(os.environ, PYTHONPATH=str(folder))
 
 
+STARTED = []  # every session a test starts: conftest kills what is left of it after the test
+
+
+def in_session(command, cwd=HERE, sigint=signal.SIG_DFL, **options):
+    """A process in a session of its own (so that its whole group can be seen and
+    signalled), with pipes; Ctrl-C's default handling even where the tests run without it,
+    or sigint SIG_IGN as a script's background job (&) or nohup runs it. Whatever is left
+    of it when the test ends, passed or failed, is killed (kill_started)."""
+    STARTED.append(process := subprocess.Popen(
+        list(command), cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        start_new_session=True, preexec_fn=lambda: signal.signal(signal.SIGINT, sigint),
+        **options))
+    return process
+
+
 def start(*args):
-    """A script in a session of its own (so that its whole process group can be seen and
-    signalled), with Ctrl-C's default handling even where the tests run without it."""
-    return subprocess.Popen([sys.executable, *args], cwd=HERE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    """A script of this folder, run by this Python in a session of its own (in_session)."""
+    return in_session([sys.executable, *args])
+
+
+def kill_session(process):
+    """SIGKILL to what is left of process's session; its pipes closed."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    process.wait(timeout=10)
+    for stream in (process.stdout, process.stderr):
+        if stream:
+            stream.close()
+
+
+def kill_started():
+    while STARTED:
+        kill_session(STARTED.pop())
 
 
 def wait_for(stream, text, timeout=60):

@@ -20,6 +20,7 @@ import pytest
 import compare
 import original_net
 from study import files, training
+from tests.helpers import in_session, kill_session
 
 HERE = Path(__file__).resolve().parent.parent  # the project's folder
 SMALL = ["--seeds", "4", "--epochs", "20"]  # a study of 24 runs: seconds
@@ -34,23 +35,9 @@ def free_port():
         return probe.getsockname()[1]
 
 
-LAUNCHED = []  # every process a test starts: its session is killed when the test ends
-
-
-@pytest.fixture(autouse=True)
-def no_process_left():
-    yield
-    while LAUNCHED:
-        kill_session(LAUNCHED.pop())
-
-
 def launch(*command, cwd=HERE, sigint=signal.SIG_DFL):
-    """A process in a session of its own (its group can be signalled whole), with pipes;
-    sigint SIG_IGN as a script's background job (&) or nohup runs it."""
-    LAUNCHED.append(process := subprocess.Popen(list(command), cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True,
-                            preexec_fn=lambda: signal.signal(signal.SIGINT, sigint)))
-    return process
+    """A process in a session of its own (its group can be signalled whole), with pipes."""
+    return in_session(command, cwd=cwd, sigint=sigint)
 
 
 def study(*args, sigint=signal.SIG_DFL):
@@ -71,16 +58,6 @@ def left_after(session, seconds):
     while (left := alive(session)) and time.monotonic() < end:
         time.sleep(0.1)
     return left
-
-
-def kill_session(process):
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    process.wait(timeout=10)
-    for stream in (process.stdout, process.stderr):
-        stream.close()
 
 
 def read_until(stream, text, seconds=60):

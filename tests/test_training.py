@@ -13,7 +13,8 @@ import pytest
 
 import compare
 from study import records, registry, running, training
-from tests.helpers import HERE, blocked, finish, group_left, run, start, study_settings, wait_for
+from tests.helpers import (HERE, blocked, finish, group_left, in_session, run, start,
+                           study_settings, wait_for)
 
 
 # ---------------------------------------- nets, runs, batches
@@ -206,10 +207,8 @@ def test_the_first_failing_run_stops_the_study_in_one_line(tmp_path):
     """One batch fails while another would run for an hour: the study stops at once."""
     script = tmp_path / "failing_study.py"
     script.write_text(FAILING_STUDY)
-    process = subprocess.Popen([sys.executable, str(script)], cwd=HERE, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               env=dict(os.environ, PYTHONPATH=str(HERE)),
-                               start_new_session=True)
+    process = in_session([sys.executable, str(script)],
+                         env=dict(os.environ, PYTHONPATH=str(HERE)))
     began = time.monotonic()
     out, err = finish(process, 30)
     assert time.monotonic() - began < 15
