@@ -59,7 +59,7 @@ TUNING = Seeds(1000, 1010)  # the tuning's seeds: no other study draws them
 ARTICLE_BLOCKS, EVALUATION_BLOCKS, RATE_BLOCKS = 4, 2, 2
 STUDY_OPTIONS = []  # more compare.py options for every study (the tests' short epochs)
 STOP_SECONDS = 2.5  # how long a study has to stop when asked, before it is killed
-FULL_RUN = "about 90 minutes, 2 cores"  # as measured here (docs/SPEED.md)
+FULL_RUN = "about 90 minutes"  # on 2 cores of an Intel Xeon (docs/SPEED.md)
 
 
 class StudyFailed(Exception):
@@ -287,18 +287,17 @@ def as_cpu_text(setting):
 
 
 def load(path):
-    """A saved JSON study (NotSaved if it cannot be read: a full run makes them)."""
+    """A saved JSON study: NotSaved (exit 2) if there is none, cli.Failure (exit 1) if it
+    is damaged; either way, a run without --render makes what is missing."""
     try:
         with open(path) as file:
             return json.load(file)
     except FileNotFoundError:
-        where = os.path.relpath(path if path.endswith("make_report.json") else SAVED)
-        raise NotSaved(f"no saved studies at {where}; a full run makes them ({FULL_RUN})"
-                       ) from None
+        raise NotSaved(f"no saved studies in {os.path.relpath(SAVED)}/: a full run makes "
+                       f"them, {FULL_RUN}") from None
     except (OSError, ValueError, RecursionError) as error:
         why = getattr(error, "strerror", None) or "not a JSON file"
-        raise NotSaved(f"{os.path.relpath(path)}: {why}; a full run makes it again "
-                       f"({FULL_RUN})") from None
+        raise cli.Failure(f"{os.path.relpath(path)}: {why}; run without --render") from None
 
 
 # ---------------------------------------------------------------- the report
@@ -348,13 +347,16 @@ def main(argv=None):
 
 
 def run(argv):
-    parser = cli.Parser(description=__doc__.splitlines()[0], allow_abbrev=False)
+    parser = cli.Parser(description=__doc__.splitlines()[0], allow_abbrev=False, epilog=(
+        f"Every study: {FULL_RUN} on 2 cores of an Intel Xeon (docs/SPEED.md). Stopped at any "
+        "point, run it again: the studies already saved are reused, and it says which."))
     what = parser.add_mutually_exclusive_group()
     what.add_argument("--render", action="store_true",
-                      help="no training: the report again from the studies saved in reports/")
+                      help="no training: the report again from the studies saved in reports/ "
+                           "(seconds)")
     what.add_argument("--cpus", action="store_true",
                       help="print the simulated CPUs the blocks would run under here: name, "
-                           "variables, fingerprint (about 10 s)")
+                           "variables, fingerprint (about 10 s on the same)")
     parser.add_argument("--fresh", action="store_true",
                         help="train every study again, reusing none of reports/ (by default "
                              "a study saved by this code with the same command is reused)")

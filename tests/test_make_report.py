@@ -113,15 +113,22 @@ def test_make_report_stops_every_study_it_started(tmp_path, signum, whom):
 
 @pytest.mark.slow
 def test_make_report_has_help_and_renders_only_saved_studies(tmp_path, monkeypatch, capsys):
-    assert "--render" in run("make_report.py", "--help").stdout
+    helped = " ".join(run("make_report.py", "--help").stdout.split())
+    assert "--render" in helped and "Every study: about 90 minutes on 2 cores" in helped
     import make_report
     monkeypatch.setattr(make_report, "SAVED", str(tmp_path / "reports"))
     monkeypatch.setattr(make_report, "OUT", str(tmp_path))
     assert make_report.main(["--render"]) == 2
     err = capsys.readouterr().err.replace(os.path.relpath(tmp_path), "/tmp/x")
-    assert err == (f"make_report.py: error: no saved studies at /tmp/x/reports/make_report.json; "
-                   f"a full run makes them ({make_report.FULL_RUN})\n")
+    assert err == (f"make_report.py: error: no saved studies in /tmp/x/reports/: a full run "
+                   f"makes them, {make_report.FULL_RUN}\n")
     assert os.listdir(tmp_path) == []
+    (tmp_path / "reports").mkdir()
+    (tmp_path / "reports" / "make_report.json").write_text("{")  # damaged: 1 (README)
+    assert make_report.main(["--render"]) == 1
+    err = capsys.readouterr().err.replace(os.path.relpath(tmp_path), "/tmp/x")
+    assert err == ("make_report.py: error: /tmp/x/reports/make_report.json: not a JSON file; "
+                   "run without --render\n")
     for args, said in [(["--render", "--fresh"], "--fresh trains every study again"),
                        (["--cpus", "--scheduler", "tcp://h:1"], "--scheduler trains"),
                        (["--scheduler", "tcp://"], "--scheduler tcp://: not an address")]:
