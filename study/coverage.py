@@ -567,12 +567,15 @@ def simulate_and_print(argv):
                         help="saved --extended reports (--format json); without, the "
                              "synthetic populations alone")
     parser.add_argument("--studies", type=cli.number(int, 0), default=STUDIES,
-                        help=f"simulated studies a case (default {STUDIES})")
+                        help=f"simulated studies a case (default {STUDIES}: the synthetic "
+                             "populations alone take about 80 s on 2 cores of an Intel Xeon)")
     parser.add_argument("--seeds", type=sizes, metavar="N,N,...",
                         help="seeds a pair (default " + ",".join(map(str, SEEDS))
                              + "; with --one-pair " + ",".join(map(str, ONE_PAIR_SEEDS)) + ")")
     parser.add_argument("--methods", nargs="+", choices=METHODS + EXPLORED, default=METHODS,
-                        help="the intervals compared (default: " + ", ".join(METHODS) + ")")
+                        metavar="METHOD", help="the intervals compared, of "
+                        + ", ".join(METHODS + EXPLORED) + " (default: " + ", ".join(METHODS)
+                        + ")")
     parser.add_argument("--one-pair", action="store_true",
                         help="each population as one digit pair, the article's design")
     parser.add_argument("--no-synthetic", action="store_true",
