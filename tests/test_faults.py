@@ -20,9 +20,8 @@ import pytest
 import compare
 import original_net
 from study import files, training
-from tests.helpers import in_session, kill_session
+from tests.helpers import HERE, in_session, kill_session
 
-HERE = Path(__file__).resolve().parent.parent  # the project's folder
 SMALL = ["--seeds", "4", "--epochs", "20"]  # a study of 24 runs: seconds
 LONG = ["--seeds", "4", "--epochs", "400"]  # one that is still training when it is hit
 
@@ -35,14 +34,9 @@ def free_port():
         return probe.getsockname()[1]
 
 
-def launch(*command, cwd=HERE, sigint=signal.SIG_DFL):
-    """A process in a session of its own (its group can be signalled whole), with pipes."""
-    return in_session(command, cwd=cwd, sigint=sigint)
-
-
 def study(*args, sigint=signal.SIG_DFL):
     """compare.py with args, in a session of its own."""
-    return launch(sys.executable, "compare.py", *args, sigint=sigint)
+    return in_session([sys.executable, "compare.py", *args], sigint=sigint)
 
 
 def alive(session):
@@ -91,14 +85,14 @@ class Cluster:
     def __init__(self):
         pytest.importorskip("distributed")
         self.address = f"tcp://127.0.0.1:{free_port()}"
-        self.scheduler = launch(sys.executable, "-m", "dask", "scheduler", "--host",
-                                "127.0.0.1", "--port", self.address.rsplit(":", 1)[1],
-                                "--dashboard-address", ":0", "--no-show")
+        self.scheduler = in_session([sys.executable, "-m", "dask", "scheduler", "--host",
+                                     "127.0.0.1", "--port", self.address.rsplit(":", 1)[1],
+                                     "--dashboard-address", ":0", "--no-show"])
         self.workers = None
         try:
             read_until(self.scheduler.stderr, "Scheduler at:", 60)
-            self.workers = launch(sys.executable, "-m", "dask", "worker", self.address,
-                                  "--nworkers", "2", "--nthreads", "1", "--no-dashboard")
+            self.workers = in_session([sys.executable, "-m", "dask", "worker", self.address,
+                                       "--nworkers", "2", "--nthreads", "1", "--no-dashboard"])
             self.wait_for_workers(2)
         except BaseException:
             self.stop()
@@ -186,8 +180,8 @@ def test_a_malformed_scheduler_address_costs_no_client_and_no_wait():
 @pytest.mark.slow
 def test_a_service_that_is_not_dask_is_said_in_one_line_within_the_connect_time(tmp_path):
     port = free_port()
-    server = launch(sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
-                    cwd=tmp_path)
+    server = in_session([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"],
+                        cwd=tmp_path)
     try:
         read_until(server.stdout, "Serving HTTP", 30)
         address = f"tcp://127.0.0.1:{port}"
@@ -310,7 +304,7 @@ def test_make_report_killed_leaves_no_study_running(tmp_path, signum):
         f"m.OUT, m.SAVED = {str(tmp_path)!r}, {str(tmp_path / 'reports')!r}\n"
         "m.STUDY_OPTIONS = ['--epochs', '400', '--seeds', '4', '--jobs', '2']\n"
         "sys.exit(m.main([]))\n")
-    driver = launch(sys.executable, "drive.py", cwd=tmp_path)
+    driver = in_session([sys.executable, "drive.py"], cwd=tmp_path)
     study_pid = None
     try:
         read_until(driver.stderr, "Ctrl-C stops")
