@@ -2,7 +2,7 @@
 in README.md.
 
     python3 make_report.py            # every study: about 90 minutes on 2 cores
-    python3 make_report.py --cpus     # the simulated CPUs it would use here (seconds)
+    python3 make_report.py --cpus     # the simulated CPUs it would use here (about 4 s)
     python3 make_report.py --render   # the report again from the saved studies, no training
 
 It runs compare.py's studies one after the other, each saved in reports/, then reads
@@ -356,7 +356,7 @@ def run(argv):
                            "(seconds)")
     what.add_argument("--cpus", action="store_true",
                       help="print the simulated CPUs the blocks would run under here: name, "
-                           "variables, fingerprint (about 10 s on the same)")
+                           "variables, fingerprint (about 4 s on the machine below)")
     parser.add_argument("--fresh", action="store_true",
                         help="train every study again, reusing none of reports/ (by default "
                              "a study saved by this code with the same command is reused)")
