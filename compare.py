@@ -8,7 +8,7 @@ unclear), marked where another study may well not repeat it (docs/METHODS.md). W
 several --lr every net trains at every rate; --tune chooses each net's rate on validation
 images and --tuned evaluates each at its own. Runs train in lock-step batches
 (study/lockstep.py), bit for bit as the nets train alone, on parallel processes or a Dask
-cluster (study/training.py).
+cluster (study/training.py, study/cluster.py).
 
     python3 compare.py                   # 3 experiments x 2 nets x 30 seeds
     python3 compare.py --seeds 30:60     # another block of 30 seeds
@@ -40,7 +40,7 @@ import argparse
 import os
 
 import original_net
-from study import running, saved_reports, training
+from study import cluster, running, saved_reports
 from study.cli import Parser, UsageError, number
 from study.files import check_path, claim_output, plot_format, put, written_through
 from study.records import Seeds
@@ -158,7 +158,7 @@ def parse_args(argv):
     if args.out is not None:
         check_path(args.out, "--out")
     if args.scheduler is not None:
-        training.checked_scheduler(args.scheduler)
+        cluster.checked_scheduler(args.scheduler)
     if args.plot is not None:
         check_path(args.plot, "--plot")  # before a .png is added: a folder is refused
         try:

@@ -369,8 +369,8 @@ def run(argv):
     if args.fresh and (args.render or args.cpus):
         raise cli.UsageError("--fresh trains every study again: it takes no --render or --cpus")
     if args.scheduler:
-        from study import training
-        training.checked_scheduler(args.scheduler)
+        from study import cluster
+        cluster.checked_scheduler(args.scheduler)
     if args.cpus:
         cli.say("make_report.py: trying each candidate setting with a 3-epoch fingerprint run")
         found = cpus.distinct(progress=lambda line: cli.say(f"make_report.py: {line}"))

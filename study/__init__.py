@@ -3,6 +3,7 @@
 The flow of a study:
 
     compare.py -> running -> training -> lockstep -> original_net.py, broken_net.py
+                                   -> cluster (a Dask cluster's workers)
                           -> tables -> verdicts (the statistics)
                           -> report (tables as text, markdown, csv, json), figures
     make_report.py runs compare.py's studies as processes, then reproduction reads
@@ -18,7 +19,8 @@ What each module holds:
     cpus           the environment, and settings that compute as another CPU would
     alignment      how far a broken gradient points from the true one
     lockstep       many runs trained at once, bit for bit as the nets train alone
-    training       the runs planned and batched, on processes or a Dask cluster
+    training       the runs planned and batched, trained on processes or a cluster
+    cluster        a Dask cluster: checked, connected, its tasks run and watched
     verdicts       the article's claims judged, and the nets compared
     coverage       the pooled intervals' coverage, measured (python3 -m study.coverage)
     report         the tables of a study, as text, markdown, csv or json
@@ -39,7 +41,7 @@ Imports go one way, down these floors (tests/test_layout.py checks it):
     5  compare.py, make_report.py
     4  running, reproduction
     3  training, tables, saved_reports
-    2  lockstep, report, coverage
+    2  lockstep, report, coverage, cluster
     1  alignment, records, verdicts, files, figures, digits_4samples.py
     0  registry, cli, cpus, original_net.py, broken_net.py
 """

@@ -10,7 +10,7 @@ import time
 import numpy as np
 
 import original_net
-from study import cli, cpus, figures, report, tables, training, verdicts
+from study import cli, cluster as dask_cluster, cpus, figures, report, tables, training, verdicts
 from study.cli import UsageError
 from study.files import WriteFailed, put, write_file
 from study.registry import (ARTICLE_PAIR, ARTICLE_TEST_SIZE, EXPERIMENTS, EXTENDED, HELD_OUT,
@@ -158,7 +158,7 @@ def train_and_report(args, argv):
     check_memory(runs, settings)
     cluster = None
     if args.scheduler:
-        cluster, threads = training.connect(args.scheduler)
+        cluster, threads = dask_cluster.connect(args.scheduler)
         jobs = threads if args.jobs is None else args.jobs
     else:
         jobs = local_jobs(args.jobs)

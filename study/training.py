@@ -1,8 +1,6 @@
 """A study's runs: planned, grouped into lock-step batches, and trained on this
-machine's processes (joblib) or on a Dask cluster's workers, with a progress line.
-
-A Dask cluster's workers get the project's code shipped as one zip (the study package and
-the two nets: ship()), and import it afresh.
+machine's processes (joblib) or on a Dask cluster's workers (cluster.py), with a
+progress line.
 """
 import math
 import os
@@ -15,14 +13,12 @@ import warnings
 import numpy as np
 
 import original_net
-from study import cli, lockstep, records
+from study import cli, cluster as dask_cluster, lockstep, records
 from study.cli import count
 from study.records import Seeds, key
 from study.registry import ARTICLE_PAIR, HELD_OUT
 
 MAX_BATCH = 60  # runs in a lock-step batch: more saves little time a run, costs memory
-PACKAGE = os.path.dirname(os.path.abspath(__file__))  # study/, shipped to Dask workers
-NETS_SHIPPED = ("original_net.py", "broken_net.py")  # beside it, shipped too
 
 
 class StudyError(cli.Failure):
@@ -180,21 +176,6 @@ def watched_loky():
     return WatchedLoky()
 
 
-class Cancelled(Exception):
-    """The study no longer wants this batch."""
-
-
-class StopWhenCancelled:
-    """A Dask task's stop: it ends when its future is cancelled (Ctrl-C) or released
-    (the study's client is gone); the worker is then free for other work."""
-
-    def __call__(self, epoch):
-        from distributed import get_worker
-        worker = get_worker()
-        task = worker.state.tasks.get(worker.get_current_task())
-        if task is None or task.state != "executing":
-            raise Cancelled()
-
 
 def run_study(runs, settings, jobs, cluster=None):
     """Every run's results, in the order of runs, and the batches' count.
@@ -206,7 +187,7 @@ def run_study(runs, settings, jobs, cluster=None):
     groups = batches(runs, jobs)
     progress = progress_line(groups, jobs, "Dask worker" if cluster else "process")
     if cluster:
-        done = on_cluster(cluster, groups, settings)
+        done = dask_cluster.on_cluster(cluster, groups, settings, train_batch)
     elif jobs == 1:
         done = (train_batch(group, settings) for group in groups)
     else:
@@ -261,213 +242,6 @@ def quiet_executor_thread(args, default=threading.excepthook):
     if args.thread is None or args.thread.name != "ExecutorManagerThread":
         default(args)
 
-
-# ---------------------------------------------------------------- on a Dask cluster
-
-class NoCluster(cli.Failure):
-    """The Dask scheduler cannot be reached or used: one line, exit status 1."""
-
-
-CONNECT_SECONDS = 5  # how long a scheduler has to answer
-
-
-def checked_scheduler(address):
-    """Before any work, for --scheduler: Dask is installed and address is a scheduler's
-    address (check_address); cli.UsageError, saying why, if not."""
-    try:
-        import distributed  # noqa: F401
-    except ImportError:
-        raise cli.UsageError('--scheduler needs Dask: python3 -m pip install '
-                             '"dask[distributed]"') from None
-    try:
-        check_address(address)
-    except ValueError as error:
-        raise cli.UsageError(f"--scheduler {address}: {error}") from None
-    return address
-
-
-def check_address(address):
-    """Before anything else: address is a scheduler's address as distributed reads it,
-    scheme://host:port (tcp:// if none), with a scheme it can connect over; ValueError,
-    saying why, if not. (distributed takes 'host:notaport' and fails only in Client(),
-    whose half-made instance then waits 10 s at exit to close.)"""
-    from distributed.comm import parse_address
-    from distributed.comm.addressing import parse_host_port
-    from distributed.comm.registry import backends
-    try:
-        scheme, location = parse_address(address)
-        host, port = parse_host_port(location)
-    except ValueError:
-        scheme = host = port = None
-    if (scheme not in backends or scheme == "inproc" or not host
-            or not location.rpartition(":")[2].isdigit()):
-        raise ValueError("not an address such as tcp://host:8786")
-    if not 0 < port < 2 ** 16:
-        raise ValueError(f"port {port} is not 1 to 65535")
-
-
-def identity(address, timeout):
-    """What answers at address, asked as a Dask client would (distributed's connect, then
-    the identity call): its identity, whose "type" is Scheduler, Worker or Nanny. NoCluster
-    if nothing answers so within timeout seconds: distributed bounds the connection, not
-    the handshake that follows (distributed/comm/core.py, connect: `handshake = await
-    comm.read()`), so that Client() waits for ever on a service that is not Dask."""
-    import asyncio
-    from distributed.comm import connect as open_comm
-
-    async def ask():
-        comm = await open_comm(address, timeout=timeout)
-        try:
-            await comm.write({"op": "identity", "reply": True})
-            return await comm.read()
-        finally:
-            comm.abort()
-    from concurrent.futures import ThreadPoolExecutor
-    try:  # on a thread of its own: the caller may be running an event loop (a notebook)
-        with ThreadPoolExecutor(1) as thread:
-            answer = thread.submit(asyncio.run, asyncio.wait_for(ask(), timeout)).result()
-    except Exception:  # refused, timed out, or garbled (another protocol's bytes)
-        answer = None
-    if not isinstance(answer, dict) or not isinstance(answer.get("type"), str):
-        raise NoCluster(f"no Dask scheduler answers at {address} within {timeout} s")
-    return answer
-
-
-def silence_distributed():
-    """distributed's log lines are not ours: what goes wrong is said in one line. (A lost
-    scheduler, say, has the client log its failed reconnection as an error.) distributed
-    gives some of its loggers levels of their own (distributed.client), so each is set."""
-    import logging
-    for name, logger in list(logging.root.manager.loggerDict.items()):
-        if (name == "distributed" or name.startswith("distributed.")) and isinstance(
-                logger, logging.Logger) and (logger.level or name == "distributed"):
-            logger.setLevel(logging.CRITICAL)
-
-
-def connect(address):
-    """A dask.distributed Client of the scheduler at address, with the project's code
-    shipped to its workers (ship), and its workers' threads."""
-    timeout = CONNECT_SECONDS
-    from distributed import Client
-    silence_distributed()
-    try:
-        check_address(address)  # a Client half made would fail at exit
-    except ValueError as error:
-        raise NoCluster(f"--scheduler {address}: {error}") from None
-    kind = identity(address, timeout)["type"]
-    if kind != "Scheduler":  # a worker's address, say
-        raise NoCluster(f"{address} is a Dask {kind.lower()}, not a scheduler")
-    try:
-        with warnings.catch_warnings():  # another version on the cluster: its workers'
-            warnings.simplefilter("ignore")  # imports below say what matters
-            client = Client(address, timeout=timeout, set_as_default=False)
-    except (OSError, TimeoutError, ValueError):
-        raise NoCluster(f"no Dask scheduler answers at {address} within {timeout} s") from None
-    try:
-        threads = sum(w["nthreads"] for w in client.scheduler_info()["workers"].values())
-        if not threads:
-            raise NoCluster(f"the Dask scheduler at {address} has no workers")
-        ship(client)
-    except BaseException:
-        client.close()
-        raise
-    return client, threads
-
-
-def ship(client):
-    """The project's code to every worker of client, as one zip (the study package and
-    the nets), which each worker imports afresh: a worker that ran an older version
-    forgets it. NoCluster, with the worker's reason, if a worker cannot import it."""
-    import tempfile
-    import zipfile
-    project = os.path.dirname(PACKAGE)
-    files = [os.path.join("study", name) for name in sorted(os.listdir(PACKAGE))
-             if name.endswith(".py")] + list(NETS_SHIPPED)
-    with tempfile.TemporaryDirectory() as folder:
-        path = os.path.join(folder, "study.zip")
-        with zipfile.ZipFile(path, "w") as bundle:
-            for name in files:
-                bundle.write(os.path.join(project, name), name)
-        try:
-            client.upload_file(path)  # on sys.path, also of workers started later
-            client.run(import_afresh)
-        except Exception as error:  # the worker's import failed: its message says why
-            raise NoCluster(f"the Dask workers cannot import the study package "
-                            f"({type(error).__name__}: {str(error).splitlines()[0][:50]})"
-                            ) from None
-
-
-def import_afresh():
-    """On a worker: the project's modules imported again from the newest zip shipped."""
-    import importlib
-    for name in list(sys.modules):
-        if name in ("study", "original_net", "broken_net") or name.startswith("study."):
-            del sys.modules[name]
-    importlib.invalidate_caches()
-    importlib.import_module("study.training")
-
-
-NO_WORKERS_SECONDS = 10  # how long a cluster may have no worker mid-study (a nanny
-# restarts a killed worker in seconds; a scheduler keeps tasks waiting for one for ever)
-
-
-def on_cluster(client, groups, settings):
-    """The batches' results as the cluster's workers finish them, through joblib's Dask
-    backend; on Ctrl-C (or any stop) every task still wanted is cancelled, and the
-    cluster stays up for others. NoCluster if the scheduler is lost or the cluster has had
-    no workers for NO_WORKERS_SECONDS: then the tasks are cancelled (by the client, or by
-    watch_workers), and the wait for their results ends."""
-    from concurrent.futures import CancelledError
-
-    from joblib import Parallel, delayed, parallel_config
-    address = client.scheduler.address
-    stopped, no_workers = threading.Event(), threading.Event()
-    threading.Thread(target=watch_workers, args=(client, stopped, no_workers),
-                     name="watch_workers", daemon=True).start()
-    try:
-        with parallel_config(backend="dask", client=client):
-            yield from Parallel(n_jobs=-1, return_as="generator_unordered")(
-                delayed(train_batch)(group, settings, StopWhenCancelled()) for group in groups)
-    except CancelledError as error:  # distributed's FutureCancelledError
-        if no_workers.is_set():
-            raise NoCluster(f"the Dask cluster at {address} has had no workers for "
-                            f"{NO_WORKERS_SECONDS} s") from None
-        reason = getattr(error, "reason", "scheduler-connection-lost")
-        raise NoCluster(f"lost the Dask scheduler at {address} mid-study"
-                        if reason == "scheduler-connection-lost" else
-                        f"the Dask cluster at {address} cancelled the study ({reason})") from None
-    finally:
-        stopped.set()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            cancel_all(client)
-
-
-def cancel_all(client):
-    """Every task of the client's cancelled. (client.cancel takes futures, and
-    client.futures holds keys: client.cancel(list(client.futures)) cancels nothing.)"""
-    from distributed import Future
-    keys = list(client.futures)
-    if keys:
-        client.cancel([Future(key, client) for key in keys])
-
-
-def watch_workers(client, stopped, no_workers):
-    """Until stopped is set, the cluster's workers counted every second: once there have
-    been none for NO_WORKERS_SECONDS, no_workers is set and the study's tasks cancelled
-    (the scheduler would keep them waiting for a worker for ever)."""
-    since = None
-    while not stopped.wait(1):
-        try:
-            workers = len(client.nthreads())
-        except Exception:  # the scheduler is gone: the client cancels the tasks itself
-            return
-        since = None if workers else since or time.monotonic()
-        if (since is not None and time.monotonic() - since >= NO_WORKERS_SECONDS
-                and not stopped.is_set()):
-            no_workers.set()
-            cancel_all(client)
-            return
 
 
 HEARTBEAT = 30  # seconds a study may train without a line that says so

@@ -1,4 +1,4 @@
-"""compare.py --scheduler: a study on a Dask cluster (study/training.py)."""
+"""compare.py --scheduler: a study on a Dask cluster (study/cluster.py)."""
 import json
 import os
 import signal
@@ -7,7 +7,7 @@ import time
 import pytest
 
 import compare
-from study import report, training
+from study import cluster as dask_cluster, report
 from tests.helpers import blocked, finish, run, start, wait_for
 
 
@@ -55,7 +55,7 @@ def test_ctrl_c_cancels_the_study_on_the_cluster_and_leaves_it_up(cluster):
 @pytest.mark.slow
 def test_an_unreachable_scheduler_is_said_in_one_line(capsys, monkeypatch):
     pytest.importorskip("distributed")
-    monkeypatch.setattr(training, "CONNECT_SECONDS", 1)
+    monkeypatch.setattr(dask_cluster, "CONNECT_SECONDS", 1)
     start_time = time.monotonic()
     assert compare.main(["--seeds", "2", "--scheduler", "tcp://127.0.0.1:1"]) == 1
     assert time.monotonic() - start_time < 5

@@ -1,6 +1,5 @@
 """Faults: what compare.py and make_report.py do when the world around a study fails
-(study/training.py's cluster path, study/files.py's output locks, study/cli.py's parent
-watch).
+(study/cluster.py, study/files.py's output locks, study/cli.py's parent watch).
 
 A real Dask cluster (a `dask scheduler` and a `dask worker --nworkers 2 --nthreads 1`,
 each a process in a session of its own), real signals, bounded waits. Each was seen to
@@ -19,7 +18,7 @@ import pytest
 
 import compare
 import original_net
-from study import files, training
+from study import cluster, files
 from tests.helpers import HERE, in_session, kill_session
 
 SMALL = ["--seeds", "4", "--epochs", "20"]  # a study of 24 runs: seconds
@@ -189,8 +188,8 @@ def test_a_service_that_is_not_dask_is_said_in_one_line_within_the_connect_time(
         out, err, seconds = ended(process, 30)
         assert process.returncode == 1 and out == ""
         assert one_line(err) == (f"compare.py: error: no Dask scheduler answers at {address} "
-                                 f"within {training.CONNECT_SECONDS} s")
-        assert seconds < training.CONNECT_SECONDS + 5  # the interpreter, the data, the wait
+                                 f"within {cluster.CONNECT_SECONDS} s")
+        assert seconds < cluster.CONNECT_SECONDS + 5  # the interpreter, the data, the wait
     finally:
         kill_session(server)
 
@@ -232,11 +231,11 @@ def test_every_worker_lost_mid_study_is_said_in_one_line(dask_cluster, tmp_path)
     read_until(process.stderr, "Ctrl-C stops")
     time.sleep(2)
     os.killpg(dask_cluster.workers.pid, signal.SIGKILL)  # the nannies and their workers
-    stdout, err, seconds = ended(process, training.NO_WORKERS_SECONDS + 30)
+    stdout, err, seconds = ended(process, cluster.NO_WORKERS_SECONDS + 30)
     assert process.returncode == 1 and stdout == ""
     assert one_line(err) == (f"compare.py: error: the Dask cluster at {dask_cluster.address} "
-                             f"has had no workers for {training.NO_WORKERS_SECONDS} s")
-    assert seconds < training.NO_WORKERS_SECONDS + 10
+                             f"has had no workers for {cluster.NO_WORKERS_SECONDS} s")
+    assert seconds < cluster.NO_WORKERS_SECONDS + 10
     assert os.listdir(tmp_path) == []
     assert dask_cluster.scheduler.poll() is None  # the scheduler is left up
 
