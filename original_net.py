@@ -4,6 +4,32 @@ Reproduces Jae Duk Seo's "Only Numpy: Implementing Multi Channel/Layer Convoluti
 Neural Network on Numpy" (2018): hand-written back-propagation on scikit-learn's digits,
 0 against 1. Runs alone (`python original_net.py --help`) or pasted into a notebook cell
 or an online interpreter; without scikit-learn it uses four embedded samples.
+`python original_net.py --check-gradients` checks every gradient against finite
+differences.
+
+The net, for one 8x8 image, with the article's labels (the coloured stars of its figure).
+Every convolution is 3x3, zero-padded (8x8 stays 8x8, 4x4 stays 4x4) and true (the kernel
+flipped, as scipy.signal.convolve2d); every pooling is 2x2 max pooling; no biases.
+
+    x: 8x8 image, pixels 0..16
+    Red star, layer 1 (two channels, each from x):
+        1a = maxpool(ReLU(conv(x, W1a)))          8x8 -> 4x4
+        1b = maxpool(arctan(conv(x, W1b)))        8x8 -> 4x4
+    Blue star, layer 2 (four channels, two from each map of layer 1):
+        2a = maxpool(arctan(conv(1a, W2a)))       4x4 -> 2x2
+        2b = maxpool(ReLU(conv(1a, W2b)))         4x4 -> 2x2
+        2c = maxpool(arctan(conv(1b, W2c)))       4x4 -> 2x2
+        2d = maxpool(tanh(conv(1b, W2d)))         4x4 -> 2x2
+    f = [2a, 2b, 2c, 2d], each 2x2 row-major      16
+    Green star, layer 3:  h3 = arctan(f @ W3)     W3 16x28 -> 28
+    Pink star, layer 4:   h4 = tanh(h3 @ W4)      W4 28x36 -> 36
+    Black star, layer 5:  y_hat = sigmoid(h4 @ W5)  W5 36x1  -> the probability of digit 1
+    Black box, the cost:  0.5 * (y_hat - y)**2
+
+The code computes this with few numpy calls a step (docs/SPEED.md): a convolution is one
+matrix product of its kernels with a table of 3x3 patches, and maps are kept in a window
+layout, each 2x2 pooling window's four pixels side by side, so that pooling is one argmax
+("convolution as a table look-up", below).
 """
 import argparse
 import math
@@ -24,44 +50,6 @@ FOUR_SAMPLE_DEFAULTS = dict(DEFAULTS, lr=0.01)
 MAX_WEIGHTS = 10_000_000
 # The most epochs: a million take a run about eight hours here; more is a typo.
 MAX_EPOCHS = 1_000_000
-
-# ---- four embedded samples (digits 0, 1, 1, 0), copied from digits_4samples.py ----
-FOUR_X = np.array([
-    [[0, 0, 5, 13, 9, 1, 0, 0],  # load_digits() image 0, digit 0
-     [0, 0, 13, 15, 10, 15, 5, 0],
-     [0, 3, 15, 2, 0, 11, 8, 0],
-     [0, 4, 12, 0, 0, 8, 8, 0],
-     [0, 5, 8, 0, 0, 9, 8, 0],
-     [0, 4, 11, 0, 1, 12, 7, 0],
-     [0, 2, 14, 5, 10, 12, 0, 0],
-     [0, 0, 6, 13, 10, 0, 0, 0]],
-    [[0, 0, 0, 12, 13, 5, 0, 0],  # load_digits() image 1, digit 1
-     [0, 0, 0, 11, 16, 9, 0, 0],
-     [0, 0, 3, 15, 16, 6, 0, 0],
-     [0, 7, 15, 16, 16, 2, 0, 0],
-     [0, 0, 1, 16, 16, 3, 0, 0],
-     [0, 0, 1, 16, 16, 6, 0, 0],
-     [0, 0, 1, 16, 16, 6, 0, 0],
-     [0, 0, 0, 11, 16, 10, 0, 0]],
-    [[0, 0, 0, 0, 14, 13, 1, 0],  # load_digits() image 11, digit 1
-     [0, 0, 0, 5, 16, 16, 2, 0],
-     [0, 0, 0, 14, 16, 12, 0, 0],
-     [0, 1, 10, 16, 16, 12, 0, 0],
-     [0, 3, 12, 14, 16, 9, 0, 0],
-     [0, 0, 0, 5, 16, 15, 0, 0],
-     [0, 0, 0, 4, 16, 14, 0, 0],
-     [0, 0, 0, 1, 13, 16, 1, 0]],
-    [[0, 0, 1, 9, 15, 11, 0, 0],  # load_digits() image 10, digit 0
-     [0, 0, 11, 16, 8, 14, 6, 0],
-     [0, 2, 16, 10, 0, 9, 9, 0],
-     [0, 1, 16, 4, 0, 8, 8, 0],
-     [0, 4, 16, 4, 0, 8, 8, 0],
-     [0, 1, 16, 5, 1, 11, 3, 0],
-     [0, 0, 12, 12, 10, 10, 0, 0],
-     [0, 0, 1, 10, 13, 3, 0, 0]],
-], dtype=float)
-FOUR_Y = np.array([0, 1, 1, 0])
-# ---- end of the embedded samples ----
 
 
 class TrainingDiverged(ArithmeticError):
@@ -100,29 +88,40 @@ def load_data(seed=0, test_size=10, four_samples=False, digits=(0, 1)):
             f"sklearn digits {a} and {b}: {len(labels) - test_size} train, {test_size} test")
 
 
-# ---------------------------------------------------------------- fixed index tables
+# ---------------------------------------------------------------- convolution as a table look-up
+#
+# A 3x3 convolution makes each output pixel the sum of nine products: a kernel weight
+# times an input pixel. Written as loops, that is 9 x 64 Python steps for one 8x8 map; here
+# it is one matrix product. patches[k, p] holds the input pixel that kernel weight k (of
+# the nine, row-major) multiplies for output pixel p, so W.ravel() @ patches is the whole
+# output map. Which pixel that is depends only on k and p: conv_index() works it out once.
+#
+# A tiny example, output pixel (0, 0): the kernel is flipped (a true convolution), so
+# W[0, 0] (k = 0) multiplies x[1, 1], the centre W[1, 1] (k = 4) multiplies x[0, 0], and
+# W[2, 2] (k = 8) multiplies x[-1, -1], which is outside the image: a 0 of the padding.
+#
+# The output pixels come in window order: the four pixels of the first 2x2 pooling window
+# (rows 0-1, columns 0-1, row-major), then those of the window to its right, and so on. So
+# a map is kept as (n/2, n/2, 4), each window's four pixels side by side: the window
+# layout. Max pooling is then an argmax over the last axis; as_image() turns a map back
+# into an image, as_windows() an image into a map.
 
 def conv_index(n):
-    """Gather table for a true 3x3 convolution of a zero-padded n x n map.
-
-    Output pixel (i, j) is the sum over k = 3u + v of W[u, v] * x[i+1-u, j+1-v] (the
-    kernel flipped, as in scipy.signal.convolve2d), so patches[k, col] is x.flat at
-    index[k, col] where valid[k, col], and padding (0) where not; then W.ravel() @
-    patches is the output. Columns come in window order: (window row, window column,
-    position in the 2x2 window, row-major), so each pooling window is four consecutive
-    outputs and pooling needs no reordering.
-    """
+    """The gather table of a true 3x3 convolution of a zero-padded n x n map: index[k, p]
+    is the flat index in x of the pixel that kernel weight k multiplies for output pixel p
+    (p in window order), valid[k, p] 0 where that pixel is padding (index 0 then)."""
     u, v, wi, wj, di, dj = np.meshgrid(*[np.arange(k) for k in (3, 3, n // 2, n // 2, 2, 2)],
                                        indexing="ij")
-    r, c = 2 * wi + di + 1 - u, 2 * wj + dj + 1 - v
+    r, c = 2 * wi + di + 1 - u, 2 * wj + dj + 1 - v  # output (2wi + di, 2wj + dj), flipped
     valid = (r >= 0) & (r < n) & (c >= 0) & (c < n)
     index = np.where(valid, r * n + c, 0)
     return index.reshape(9, n * n), valid.reshape(9, n * n).astype(float)
 
 
-# Layer 1 gathers its patches straight from the 8x8 image: no padded copy is made.
+# Layer 1 gathers its patches straight from the 8x8 image: x.ravel()[INDEX8] * VALID8.
 INDEX8, VALID8 = conv_index(8)
-# Layer 2 also needs the way back (col2im), so its gather is written as a 0/1 matrix:
+# Layer 2 also needs the way back: the gradient of each patch entry added back to the pixel
+# it came from. So its gather is a 0/1 matrix COLS4 (16 pixels x 144 patch entries):
 # patches = maps @ COLS4, and the gradient flows back as d_patches @ COLS4.T.
 _index4, _valid4 = conv_index(4)
 COLS4 = ((_index4[..., None] == np.arange(16)) * _valid4[..., None]).reshape(144, 16).T.copy()
@@ -165,13 +164,20 @@ def maxpool(maps):
 
 
 def as_image(maps):
-    """Maps in window layout (C, n, n, 4) as images (C, 2n, 2n), for reading them."""
+    """Maps in window layout (C, n, n, 4) as images (C, 2n, 2n)."""
     c, n = maps.shape[:2]
     return maps.reshape(c, n, n, 2, 2).transpose(0, 1, 3, 2, 4).reshape(c, 2 * n, 2 * n)
 
 
+def as_windows(images):
+    """Images (C, 2n, 2n) as maps in window layout (C, n, n, 4): as_image undone."""
+    c, n = images.shape[0], images.shape[1] // 2
+    return images.reshape(c, n, 2, n, 2).transpose(0, 1, 3, 2, 4).reshape(c, n, n, 4)
+
+
 def forward(params, x):
-    """Forward feed of one 8x8 image: the probability that it is a 1, and the cache.
+    """Forward feed of one 8x8 image (the diagram above): the probability that it is the
+    second digit, and the cache backward() needs.
 
     Convolution maps are kept in window layout: map[c, wi, wj, k] is pixel
     (2*wi + k // 2, 2*wj + k % 2) of channel c, so map[c, wi, wj] is one 2x2 pooling
@@ -323,6 +329,61 @@ def is_stuck(digits, labels):
     return binomial_tail(right, n, majority) > STUCK_LEVEL
 
 
+# ---------------------------------------------------------------- the gradient check
+
+CHECK = dict(images=3, scale=0.1, step=1e-6, tolerance=1e-5)
+
+
+def check_gradients(params, images, labels, step=CHECK["step"]):
+    """Each weight's back-propagated gradient of the cost summed over images, against
+    central finite differences of that cost: {name: (relative error, cosine)}, the
+    error |g - fd| / (|g| + |fd|) and the cosine of g with fd, over the weight's entries."""
+    def cost():
+        return sum(0.5 * (forward(params, x)[0] - y) ** 2 for x, y in zip(images, labels))
+    grads = {name: np.zeros_like(w) for name, w in params.items()}
+    for x, y in zip(images, labels):
+        for name, g in backward(params, forward(params, x)[1], float(y)).items():
+            grads[name] += g
+    found = {}
+    for name, w in params.items():
+        differences = np.zeros_like(w)
+        for i in np.ndindex(w.shape):  # one weight at a time: up by step, down, back
+            old = w[i]
+            w[i] = old + step
+            up = cost()
+            w[i] = old - step
+            down = cost()
+            w[i] = old
+            differences[i] = (up - down) / (2 * step)
+        g = grads[name]
+        norms = np.linalg.norm(g) + np.linalg.norm(differences)
+        found[name] = (float(np.linalg.norm(g - differences) / max(norms, 1e-300)),
+                       float(g.ravel() @ differences.ravel()
+                             / max(np.linalg.norm(g) * np.linalg.norm(differences), 1e-300)))
+    return found
+
+
+def gradient_check_report(seed, hidden, x_train, y_train, source):
+    """--check-gradients: the check on the first training images of the seed, a line a
+    weight; returns 1 if a gradient differs from its finite differences, else 0."""
+    n, scale = CHECK["images"], CHECK["scale"]
+    # The seed's weights scaled down: at standard-normal weights on raw pixels most units
+    # saturate, their gradients are near 0, and differences of a flat cost say little.
+    params = {name: w * scale for name, w in init_params(seed, hidden).items()}
+    found = check_gradients(params, x_train[:n], y_train[:n])
+    print(f"{NAME}: each gradient against central finite differences (step "
+          f"{CHECK['step']:g}), seed {seed}")
+    print(f"on {count(min(n, len(x_train)), 'training image')} of {source.split(':')[0]}; "
+          f"the seed's weights scaled by {scale}")
+    print(f"{'weight':6}  {'shape':>5}  {'error':>7}  cosine")
+    for name, (error, cosine) in found.items():
+        shape = "x".join(map(str, params[name].shape))
+        print(f"{name:6}  {shape:>5}  {error:7.1e}  {cosine:6.3f}")
+    differ = [name for name, (error, _) in found.items() if error > CHECK["tolerance"]]
+    print("error: |g - fd| / (|g| + |fd|), g back-propagated, fd the finite differences")
+    print(f"weights whose error is above {CHECK['tolerance']:g}: " + (", ".join(differ) or "none"))
+    return 1 if differ else 0
+
 # ---------------------------------------------------------------- command line
 
 def number(kind, low, high=math.inf, low_ok=False):
@@ -415,6 +476,8 @@ def parse_args(argv):
                         help="the two digits told apart; B is label 1 (default 0 1)")
     parser.add_argument("--four-samples", action="store_true", help="use the four embedded samples")
     parser.add_argument("--quiet", action="store_true", help="no per-epoch progress")
+    parser.add_argument("--check-gradients", action="store_true",
+                        help="check every gradient against finite differences, and stop")
     if argv is None:
         args, unknown = parser.parse_known_args(sys.argv[1:])
         if unknown and "kernel" not in os.path.basename(sys.argv[0]):
@@ -503,6 +566,8 @@ def run(argv):
         return 2
     if four and not args.four_samples:
         print("scikit-learn is not installed: training on the four embedded samples")
+    if args.check_gradients:
+        return gradient_check_report(args.seed, args.hidden, x_train, y_train, source)
     settings = FOUR_SAMPLE_DEFAULTS if four else DEFAULTS
     epochs = args.epochs or settings["epochs"]
     lr = args.lr or settings["lr"]
@@ -539,6 +604,48 @@ def run(argv):
     print(f"wall time {seconds:.2f} s for {count(steps, 'training step')}: "
           f"{seconds / steps * 1e6:.1f} us per step")
     return 0
+
+
+# ---------------------------------------------------------------- the four samples
+# Online interpreters have no scikit-learn: load_data() then trains on these.
+
+# ---- four embedded samples (digits 0, 1, 1, 0), copied from digits_4samples.py ----
+FOUR_X = np.array([
+    [[0, 0, 5, 13, 9, 1, 0, 0],  # load_digits() image 0, digit 0
+     [0, 0, 13, 15, 10, 15, 5, 0],
+     [0, 3, 15, 2, 0, 11, 8, 0],
+     [0, 4, 12, 0, 0, 8, 8, 0],
+     [0, 5, 8, 0, 0, 9, 8, 0],
+     [0, 4, 11, 0, 1, 12, 7, 0],
+     [0, 2, 14, 5, 10, 12, 0, 0],
+     [0, 0, 6, 13, 10, 0, 0, 0]],
+    [[0, 0, 0, 12, 13, 5, 0, 0],  # load_digits() image 1, digit 1
+     [0, 0, 0, 11, 16, 9, 0, 0],
+     [0, 0, 3, 15, 16, 6, 0, 0],
+     [0, 7, 15, 16, 16, 2, 0, 0],
+     [0, 0, 1, 16, 16, 3, 0, 0],
+     [0, 0, 1, 16, 16, 6, 0, 0],
+     [0, 0, 1, 16, 16, 6, 0, 0],
+     [0, 0, 0, 11, 16, 10, 0, 0]],
+    [[0, 0, 0, 0, 14, 13, 1, 0],  # load_digits() image 11, digit 1
+     [0, 0, 0, 5, 16, 16, 2, 0],
+     [0, 0, 0, 14, 16, 12, 0, 0],
+     [0, 1, 10, 16, 16, 12, 0, 0],
+     [0, 3, 12, 14, 16, 9, 0, 0],
+     [0, 0, 0, 5, 16, 15, 0, 0],
+     [0, 0, 0, 4, 16, 14, 0, 0],
+     [0, 0, 0, 1, 13, 16, 1, 0]],
+    [[0, 0, 1, 9, 15, 11, 0, 0],  # load_digits() image 10, digit 0
+     [0, 0, 11, 16, 8, 14, 6, 0],
+     [0, 2, 16, 10, 0, 9, 9, 0],
+     [0, 1, 16, 4, 0, 8, 8, 0],
+     [0, 4, 16, 4, 0, 8, 8, 0],
+     [0, 1, 16, 5, 1, 11, 3, 0],
+     [0, 0, 12, 12, 10, 10, 0, 0],
+     [0, 0, 1, 10, 13, 3, 0, 0]],
+], dtype=float)
+FOUR_Y = np.array([0, 1, 1, 0])
+# ---- end of the embedded samples ----
 
 
 if __name__ == "__main__":

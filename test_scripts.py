@@ -53,6 +53,43 @@ def test_gradient_check_can_fail():
     assert relative_error(grads["W2a"].T, numeric["W2a"]) > 1e-3
 
 
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script", ["original_net.py", "broken_net.py"])
+def test_a_reader_checks_every_gradient_in_seconds(script):
+    """--check-gradients: a line a weight, its error against finite differences and its
+    cosine; the original's all small, the broken net's conv weights turned."""
+    start_time = time.monotonic()
+    result = run(script, "--check-gradients")
+    assert time.monotonic() - start_time < 10 and result.stderr == ""
+    assert result.returncode == 0 and max(map(len, result.stdout.splitlines())) <= 100
+    rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()
+            if line.split()[0] in original_net.NAMES}
+    assert list(rows) == list(original_net.NAMES)
+    conv = [name for name in original_net.NAMES if name[:2] in ("W1", "W2")]
+    for name, (_, shape, error, cosine) in rows.items():
+        assert shape == "x".join(map(str, original_net.shapes()[name]))
+        if script == "original_net.py" or name not in conv:
+            assert float(error) < 1e-7 and cosine == "1.000", name
+        else:  # every conv weight's gradient turned by the two lines, none reversed
+            assert float(error) > 1e-2 and 0 < float(cosine) < 0.99, name
+    listed = result.stdout.splitlines()[-1]
+    assert listed.endswith("none" if script == "original_net.py" else ", ".join(conv))
+
+
+def test_the_readers_gradient_check_can_fail(monkeypatch, capsys):
+    """A gradient made wrong (W3's doubled) is named, and the check exits 1."""
+    real = original_net.backward
+
+    def wrong(params, cache, y):
+        grads = real(params, cache, y)
+        return dict(grads, W3=2 * grads["W3"])
+    monkeypatch.setattr(original_net, "backward", wrong)
+    assert original_net.main(["--check-gradients", "--four-samples"]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1] == "weights whose error is above 1e-05: W3"
+    assert float(next(line for line in out if line.startswith("W3")).split()[2]) > 0.1
+
 # ---------------------------------------- the nets: forward pass
 
 
