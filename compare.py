@@ -40,11 +40,12 @@ import argparse
 import os
 
 import original_net
-from study import cluster, running, saved_reports
+from study import cluster, running, saved_reports, training
 from study.cli import Parser, UsageError, number
 from study.files import check_path, claim_output, plot_format, put, written_through
 from study.records import Seeds
-from study.registry import ARTICLE_PAIR, EXTENDED, HELD_OUT, PAIRS, SEEDS, one_in
+from study.registry import (ARTICLE_PAIR, EXTENDED, HELD_OUT, NETS, PAIRS, SEEDS, net_of,
+                            one_in)
 
 if __name__ == "__main__":
     cli.release_signals("compare.py", held)
@@ -76,6 +77,15 @@ def seed_block(text):
     return Seeds(first, stop)
 
 
+def net_name(text):
+    """An argparse type: a net's short name (--nets), as its key."""
+    try:
+        return net_of(text)
+    except StopIteration:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not {', '.join(net.short for net in NETS.values())}") from None
+
+
 def parse_args(argv):
     parser = Parser(description=__doc__.splitlines()[0], epilog=EPILOG, allow_abbrev=False,
                     formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -88,6 +98,12 @@ def parse_args(argv):
                         help="also run each broken line alone (broken green, broken red)")
     parser.add_argument("--controls", action="store_true",
                         help="also run the frozen-conv control: W1a..W2d never learn")
+    parser.add_argument("--interventions", action="store_true",
+                        help="also run the intervention nets: the true conv gradient turned "
+                             "to the broken one's cosine (noise) or scaled by it (scaled)")
+    parser.add_argument("--nets", nargs="+", metavar="NET", type=net_name,
+                        help="train these nets only, by short name: "
+                             f"{', '.join(net.short for net in NETS.values())}")
     parser.add_argument("--extended", action="store_true",
                         help=f"the extended study: {EXTENDED}'s head on digits "
                              f"{', '.join(f'{a}/{b}' for a, b in PAIRS)}, "
@@ -110,6 +126,9 @@ def parse_args(argv):
                              "other seeds than the tuning's), judged on the test images")
     parser.add_argument("--momentum", type=number(float, 0, 1, low_ok=True),
                         help="default the nets': 0.9")
+    parser.add_argument("--init", choices=training.INITS, default=training.INITS[0],
+                        help="initial weights: normal (standard normal, the article's; "
+                             "default) or lecun (each divided by the root of its fan-in)")
     parser.add_argument("--jobs", type=number(int, 0),
                         help=f"parallel processes (default and most: the CPUs, "
                              f"{running.available_cpus()}); with --scheduler, batches at once "
@@ -154,6 +173,11 @@ def parse_args(argv):
     if args.four_samples and (args.extended or args.test_size is not None
                               or tuple(args.digits) != ARTICLE_PAIR):
         raise UsageError("--four-samples takes no --test-size, --digits or --extended")
+    if args.nets and (args.ablation or args.controls or args.interventions):
+        raise UsageError("--nets names every net the study trains: no --ablation, --controls "
+                         "or --interventions")
+    if args.nets and len(set(args.nets)) < len(args.nets):
+        raise UsageError("--nets names a net more than once")
     check_rates(args)
     if args.out is not None:
         check_path(args.out, "--out")

@@ -40,7 +40,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from study import cpus, reproduction
+from study import cpus, reproduction, training
 from study.cli import count
 from study.files import write_file
 from study.records import Seeds
@@ -172,7 +172,7 @@ def reusable(study):
                 == cpus.words(study.setting["env"]))
     same = (recorded.get("command") == shlex.join(["python3", "compare.py",
                                                    *command_of(study)])
-            and recorded.get("code") == cpus.code_version() and same_cpu)
+            and recorded.get("code") == training.code_version() and same_cpu)
     return found if same and "runs" in found else None
 
 

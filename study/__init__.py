@@ -18,6 +18,7 @@ What each module holds:
     files          reports and figures written whole or not at all
     cpus           the environment, and settings that compute as another CPU would
     alignment      how far a broken gradient points from the true one
+    interventions  correct learners given the broken net's error (matched noise, scaled)
     lockstep       many runs trained at once, bit for bit as the nets train alone
     training       the runs planned and batched, trained on processes or a cluster
     cluster        a Dask cluster: checked, connected, its tasks run and watched
@@ -33,7 +34,8 @@ What each module holds:
 Where to add:
 - a claim of the article: verdicts.CLAIMS (its test and its words);
 - a net: one entry in registry.NETS; a broken line the nets do not have yet also needs
-  its lines in broken_net.py and in lockstep.Batch;
+  its lines in broken_net.py and in lockstep.Batch, another intervention its arithmetic
+  in interventions.redirected;
 - an experiment (a dense head) or a digit pair: registry.EXPERIMENTS or registry.PAIRS.
 
 Imports go one way, down these floors (tests/test_layout.py checks it):
@@ -42,6 +44,6 @@ Imports go one way, down these floors (tests/test_layout.py checks it):
     4  running, reproduction
     3  training, tables, saved_reports
     2  lockstep, report, coverage, cluster
-    1  alignment, records, verdicts, files, figures, digits_4samples.py
+    1  alignment, interventions, records, verdicts, files, figures, digits_4samples.py
     0  registry, cli, cpus, original_net.py, broken_net.py
 """

@@ -81,26 +81,6 @@ def distinct(wanted=WANTED, candidates=CANDIDATES, progress=None):
     return found
 
 
-# The package's modules that no study imports (they read saved studies or simulate):
-# changing them changes no study.
-NOT_IN_STUDIES = ("reproduction.py", "coverage.py")
-
-
-def code_version():
-    """The code a study ran, as a short digest of the Python files a study is made by
-    (the nets, compare.py and the study package but NOT_IN_STUDIES): make_report reuses
-    a saved study only when it was made by the code there is now."""
-    import hashlib
-    digest = hashlib.sha256()
-    files = ["original_net.py", "broken_net.py", "compare.py"] + sorted(
-        os.path.join("study", name) for name in os.listdir(os.path.join(PROJECT, "study"))
-        if name.endswith(".py") and name not in NOT_IN_STUDIES)
-    for name in files:
-        with open(os.path.join(PROJECT, name), "rb") as file:
-            digest.update(name.encode() + b"\0" + file.read())
-    return digest.hexdigest()[:12]
-
-
 def environment():
     """Where the numbers came from: Python, numpy, BLAS and its kernel, the CPUs, and
     the variables that simulate another CPU, if set."""

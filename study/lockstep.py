@@ -28,13 +28,14 @@ The weights' layout (LAYER1, LAYER2, the offsets) comes from the nets' NAMES and
 """
 import math
 import sys
+from typing import NamedTuple
 
 import numpy as np
 
 import broken_net
 import original_net
 from original_net import COLS4, INDEX8, NAMES, VALID8
-from study import alignment, cli
+from study import alignment, cli, interventions
 from study.registry import GROUPS
 
 # A run's row of weights is the nets' flat vector (their train() concatenates NAMES in
@@ -89,9 +90,12 @@ class Batch:
 
     frozen: per run, whether its conv weights (W1a..W2d) are kept at their initial
     values (the frozen-conv control: its conv gradients are zeroed before the update).
+    redirect: per run, None or an intervention of interventions.KINDS (a run with both
+    broken lines whose conv step is the intervention's); seeds: per run, its seed (the
+    matched noise's generator).
     """
 
-    def __init__(self, params, breaks, frozen=None):
+    def __init__(self, params, breaks, frozen=None, redirect=None, seeds=None):
         runs = self.runs = len(params)
         shapes = [params[0][name].shape for name in NAMES]
         starts = np.cumsum([0] + [math.prod(shape) for shape in shapes])
@@ -130,6 +134,12 @@ class Batch:
             self.red = (transposed((2, 4, 4), runs, red, (0, 2, 1)),
                         np.where(np.reshape(red, (runs, 1, 1, 1, 1)), flipped, pixels).ravel())
         self.frozen = np.flatnonzero(frozen) if frozen is not None and any(frozen) else None
+        # The intervention nets' runs, by kind, and the matched noise's generators.
+        self.redirect = {kind: np.flatnonzero([k == kind for k in redirect])
+                         for kind in interventions.KINDS if redirect and kind in redirect}
+        matched = self.redirect.get(interventions.MATCHED, [])
+        self.generators = [interventions.noise_generator(seeds[r]) for r in matched]
+        self.noise = None
 
     def forward(self, patches1):
         """original_net.forward for every run, from the runs' layer-1 patches (R, 9, 64):
@@ -212,6 +222,28 @@ class Batch:
         d_z1.put(at1, d_p1 * act)
         np.matmul(d_z1.reshape(runs, 2, -1), c["patches1"].transpose(0, 2, 1), out=d_k1)
 
+    def draw_noise(self, steps):
+        """An epoch's standard normal draws of each matched-noise run, (runs, steps, conv
+        weights), as interventions.Redirect draws them."""
+        if self.generators:
+            self.noise = np.stack([g.standard_normal((steps, CONV)) for g in self.generators])
+
+    def redirect_conv(self, cache, d_p2, i):
+        """The intervention runs' conv gradients (in self.grad, from both broken lines)
+        replaced by their intervention's (interventions.redirected), at step i of the
+        epoch: the true gradient is computed for those runs at the same weights."""
+        for kind, runs in self.redirect.items():
+            true = np.empty((len(runs), CONV))
+            self.backward_conv(sub_cache(cache, runs), d_p2[runs], self.k2[runs], None, None,
+                               true[:, K1].reshape(-1, 2, 9), true[:, K2].reshape(-1, 2, 2, 9))
+            broken = self.grad[runs, :CONV]
+            noise = self.noise[:, i] if kind == interventions.MATCHED else None
+            new = [interventions.redirected(
+                kind, broken[:, group], true[:, group],
+                None if noise is None else np.ascontiguousarray(noise[:, group]))
+                for group in (K1, K2)]
+            self.grad[runs, :CONV] = np.concatenate(new, axis=1)
+
     def update(self, lr, momentum):
         """v = momentum * v + lr * grad; W = W - v, for every weight of every run; lr a
         column of each run's rate (each product is the nets' lr * grad, bit for bit)."""
@@ -227,6 +259,16 @@ class Batch:
         return all(np.isfinite(a[r]).all() for a in (self.grad, self.velocity, self.theta))
 
 
+def sub_cache(cache, runs):
+    """The part of a batch's cache that backward_conv needs, for some of its runs (an
+    index array), their flat indices renumbered as if they were a batch of their own."""
+    sub = {key: cache[key][runs] for key in ("patches1", "z1", "patches2", "z2", "p2")}
+    place = np.arange(len(runs)) - np.asarray(runs)  # each run's move, in runs
+    sub["at1"] = cache["at1"][runs] + (place * Z1).reshape(-1, 1, 1, 1)
+    sub["at2"] = cache["at2"][runs] + (place * Z2).reshape(-1, 1, 1, 1)
+    return sub
+
+
 class BatchMeter:
     """AlignmentMeter's measure for the runs in align, inside the batch.
 
@@ -236,24 +278,18 @@ class BatchMeter:
     """
 
     def __init__(self, batch, params, align, steps):
-        lo, hi = min(align), max(align) + 1
-        if list(align) != list(range(lo, hi)):
-            raise ValueError("the aligned runs must be consecutive")
-        self.batch, self.runs = batch, slice(lo, hi)
-        self.broken = np.empty((hi - lo, steps, CONV))
+        self.batch, self.runs = batch, np.asarray(align)
+        self.broken = np.empty((len(align), steps, CONV))
         self.true = np.empty_like(self.broken)
         self.starts = alignment.group_starts(params)[:2]
-        self.means = [[] for _ in range(hi - lo)]  # per run: a (measures, groups) array an epoch
+        self.means = [[] for _ in align]  # per run: a (measures, groups) array an epoch
 
     def step(self, cache, d_p2, i):
-        runs, batch, true = self.runs, self.batch, self.true
-        # The aligned runs' part of the cache; their flat indices made relative to it.
-        sub = {key: cache[key][runs] for key in ("patches1", "z1", "patches2", "z2", "p2")}
-        sub["at1"] = cache["at1"][runs] - runs.start * Z1
-        sub["at2"] = cache["at2"][runs] - runs.start * Z2
-        batch.backward_conv(sub, d_p2[runs], batch.k2[runs], None, None,
-                            true[:, i, K1].reshape(-1, 2, 9),
-                            true[:, i, K2].reshape(-1, 2, 2, 9))
+        runs, batch = self.runs, self.batch
+        true = np.empty((len(runs), CONV))
+        batch.backward_conv(sub_cache(cache, runs), d_p2[runs], batch.k2[runs], None, None,
+                            true[:, K1].reshape(-1, 2, 9), true[:, K2].reshape(-1, 2, 2, 9))
+        self.true[:, i] = true
         self.broken[:, i] = batch.grad[runs, :CONV]
 
     def end_epoch(self):
@@ -275,8 +311,35 @@ def distinct_rows(rows):
     return distinct, which.ravel()
 
 
+class Trained(NamedTuple):
+    """What train() returns."""
+    histories: list   # per run, its epoch costs
+    alignments: list  # per run of align, its (epochs, measures, groups) alignment
+    rights: object    # (runs, checkpoints, 2): right answers on the training and the
+    #                   held-out images at the end of each checkpoint epoch
+
+
+def patch_table(images):
+    """The layer-1 patches of each distinct image of images (R, N, 8, 8), once (the runs
+    share their data set), and which (N, R): the row of the table each run's image i is."""
+    runs, n = images.shape[:2]
+    distinct, which = distinct_rows(images.reshape(runs * n, -1))
+    return (np.ascontiguousarray(distinct[:, INDEX8] * VALID8),     # (images, 9, 64)
+            which.reshape(runs, n).T.copy())
+
+
+def right_answers(batch, table, which, targets):
+    """Each run's right answers on its images (patch_table's table and which; targets (N,
+    R)) with its weights now: y_hat >= 0.5 is digit 1, as the nets' predict()."""
+    right = np.zeros(batch.runs, dtype=int)
+    for i in range(len(which)):
+        y_hat, _ = batch.forward(table.take(which[i], axis=0))
+        right += (y_hat >= 0.5) == (targets[i] == 1)
+    return right
+
+
 def train(params, images, labels, breaks, epochs, lr, momentum, align=(), on_epoch=None,
-          frozen=None):
+          frozen=None, redirect=None, seeds=None, held=None, checkpoints=()):
     """Train R runs in lock-step, each exactly as its net's train() would.
 
     params: R parameter dicts of one shape, trained in place (they become views, as in
@@ -284,30 +347,37 @@ def train(params, images, labels, breaks, epochs, lr, momentum, align=(), on_epo
     order. breaks: per run, its broken lines: () is the original net, ("green",),
     ("red",) or ("green", "red") the broken one. lr: the learning rate, one for all
     runs or one a run. frozen: per run, True for the frozen-conv control
-    (original_net.train with the conv gradients zeroed before each update). align:
-    consecutive indices of runs whose broken gradient is measured against the true one
-    (AlignmentMeter's measure). on_epoch(epoch), if given, is called after each epoch.
+    (original_net.train with the conv gradients zeroed before each update). redirect
+    and seeds: per run, its intervention (None, or one of interventions.KINDS, with
+    both broken lines: interventions.Redirect is its reference) and its seed. align:
+    indices of runs whose broken gradient is measured against the true one
+    (AlignmentMeter's measure). held: (images (R, M, 8, 8), labels (R, M)), each run's
+    held-out images; at the end of each epoch of checkpoints every run's right answers
+    on its training and held-out images are counted (no number of the training
+    changes). on_epoch(epoch), if given, is called after each epoch.
 
-    Returns the epoch costs (a list per run) and, per run in align, its (epochs, 3,
-    groups) array of per-epoch alignment (alignment.MEASURES). Raises RunDiverged when
-    a run's numbers stop being finite, as its net raises TrainingDiverged.
+    Returns Trained: the epoch costs, per run in align its alignment, and the right
+    answers at the checkpoints. Raises RunDiverged when a run's numbers stop being
+    finite, as its net raises TrainingDiverged.
     """
     runs, steps = len(params), images.shape[1]
     lrs = np.broadcast_to(np.asarray(lr, dtype=float), (runs,))
     rates = lrs.reshape(runs, 1).copy()  # a column: row r of the gradient times run r's rate
-    batch = Batch(params, breaks, frozen)
-    # The layer-1 patches of each distinct image, once (the runs share their data set);
-    # a step's patches are then rows copied from this table.
-    distinct, which = distinct_rows(images.reshape(runs * steps, -1))
-    table = np.ascontiguousarray(distinct[:, INDEX8] * VALID8)   # (images, 9, 64)
-    which = which.reshape(runs, steps).T.copy()               # (N, R)
+    batch = Batch(params, breaks, frozen, redirect, seeds)
+    # A step's patches are rows copied from the table of the distinct images' patches.
+    table, which = patch_table(images)
     targets = np.asarray(labels, dtype=float).T.copy()       # (N, R)
+    judged = [(table, which, targets)]
+    if held is not None:
+        judged.append(patch_table(held[0]) + (np.asarray(held[1], dtype=float).T.copy(),))
+    rights = np.zeros((runs, len(checkpoints), len(judged)), dtype=int)
     meter = None
     if len(align):
         meter = BatchMeter(batch, params[0], align, steps)
     histories = np.empty((epochs, runs))
     for epoch in range(1, epochs + 1):
         costs = np.zeros(runs)
+        batch.draw_noise(steps)
         with np.errstate(over="raise", invalid="raise", divide="raise"):
             for i in range(steps):
                 try:
@@ -318,6 +388,7 @@ def train(params, images, labels, breaks, epochs, lr, momentum, align=(), on_epo
                                         batch.g_k1, batch.g_k2)
                     if meter:
                         meter.step(cache, d_p2, i)
+                    batch.redirect_conv(cache, d_p2, i)
                 except FloatingPointError as fault:
                     raise replay(params, images, labels, breaks, align, epoch, i, fault,
                                  lrs) from None
@@ -336,9 +407,14 @@ def train(params, images, labels, breaks, epochs, lr, momentum, align=(), on_epo
         histories[epoch - 1] = costs
         if meter:
             meter.end_epoch()
+        if epoch in checkpoints:
+            at = list(checkpoints).index(epoch)
+            for j, images_of in enumerate(judged):
+                rights[:, at, j] = right_answers(batch, *images_of)
         if on_epoch:
             on_epoch(epoch)
-    return histories.T.tolist(), ([np.array(means) for means in meter.means] if meter else [])
+    return Trained(histories.T.tolist(),
+                   [np.array(means) for means in meter.means] if meter else [], rights)
 
 
 # ---------------------------------------------------------------- divergence

@@ -54,6 +54,7 @@ class Run(TypedDict, total=False):
     net: str              # a key of registry.NETS
     breaks: tuple         # the net's broken lines
     frozen: bool          # the net's conv weights never learn
+    redirect: str         # the net's intervention (interventions.py), or None
     seed: int             # fixes the split, the order and the initial weights
     lr: float             # its learning rate
     train_size: int       # training images
@@ -65,28 +66,40 @@ class Run(TypedDict, total=False):
     test_accuracy: float  # instead: validation_right, validation_size and
     #                       validation_accuracy in place of these three
     alignment: object     # its (epochs, measures, groups) alignment array, or None
+    checkpoints: list     # through training: {epoch, train_accuracy and test_accuracy
+    #                       (validation_accuracy when tuning)} at checkpoint_epochs()
+
+
+CHECKPOINT_EVERY = 25  # epochs between checkpoints, after epochs 1 and 10
+
+
+def checkpoint_epochs(epochs):
+    """The epochs at whose end a run's accuracies are counted: 1, 10, every 25th, the last."""
+    return sorted({1, 10, epochs, *range(CHECKPOINT_EVERY, epochs + 1, CHECKPOINT_EVERY)}
+                  & set(range(1, epochs + 1)))
 
 
 def saved_fields(on="test"):
     """A run's fields in a saved report (its JSON form), in their order there; on: the
     images it was judged on, "test" or "validation"."""
     return ("experiment", "digits", "net", "lr", "seed", "stuck", "history", "train_accuracy",
-            f"{on}_accuracy", f"{on}_right", f"{on}_size")
+            f"{on}_accuracy", f"{on}_right", f"{on}_size", "checkpoints")
 
 
 def planned(experiment, digits, net, seed, train_size, lr):
     """A run as a study plans it: what it trains, with its net's lines and head."""
     return Run(experiment=experiment, hidden=EXPERIMENTS[experiment], digits=digits, net=net,
-               breaks=NETS[net].breaks, frozen=NETS[net].frozen, seed=seed, lr=lr,
-               train_size=train_size)
+               breaks=NETS[net].breaks, frozen=NETS[net].frozen, redirect=NETS[net].redirect,
+               seed=seed, lr=lr, train_size=train_size)
 
 
-def trained(run, history, stuck, train_accuracy, right, size, alignment=None, on="test"):
+def trained(run, history, stuck, train_accuracy, right, size, alignment=None, on="test",
+            checkpoints=()):
     """The planned run with what its training measured: right of size images of its
-    held-out set on ("test", or "validation" when tuning)."""
+    held-out set on ("test", or "validation" when tuning); checkpoints, as Run says."""
     return Run(run, history=history, stuck=stuck, train_accuracy=train_accuracy,
                **{f"{on}_right": right, f"{on}_size": size, f"{on}_accuracy": right / size},
-               alignment=alignment)
+               alignment=alignment, checkpoints=list(checkpoints))
 
 
 def key(run):
@@ -127,6 +140,13 @@ def run_from_json(checker, i, item, settings):
                   get(f"{on}_right", lambda v: is_int(v, 0, size), f"0 to {size}"), size,
                   on=on)
     get(f"{on}_accuracy", lambda v: v == run[f"{on}_accuracy"], f"{on}_right / {on}_size")
+    epochs = checkpoint_epochs(settings["epochs"])
+    fields = ("epoch", "train_accuracy", f"{on}_accuracy")
+    run["checkpoints"] = get("checkpoints", lambda v: isinstance(v, list) and len(v) == len(
+        epochs) and all(isinstance(c, dict) and set(c) == set(fields) and c["epoch"] == e
+                        and all(is_number(c[f], 0, 1) for f in fields[1:])
+                        for c, e in zip(v, epochs)),
+        f"{on} accuracies at the {len(epochs)} checkpoint epochs")
     return run
 
 

@@ -2,7 +2,8 @@
 
 compare.py and training.py train them, verdicts.py judges them, report.py shows them.
 Adding a net is one entry in NETS (and, for a broken line the nets do not have yet, its
-lines in broken_net.py and lockstep.py); adding a digit pair, one entry in PAIRS.
+lines in broken_net.py and lockstep.py; for another intervention, its arithmetic in
+interventions.py); adding a digit pair, one entry in PAIRS.
 """
 from dataclasses import dataclass
 
@@ -15,21 +16,27 @@ class Net:
     breaks: tuple = ()      # the broken lines of broken_net.py it trains with
     frozen: bool = False    # W1a..W2d keep their initial weights: only W3..W5 learn
     ablation: bool = False  # trained only with compare.py --ablation
+    redirect: str = None    # an intervention net (interventions.py): its conv step
+    #                         redirected, trained only with compare.py --interventions
 
 
 ORIGINAL, BROKEN, FROZEN = "original", "broken green,red", "frozen"
+MATCHED, SCALED = "matched noise", "scaled true"  # the intervention nets (interventions.py)
 NETS = {net.key: net for net in (
     Net(ORIGINAL, "original", "tab:blue"),
     Net(BROKEN, "broken", "tab:red", ("green", "red")),   # the article's broken net
     Net("broken green", "green", "tab:green", ("green",), ablation=True),
     Net("broken red", "red", "tab:orange", ("red",), ablation=True),
     Net(FROZEN, "frozen", "tab:gray", frozen=True),        # the frozen-conv control
+    Net(MATCHED, "noise", "tab:purple", ("green", "red"), redirect=MATCHED),
+    Net(SCALED, "scaled", "tab:brown", ("green", "red"), redirect=SCALED),
 )}
-# Every net against the original (the ablation's last), and the broken net against the
-# control: a - b, in this order.
+# Every net against the original (the ablation's and the interventions' last), the broken
+# net against the control, and each intervention against the broken net: a - b.
 COMPARED = ([(net.key, ORIGINAL) for net in NETS.values() if net.key != ORIGINAL
-             and not net.ablation] + [(BROKEN, FROZEN)]
-            + [(net.key, ORIGINAL) for net in NETS.values() if net.ablation])
+             and not net.ablation and not net.redirect] + [(BROKEN, FROZEN)]
+            + [(net.key, ORIGINAL) for net in NETS.values() if net.ablation or net.redirect]
+            + [(net.key, BROKEN) for net in NETS.values() if net.redirect])
 
 # The article's experiments: their dense heads, W3 16xH3, W4 H3xH4, W5 H4x1.
 EXPERIMENTS = {"Result 1": (18, 20), "Result 2": (48, 56), "Result 3": (28, 36)}
@@ -45,10 +52,16 @@ GROUPS = {"W1": ("W1a", "W1b"), "W2": ("W2a", "W2b", "W2c", "W2d"), "W3": ("W3",
           "W4": ("W4",), "W5": ("W5",)}
 
 
-def study_nets(ablation=False, controls=False):
+def study_nets(ablation=False, controls=False, interventions=False):
     """The nets a study trains, in the order of its tables."""
     return [net.key for net in NETS.values()
-            if (ablation or not net.ablation) and (controls or not net.frozen)]
+            if (ablation or not net.ablation) and (controls or not net.frozen)
+            and (interventions or not net.redirect)]
+
+
+def net_of(short):
+    """A net's key from its short name (compare.py --nets): 'broken' is 'broken green,red'."""
+    return next(net.key for net in NETS.values() if net.short == short)
 
 
 def in_words(n):

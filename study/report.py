@@ -111,6 +111,12 @@ def rates_text(settings):
         f"lr {lrs[0]:g} to {lrs[-1]:g} ({len(lrs)} rates)")
 
 
+def init_text(settings):
+    """'' for the article's standard normal weights, else 'lecun initial weights, '."""
+    init = settings.get("init", "normal")
+    return "" if init == "normal" else f"{init} initial weights, "
+
+
 def environment_text(env):
     """Python, numpy, BLAS; the CPU; and the setting that simulated another CPU, if any."""
     return (f"Python {env['python']}, numpy {env['numpy']}, BLAS {env['blas']}; {env['cpu']}, "
@@ -124,7 +130,7 @@ def describe(study):
     env, s = study["environment"], study["settings"]
     lines = [f"Written by `{study['command']}` on {study['date']}.",
              f"Data: {s['data']}. {count(s['epochs'], 'epoch')}, {rates_text(s)}, momentum "
-             f"{s['momentum']}, {seeds_text(s)}."]
+             f"{s['momentum']}, {init_text(s)}{seeds_text(s)}."]
     if "blocks" in study:
         blocks = study["blocks"]
         return lines + [f"Pooled from {count(len(blocks), 'report')}, one a block of seeds:"] + [

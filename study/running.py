@@ -7,14 +7,11 @@ import shlex
 import sys
 import time
 
-import numpy as np
-
 import original_net
 from study import cli, cluster as dask_cluster, cpus, figures, report, tables, training, verdicts
 from study.cli import UsageError
 from study.files import WriteFailed, put, write_file
-from study.registry import (ARTICLE_PAIR, ARTICLE_TEST_SIZE, EXPERIMENTS, EXTENDED, HELD_OUT,
-                            PAIRS, in_words, one_in, study_nets)
+from study.registry import EXPERIMENTS, EXTENDED, NETS, PAIRS, in_words, study_nets
 from study.training import StudyError
 
 
@@ -24,54 +21,6 @@ def available_cpus():
         return len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
         return os.cpu_count() or 1
-
-
-def data_settings(args):
-    """The data the study trains on: digit pairs, their test and training sizes, and a
-    one-line description."""
-    x_train, *_, source = original_net.load_data(four_samples=args.four_samples)
-    four = x_train is original_net.FOUR_X
-    if four and not args.four_samples:
-        if args.extended or tuple(args.digits) != ARTICLE_PAIR:
-            raise UsageError("other digit pairs need scikit-learn: the four embedded samples "
-                             "are digits 0 and 1")
-        if args.test_size is not None:
-            raise UsageError("--test-size needs scikit-learn (the four embedded samples train "
-                             "and test on all four)")
-        print("compare.py: scikit-learn is not installed: training on the four embedded "
-              "samples, with their settings", file=sys.stderr)
-    pairs = PAIRS if args.extended else (tuple(args.digits),)
-    if four:
-        if args.tune:
-            raise UsageError("--tune needs scikit-learn: the four embedded samples have no "
-                             "images to spare for validation")
-        four = len(original_net.FOUR_Y)
-        return dict(four_samples=True, digits=[ARTICLE_PAIR], test_sizes={ARTICLE_PAIR: four},
-                    train_sizes={ARTICLE_PAIR: four}, data=source)
-    from sklearn.datasets import load_digits
-    target = load_digits().target
-    sizes = {pair: int(np.isin(target, pair).sum()) for pair in pairs}
-    test = {pair: round(n / HELD_OUT) if args.extended else
-            (ARTICLE_TEST_SIZE if args.test_size is None else args.test_size)
-            for pair, n in sizes.items()}
-    for pair, n in sizes.items():
-        if not 1 <= test[pair] < n:
-            raise UsageError(f"--test-size must be from 1 to {n - 1}, got {test[pair]}")
-    train = {pair: sizes[pair] - test[pair] for pair in pairs}
-    if args.tune:  # a fifth of each training split judges the runs; the test images rest
-        held = {pair: round(n / HELD_OUT) for pair, n in train.items()}
-        described = "; ".join(f"{a} and {b}: {train[a, b] - held[a, b]} train, "
-                              f"{held[a, b]} validation" for a, b in pairs)
-        return dict(four_samples=False, digits=list(pairs), test_sizes=test,
-                    validation_sizes=held, train_sizes={p: train[p] - held[p] for p in pairs},
-                    data=f"sklearn digits {described} ({one_in(HELD_OUT)} of each training "
-                         f"split held out for validation; the test images unused)")
-    described = "; ".join(f"{a} and {b}: {train[a, b]} train, {test[a, b]} test"
-                          for a, b in pairs)
-    return dict(four_samples=False, digits=list(pairs), test_sizes=test, data=
-                f"sklearn digits {described}"
-                + (f" ({one_in(HELD_OUT)} held out)" if args.extended else ""),
-                train_sizes=train)
 
 
 # Bytes an epoch of one run costs a study: its cost in the batch's array, as a Python
@@ -138,9 +87,10 @@ def by_pair(sizes):
 
 def train_and_report(args, argv):
     """Run the study that args describe and write its report; returns the exit status."""
-    data = data_settings(args)
+    data = training.data_settings(args)
     defaults = original_net.FOUR_SAMPLE_DEFAULTS if data["four_samples"] else original_net.DEFAULTS
-    nets = study_nets(args.ablation, args.controls or args.extended)
+    nets = ([net for net in NETS if net in args.nets] if args.nets else
+            study_nets(args.ablation, args.controls or args.extended, args.interventions))
     rates = (sorted(set(args.tuned["lrs"].values())) if args.tuned
              else args.lr or [defaults["lr"]])
     settings = dict(data, epochs=args.epochs, seeds=args.seeds.count,
@@ -148,8 +98,10 @@ def train_and_report(args, argv):
                     **({"lr": rates[0]} if len(rates) == 1 and not args.tuned else {}),
                     lrs=rates,
                     momentum=defaults["momentum"] if args.momentum is None else args.momentum,
+                    init=args.init,
                     experiments=[EXTENDED] if args.extended else list(EXPERIMENTS),
-                    nets=nets, ablation=args.ablation, alignment=args.alignment,
+                    nets=nets, ablation=any(NETS[n].ablation for n in nets),
+                    alignment=args.alignment,
                     extended=args.extended, tune=args.tune)
     if args.tuned:
         settings.update(tuned_settings(args.tuned, settings, args.seeds))
@@ -180,7 +132,7 @@ def train_and_report(args, argv):
               ": each net at its tuned learning rate" if args.tuned else
               f": {len(rates)} learning rates" if len(rates) > 1 else "")
     study = dict(title=title, command=shlex.join(["python3", "compare.py"] + list(argv)),
-                 date=datetime.date.today().isoformat(), code=cpus.code_version(),
+                 date=datetime.date.today().isoformat(), code=training.code_version(),
                  settings=dict(settings, digits=[list(p) for p in settings["digits"]],
                                test_sizes=by_pair(data["test_sizes"]),
                                train_sizes=by_pair(data["train_sizes"]),
@@ -193,8 +145,8 @@ def train_and_report(args, argv):
 
 
 # What an evaluation must share with its tuning: all but the seeds, the CPU and the rates.
-TUNED_SAME = ("epochs", "momentum", "experiments", "digits", "test_sizes", "four_samples",
-              "extended", "nets")
+TUNED_SAME = ("epochs", "momentum", "init", "experiments", "digits", "test_sizes",
+              "four_samples", "extended", "nets")
 
 
 def tuned_settings(tuning, settings, seeds):

@@ -49,6 +49,8 @@ def study_of(checker):
             is_number(x) and x > 0 for x in v) and v == sorted(set(v)),
             "a list of learning rates, each once, in order"),
         momentum=get("study.settings.momentum", lambda v: is_number(v, 0, 1), "a momentum"),
+        init=get("study.settings.init", lambda v: v in ("normal", "lecun"), "normal or lecun")
+        if "init" in checker.data["study"]["settings"] else "normal",  # before --init: normal
         data=get("study.settings.data", is_text, "text"),
         tune=get("study.settings.tune", lambda v: isinstance(v, bool), "true or false"))
     if "tuned" in checker.data["study"]["settings"]:
@@ -148,7 +150,7 @@ def side_by_side(paths):
 
 # Settings that must be the same in every report pooled: all but the seeds, the CPU and
 # the extras one block may add (nets of the ablation, the alignment measure).
-SAME = ("epochs", "lrs", "momentum", "data", "experiments", "digits", "test_sizes",
+SAME = ("epochs", "lrs", "momentum", "init", "data", "experiments", "digits", "test_sizes",
         "train_sizes", "four_samples", "extended", "tune", "tuned")
 
 

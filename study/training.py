@@ -14,9 +14,9 @@ import numpy as np
 
 import original_net
 from study import cli, cluster as dask_cluster, lockstep, records
-from study.cli import count
+from study.cli import UsageError, count
 from study.records import Seeds, key
-from study.registry import ARTICLE_PAIR, HELD_OUT
+from study.registry import ARTICLE_PAIR, ARTICLE_TEST_SIZE, HELD_OUT, PAIRS, one_in
 
 MAX_BATCH = 60  # runs in a lock-step batch: more saves little time a run, costs memory
 
@@ -27,6 +27,54 @@ class StudyError(cli.Failure):
 
 # ---------------------------------------------------------------- the runs
 
+def data_settings(args):
+    """The data the study trains on: digit pairs, their test and training sizes, and a
+    one-line description."""
+    x_train, *_, source = original_net.load_data(four_samples=args.four_samples)
+    four = x_train is original_net.FOUR_X
+    if four and not args.four_samples:
+        if args.extended or tuple(args.digits) != ARTICLE_PAIR:
+            raise UsageError("other digit pairs need scikit-learn: the four embedded samples "
+                             "are digits 0 and 1")
+        if args.test_size is not None:
+            raise UsageError("--test-size needs scikit-learn (the four embedded samples train "
+                             "and test on all four)")
+        print("compare.py: scikit-learn is not installed: training on the four embedded "
+              "samples, with their settings", file=sys.stderr)
+    pairs = PAIRS if args.extended else (tuple(args.digits),)
+    if four:
+        if args.tune:
+            raise UsageError("--tune needs scikit-learn: the four embedded samples have no "
+                             "images to spare for validation")
+        four = len(original_net.FOUR_Y)
+        return dict(four_samples=True, digits=[ARTICLE_PAIR], test_sizes={ARTICLE_PAIR: four},
+                    train_sizes={ARTICLE_PAIR: four}, data=source)
+    from sklearn.datasets import load_digits
+    target = load_digits().target
+    sizes = {pair: int(np.isin(target, pair).sum()) for pair in pairs}
+    test = {pair: round(n / HELD_OUT) if args.extended else
+            (ARTICLE_TEST_SIZE if args.test_size is None else args.test_size)
+            for pair, n in sizes.items()}
+    for pair, n in sizes.items():
+        if not 1 <= test[pair] < n:
+            raise UsageError(f"--test-size must be from 1 to {n - 1}, got {test[pair]}")
+    train = {pair: sizes[pair] - test[pair] for pair in pairs}
+    if args.tune:  # a fifth of each training split judges the runs; the test images rest
+        held = {pair: round(n / HELD_OUT) for pair, n in train.items()}
+        described = "; ".join(f"{a} and {b}: {train[a, b] - held[a, b]} train, "
+                              f"{held[a, b]} validation" for a, b in pairs)
+        return dict(four_samples=False, digits=list(pairs), test_sizes=test,
+                    validation_sizes=held, train_sizes={p: train[p] - held[p] for p in pairs},
+                    data=f"sklearn digits {described} ({one_in(HELD_OUT)} of each training "
+                         f"split held out for validation; the test images unused)")
+    described = "; ".join(f"{a} and {b}: {train[a, b]} train, {test[a, b]} test"
+                          for a, b in pairs)
+    return dict(four_samples=False, digits=list(pairs), test_sizes=test, data=
+                f"sklearn digits {described}"
+                + (f" ({one_in(HELD_OUT)} held out)" if args.extended else ""),
+                train_sizes=train)
+
+
 def plan(settings):
     """Every training run, in the order of the tables: experiment, digit pair, net,
     learning rate, seed. The runs of every rate share lock-step batches."""
@@ -35,6 +83,23 @@ def plan(settings):
             for experiment in settings["experiments"] for digits in settings["digits"]
             for net in settings["nets"] for lr in records.rates_of(settings, net)
             for seed in Seeds.of(settings)]
+
+
+INITS = ("normal", "lecun")  # the initial weights' scales: the article's, and LeCun's
+
+
+def initial_params(seed, hidden, init="normal"):
+    """A run's initial weights: the nets' standard normal ones (init_params, the
+    article's), or with "lecun" each divided by the square root of its fan-in, the inputs
+    of one of its units (9 for a 3x3 kernel, 16 for W3, H3 for W4, H4 for W5): LeCun,
+    Bottou, Orr and Mueller, Efficient BackProp, 1998."""
+    params = original_net.init_params(seed, hidden)
+    if init == "normal":
+        return params
+    if init != "lecun":
+        raise ValueError(f"unknown initial weights {init!r}: choose from {', '.join(INITS)}")
+    return {name: w / math.sqrt(9 if w.shape == (3, 3) else w.shape[0])
+            for name, w in params.items()}
 
 
 def held_out(settings, data):
@@ -110,31 +175,61 @@ def train_batch(batch, settings, stop=None):
         if (seed, digits) not in data:
             data[seed, digits] = held_out(settings, original_net.load_data(
                 seed, settings["test_sizes"][digits], settings["four_samples"], digits))
-    params = [original_net.init_params(run["seed"], run["hidden"]) for run in batch]
-    aligned = [i for i, run in enumerate(batch) if settings["alignment"] and run["breaks"]]
+    params = [initial_params(run["seed"], run["hidden"], settings.get("init", INITS[0]))
+              for run in batch]
+    aligned = [i for i, run in enumerate(batch)
+               if settings["alignment"] and run["breaks"] and not run["redirect"]]
+    epochs, on = records.checkpoint_epochs(settings["epochs"]), records.judged_on(settings)
+    own = [data[run["seed"], run["digits"]] for run in batch]
     try:
-        histories, alignments = lockstep.train(
-            params, np.stack([data[run["seed"], run["digits"]][0] for run in batch]),
-            np.stack([data[run["seed"], run["digits"]][1] for run in batch]),
+        found = lockstep.train(
+            params, np.stack([d[0] for d in own]), np.stack([d[1] for d in own]),
             [run["breaks"] for run in batch], settings["epochs"],
             [run["lr"] for run in batch], settings["momentum"], align=aligned,
-            on_epoch=stop, frozen=[run["frozen"] for run in batch])
+            on_epoch=stop, frozen=[run["frozen"] for run in batch],
+            redirect=[run["redirect"] for run in batch], seeds=[run["seed"] for run in batch],
+            held=(np.stack([d[2] for d in own]), np.stack([d[3] for d in own])),
+            checkpoints=epochs)
     except lockstep.RunDiverged as error:
         who = (f"one run of {batch[0]['experiment']}" if error.run is None
                else name(batch[error.run]))
         raise StudyError(f"{who}: {error.where}") from None
     results = []
-    for r, run in enumerate(batch):
-        x_train, y_train, x_held, y_held = data[run["seed"], run["digits"]]
+    for r, (run, (x_train, y_train, x_held, y_held)) in enumerate(zip(batch, own)):
         # All nets have the same forward pass: original_net's predicts for any.
         train_digits = (original_net.predict(params[r], x_train) >= 0.5).astype(int)
         right = int(((original_net.predict(params[r], x_held) >= 0.5) == y_held).sum())
+        checkpoints = [{"epoch": e, "train_accuracy": int(rights[0]) / len(y_train),
+                        f"{on}_accuracy": int(rights[1]) / len(y_held)}
+                       for e, rights in zip(epochs, found.rights[r])]
         results.append(records.trained(
-            run, histories[r], original_net.is_stuck(train_digits, y_train),
+            run, found.histories[r], original_net.is_stuck(train_digits, y_train),
             float((train_digits == y_train).mean()), right, len(y_held),
-            alignments[aligned.index(r)] if r in aligned else None,
-            on=records.judged_on(settings)))
+            found.alignments[aligned.index(r)] if r in aligned else None, on=on,
+            checkpoints=checkpoints))
     return results, time.perf_counter() - start
+
+
+def code_version():
+    """The code that trains a study's runs, as a short digest: the nets, lockstep.py,
+    interventions.py and alignment.py whole, and the parts of this package that plan a
+    run, load its data and train it (the nets' registry entries, the functions). A saved
+    study is reused (make_report.py) only where this is what it was trained by: an edit
+    to a report, a figure or a message does not make the runs stale, one to the training
+    does."""
+    import hashlib
+    import inspect
+
+    import broken_net
+    from study import alignment, interventions, registry
+    parts = [inspect.getsource(part) for part in (
+        original_net, broken_net, lockstep, interventions, alignment, plan, held_out,
+        initial_params, train_batch, records.planned, records.trained,
+        records.checkpoint_epochs, data_settings)]
+    parts.append(repr([(net.key, net.breaks, net.frozen, net.redirect)
+                       for net in registry.NETS.values()]))
+    parts.append(repr((registry.EXPERIMENTS, registry.PAIRS, registry.HELD_OUT, INITS)))
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:12]
 
 
 class StopWhenOrphaned:

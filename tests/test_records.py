@@ -8,6 +8,14 @@ from study import records
 from study.records import Seeds
 
 
+def test_checkpoints_are_1_10_every_25th_and_the_last():
+    assert records.checkpoint_epochs(500)[:4] == [1, 10, 25, 50]
+    assert records.checkpoint_epochs(500)[-2:] == [475, 500]
+    assert len(records.checkpoint_epochs(500)) == 22
+    assert records.checkpoint_epochs(60) == [1, 10, 25, 50, 60]
+    assert records.checkpoint_epochs(3) == [1, 3] and records.checkpoint_epochs(1) == [1]
+
+
 def test_seeds_are_a_first_and_a_stop():
     block = Seeds(30, 60)
     assert block.count == 30 and list(block)[:2] == [30, 31] and list(block)[-1] == 59
@@ -27,12 +35,16 @@ def saved_run(**changes):
     return dict(dict(experiment="Result 3", digits=[3, 8], net="frozen", lr=0.001, seed=1,
                      stuck=False,
                      history=[2.0, 1.0], train_accuracy=0.9, test_accuracy=70 / 72,
-                     test_right=70, test_size=72), **changes)
+                     test_right=70, test_size=72, checkpoints=CHECKPOINTS), **changes)
+
+
+CHECKPOINTS = [dict(epoch=1, train_accuracy=0.5, test_accuracy=0.5),
+               dict(epoch=2, train_accuracy=0.9, test_accuracy=70 / 72)]
 
 
 def test_a_saved_run_reads_back_as_the_run_training_made():
     planned = records.planned("Result 3", (3, 8), "frozen", 1, 286, 0.001)
-    made = records.trained(planned, [2.0, 1.0], False, 0.9, 70, 72)
+    made = records.trained(planned, [2.0, 1.0], False, 0.9, 70, 72, checkpoints=CHECKPOINTS)
     checker = records.Checker("a.json", {}, "--pool")
     read = records.run_from_json(checker, 0, saved_run(), settings())
     assert read == made and read["frozen"] and read["hidden"] == (28, 36)
@@ -47,7 +59,10 @@ def test_a_saved_run_reads_back_as_the_run_training_made():
     (dict(history=[1.0]), "runs[0].history is not 2 epoch costs"),
     (dict(digits=[3, 3]), "runs[0].digits is not a digit pair of the study"),
     (dict(stuck=1), "runs[0].stuck is not true or false"),
-    (dict(lr=0.002), "runs[0].lr is not 0.001, its rates")])
+    (dict(lr=0.002), "runs[0].lr is not 0.001, its rates"),
+    (dict(checkpoints=CHECKPOINTS[:1]), "runs[0].checkpoints is not test accuracies at the 2 checkpoint epochs"),
+    (dict(checkpoints=[CHECKPOINTS[0], dict(CHECKPOINTS[1], test_accuracy=2)]),
+     "runs[0].checkpoints is not test accuracies")])
 def test_a_damaged_run_is_refused_naming_its_field(change, message):
     checker = records.Checker("a.json", {}, "--pool")
     with pytest.raises(records.Refused, match="^" + re.escape(f"--pool a.json: {message}")):

@@ -63,6 +63,53 @@ def test_a_sweeps_runs_are_single_rate_studies_runs_bit_for_bit(tune):
     assert len(training.batches(runs, 2)) < separate  # the rates share batches
 
 
+
+def test_a_runs_checkpoints_end_at_its_final_accuracies_and_lecun_weights_are_scaled():
+    """Every net, the interventions included, with LeCun's initial weights: the last
+    checkpoint is the run's final training and held-out accuracy; each run is its net's
+    own (original_net.train from the scaled weights, or broken_net.train with its lines
+    or its intervention's hook), bit for bit."""
+    import broken_net
+    import original_net
+    from study import interventions
+    pair = (3, 8)
+    settings = study_settings(1, nets=list(registry.NETS), pairs=(pair,), epochs=12,
+                              experiments=["Result 1"], init="lecun", test_sizes={pair: 71},
+                              train_sizes={pair: 286})
+    runs, _ = training.train_batch(training.plan(settings), settings)
+    assert [c["epoch"] for c in runs[0]["checkpoints"]] == [1, 10, 12]
+    x, y, *_ = original_net.load_data(0, 71, digits=pair)
+    for run in runs:
+        last = run["checkpoints"][-1]
+        assert last["train_accuracy"] == run["train_accuracy"]
+        assert last["test_accuracy"] == run["test_accuracy"]
+        alone = training.initial_params(0, (18, 20), "lecun")
+        hook = run["redirect"] and interventions.Redirect(run["redirect"], 0, len(y))
+        if run["frozen"]:
+            continue  # its reference is in tests/test_lockstep.py
+        history = broken_net.train(alone, x, y, 12, 0.001, 0.9, breaks=run["breaks"],
+                                   on_step=hook)
+        assert history == run["history"], run["net"]
+    lecun = training.initial_params(4, (28, 36), "lecun")
+    normal = original_net.init_params(4, (28, 36))
+    assert lecun["W1a"].tobytes() == (normal["W1a"] / 3).tobytes()
+    assert lecun["W4"].tobytes() == (normal["W4"] / 28 ** 0.5).tobytes()
+    with pytest.raises(ValueError, match="unknown initial weights"):
+        training.initial_params(0, (28, 36), "xavier")
+
+
+def test_the_code_digest_names_the_training_not_the_report():
+    """A saved study is reused while the code that trains it is the same: the digest
+    moves with a training function's text and not with a report's."""
+    found = training.code_version()
+    real = training.train_batch
+    try:
+        training.train_batch = lambda *args: real(*args)  # another function
+        assert training.code_version() != found
+    finally:
+        training.train_batch = real
+    assert training.code_version() == found and len(found) == 12
+
 def test_batches_keep_one_shape_and_share_the_work():
     runs = training.plan(study_settings(10, nets=list(registry.NETS)))
     for jobs in (1, 2, 3, 5):
