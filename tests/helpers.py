@@ -33,11 +33,13 @@ def run(*args, stdin=None, env=None, cwd=HERE):
                           env=env, cwd=cwd, timeout=120)
 
 
-def blocked(tmp_path, module):
-    """An environment in which 'import module' fails, as where it is not installed."""
+def blocked(tmp_path, *modules):
+    """An environment in which 'import module' fails for each of modules, as where they
+    are not installed."""
     folder = tmp_path / "blocker"
     folder.mkdir()
-    (folder / f"{module}.py").write_text(f"raise ImportError('no {module} here')\n")
+    for module in modules:
+        (folder / f"{module}.py").write_text(f"raise ImportError('no {module} here')\n")
     return dict(os.environ, PYTHONPATH=str(folder))
 
 
