@@ -9,9 +9,10 @@ cell or an online interpreter; without scikit-learn it uses four embedded sample
 `python broken_net.py --check-gradients` shows which gradients the broken lines change,
 against finite differences, and how far they turn (their cosine to the true ones).
 
-The net, for one 8x8 image, with the article's labels (the coloured stars of its figure);
-the forward pass is the original's. Every convolution is 3x3, zero-padded (8x8 stays 8x8,
-4x4 stays 4x4) and true (the kernel flipped); every pooling is 2x2 max pooling; no biases.
+The net, for one 8x8 image, with the article's labels (the coloured stars of its figure;
+the circle of a star is that layer's activation and pooling); the forward pass is the
+original's. Every convolution is 3x3, zero-padded (8x8 stays 8x8, 4x4 stays 4x4) and true
+(the kernel flipped); every pooling is 2x2 max pooling; no biases.
 
     x: 8x8 image, pixels 0..16
     Red star, layer 1 (two channels, each from x):

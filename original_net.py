@@ -7,7 +7,8 @@ or an online interpreter; without scikit-learn it uses four embedded samples.
 `python original_net.py --check-gradients` checks every gradient against finite
 differences.
 
-The net, for one 8x8 image, with the article's labels (the coloured stars of its figure).
+The net, for one 8x8 image, with the article's labels (the coloured stars of its figure;
+the circle of a star is that layer's activation and pooling).
 Every convolution is 3x3, zero-padded (8x8 stays 8x8, 4x4 stays 4x4) and true (the kernel
 flipped, as scipy.signal.convolve2d); every pooling is 2x2 max pooling; no biases.
 

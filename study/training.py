@@ -213,16 +213,15 @@ def train_batch(batch, settings, stop=None):
 def code_version():
     """The code that trains a study's runs, as a short digest: the nets, lockstep.py,
     interventions.py and alignment.py whole, and the parts of this package that plan a
-    run, load its data and train it (the nets' registry entries, the functions). A saved
-    study is reused (make_report.py) only where this is what it was trained by: an edit
-    to a report, a figure or a message does not make the runs stale, one to the training
-    does."""
+    run, load its data and train it (the nets' registry entries, the functions), each as
+    code (code_text: comments, docstrings and layout left out). A saved study is reused
+    (make_report.py) only where this is what it was trained by: an edit to a comment, a
+    report, a figure or a message does not make its runs stale, one to the training does."""
     import hashlib
-    import inspect
 
     import broken_net
     from study import alignment, interventions, registry
-    parts = [inspect.getsource(part) for part in (
+    parts = [code_text(part) for part in (
         original_net, broken_net, lockstep, interventions, alignment, plan, held_out,
         initial_params, train_batch, records.planned, records.trained,
         records.checkpoint_epochs, data_settings)]
@@ -230,6 +229,22 @@ def code_version():
                        for net in registry.NETS.values()]))
     parts.append(repr((registry.EXPERIMENTS, registry.PAIRS, registry.HELD_OUT, INITS)))
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:12]
+
+
+def code_text(part):
+    """A module's or a function's code, written out again from its syntax tree without
+    its docstrings (ast.unparse): the same text whatever its comments and layout."""
+    import ast
+    import inspect
+    import textwrap
+    tree = ast.parse(textwrap.dedent(inspect.getsource(part)))
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(node, (ast.Module, ast.FunctionDef, ast.ClassDef)) and body
+                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.unparse(tree)
 
 
 class StopWhenOrphaned:

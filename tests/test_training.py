@@ -98,9 +98,10 @@ def test_a_runs_checkpoints_end_at_its_final_accuracies_and_lecun_weights_are_sc
         training.initial_params(0, (28, 36), "xavier")
 
 
-def test_the_code_digest_names_the_training_not_the_report():
+def test_the_code_digest_names_the_training_code_not_its_comments():
     """A saved study is reused while the code that trains it is the same: the digest
-    moves with a training function's text and not with a report's."""
+    moves with a training function's code, not with its comments or docstring."""
+    import original_net
     found = training.code_version()
     real = training.train_batch
     try:
@@ -109,6 +110,9 @@ def test_the_code_digest_names_the_training_not_the_report():
     finally:
         training.train_batch = real
     assert training.code_version() == found and len(found) == 12
+    text = training.code_text(original_net)
+    assert "Red star" not in text and "def forward(params, x):" in text  # comments out
+    assert "The net, for one 8x8 image" not in text  # and docstrings
 
 def test_batches_keep_one_shape_and_share_the_work():
     runs = training.plan(study_settings(10, nets=list(registry.NETS)))
