@@ -54,6 +54,7 @@ OUT = HERE
 SAVED = os.path.join(HERE, "reports")  # the studies' full JSON reports (not in git)
 GRID = (0.0001, 0.0002, 0.0003, 0.0005, 0.0007, 0.001, 0.002, 0.003)  # the learning rates
 SHARED = 0.001     # the rate the nets run at by default, and the article's study
+EPOCHS, MOMENTUM, INIT = 500, 0.9, "normal"  # the article's epochs; the nets' defaults
 ARTICLE_RATES = 3  # the rates the article's claims are judged at
 TUNING = Seeds(1000, 1010)  # the tuning's seeds: no other study draws them
 ARTICLE_BLOCKS, EVALUATION_BLOCKS, RATE_BLOCKS = 4, 2, 2
@@ -87,8 +88,14 @@ def block(i):
     return Seeds(i * SEEDS, (i + 1) * SEEDS)
 
 
-def grid_args():
-    return ["--lr", *(f"{lr:g}" for lr in GRID)]
+def grid_args(grid=None):
+    return ["--lr", *(f"{lr:g}" for lr in grid or GRID)]
+
+
+def common(epochs=EPOCHS, momentum=MOMENTUM, init=INIT):
+    """The options every study gives, though they are compare.py's defaults: a study's
+    command says all that its runs depend on."""
+    return ["--epochs", str(epochs), "--momentum", f"{momentum:g}", "--init", init]
 
 
 def planned(settings, scheduler=None):
@@ -103,23 +110,23 @@ def planned(settings, scheduler=None):
     curve, tuning = block(0), TUNING
     studies = [
         Study(f"curve-{curve.first}-{curve.stop}", "curve",
-              ["--extended", *grid_args(), "--alignment", "--seeds", str(curve), *more],
-              cpu(0), f"the curve ({len(GRID)} rates), seeds {curve}"),
+              ["--extended", *grid_args(), *common(), "--alignment", "--seeds", str(curve),
+               *more], cpu(0), f"the curve ({len(GRID)} rates), seeds {curve}"),
         Study(f"tuning-{tuning.first}-{tuning.stop}", "tuning",
-              ["--extended", *grid_args(), "--tune", "--seeds", str(tuning), *more], cpu(0),
-              f"the tuning ({len(GRID)} rates), seeds {tuning}")]
+              ["--extended", *grid_args(), *common(), "--tune", "--seeds", str(tuning), *more],
+              cpu(0), f"the tuning ({len(GRID)} rates), seeds {tuning}")]
     for i in range(EVALUATION_BLOCKS):
         seeds = block(i + 1)
         studies.append(Study(
             f"tuned-{seeds.first}-{seeds.stop}", "tuned",
             ["--extended", "--tuned", os.path.relpath(saved_path(studies[1].name), HERE),
-             "--seeds", str(seeds), *more], cpu(-1 - i), f"the tuned evaluation, seeds {seeds}"))
+             *common(), "--seeds", str(seeds), *more], cpu(-1 - i),
+            f"the tuned evaluation, seeds {seeds}"))
     for i in range(ARTICLE_BLOCKS):
         seeds = block(i)
-        extra = ["--ablation", "--alignment", "--plot", os.path.join(OUT, "REPORT.png")] \
-            if i == 0 else []
+        extra = ["--ablation", "--alignment"] if i == 0 else []
         studies.append(Study(f"article-{seeds.first}-{seeds.stop}", "article",
-                             ["--seeds", str(seeds), *extra, *more], cpu(i),
+                             [*common(), "--seeds", str(seeds), *extra, *more], cpu(i),
                              f"the article's, seeds {seeds}"))
     return studies
 
@@ -130,8 +137,8 @@ def with_rates(studies, settings, rates, scheduler=None):
     more = ["--scheduler", scheduler] if scheduler else []
     return studies + [
         Study(f"rates-{block(i).first}-{block(i).stop}", "rates",
-              ["--lr", *(f"{lr:g}" for lr in rates), "--seeds", str(block(i)), *more],
-              settings[i % len(settings)],
+              ["--lr", *(f"{lr:g}" for lr in rates), *common(), "--seeds", str(block(i)),
+               *more], settings[i % len(settings)],
               f"the article's at lr {', '.join(f'{lr:g}' for lr in rates)}, seeds {block(i)}")
         for i in range(RATE_BLOCKS)]
 

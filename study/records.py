@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TypedDict
 
 from study import cli
-from study.registry import EXPERIMENTS, NETS
+from study.registry import EXPERIMENTS, NETS, middle_epoch
 
 
 # ---------------------------------------------------------------- a block of seeds
@@ -66,16 +66,23 @@ class Run(TypedDict, total=False):
     test_accuracy: float  # instead: validation_right, validation_size and
     #                       validation_accuracy in place of these three
     alignment: object     # its (epochs, measures, groups) alignment array, or None
-    checkpoints: list     # through training: {epoch, train_accuracy and test_accuracy
-    #                       (validation_accuracy when tuning)} at checkpoint_epochs()
+    checkpoints: list     # through training: {epoch, cost (of that epoch), train_accuracy,
+    #                       test_accuracy (validation_accuracy when tuning), and where
+    #                       measured the alignment (ALIGNED)} at checkpoint_epochs()
 
 
 CHECKPOINT_EVERY = 25  # epochs between checkpoints, after epochs 1 and 10
+# The alignment of an aligned run at each checkpoint: W1's and W2's measures, the only
+# groups a broken line reaches (alignment.MEASURES).
+ALIGNED = tuple(f"{group}_{measure}" for group in ("W1", "W2")
+                for measure in ("cosine", "signs", "norm_ratio"))
 
 
 def checkpoint_epochs(epochs):
-    """The epochs at whose end a run's accuracies are counted: 1, 10, every 25th, the last."""
-    return sorted({1, 10, epochs, *range(CHECKPOINT_EVERY, epochs + 1, CHECKPOINT_EVERY)}
+    """The epochs at whose end a run's cost and accuracies are kept: 1, 10, every 25th, the
+    last, and the article's middle epoch (250, or half the epochs of a shorter study)."""
+    return sorted({1, 10, epochs, middle_epoch(epochs),
+                   *range(CHECKPOINT_EVERY, epochs + 1, CHECKPOINT_EVERY)}
                   & set(range(1, epochs + 1)))
 
 
@@ -141,12 +148,16 @@ def run_from_json(checker, i, item, settings):
                   on=on)
     get(f"{on}_accuracy", lambda v: v == run[f"{on}_accuracy"], f"{on}_right / {on}_size")
     epochs = checkpoint_epochs(settings["epochs"])
-    fields = ("epoch", "train_accuracy", f"{on}_accuracy")
+    fields = ("epoch", "cost", "train_accuracy", f"{on}_accuracy")
+
+    def checkpoint(c, epoch):
+        return (isinstance(c, dict) and set(c) in (set(fields), set(fields + ALIGNED))
+                and c["epoch"] == epoch and is_number(c["cost"], 0)
+                and all(is_number(c[f], 0, 1) for f in fields[2:])
+                and all(is_number(c[f], -1, math.inf) for f in ALIGNED if f in c))
     run["checkpoints"] = get("checkpoints", lambda v: isinstance(v, list) and len(v) == len(
-        epochs) and all(isinstance(c, dict) and set(c) == set(fields) and c["epoch"] == e
-                        and all(is_number(c[f], 0, 1) for f in fields[1:])
-                        for c, e in zip(v, epochs)),
-        f"{on} accuracies at the {len(epochs)} checkpoint epochs")
+        epochs) and all(map(checkpoint, v, epochs)) and len({len(c) for c in v}) == 1,
+        f"the cost and {on} accuracy at the {len(epochs)} checkpoint epochs")
     return run
 
 

@@ -47,6 +47,14 @@ PAIRS = ((0, 1), (3, 8), (4, 9), (1, 7))  # the extended study's digit pairs (1:
 SEEDS = 30                # a study's seeds by default, and a block's in make_report.py
 HELD_OUT = 5              # the extended study tests on one image in HELD_OUT: a fifth
 
+ARTICLE_MIDDLE = 250      # the epoch of the article's Result 1: "lower cost at epoch 250"
+
+
+def middle_epoch(epochs):
+    """The article's epoch 250, or half the epochs of a shorter study."""
+    return ARTICLE_MIDDLE if epochs >= ARTICLE_MIDDLE else max(1, epochs // 2)
+
+
 # The groups of weights the alignment measure scores, in the nets' order of NAMES.
 GROUPS = {"W1": ("W1a", "W1b"), "W2": ("W2a", "W2b", "W2c", "W2d"), "W3": ("W3",),
           "W4": ("W4",), "W5": ("W5",)}

@@ -14,6 +14,7 @@ import numpy as np
 
 import original_net
 from study import cli, cluster as dask_cluster, lockstep, records
+from study.alignment import MEASURES
 from study.cli import UsageError, count
 from study.records import Seeds, key
 from study.registry import ARTICLE_PAIR, ARTICLE_TEST_SIZE, HELD_OUT, PAIRS, one_in
@@ -199,13 +200,15 @@ def train_batch(batch, settings, stop=None):
         # All nets have the same forward pass: original_net's predicts for any.
         train_digits = (original_net.predict(params[r], x_train) >= 0.5).astype(int)
         right = int(((original_net.predict(params[r], x_held) >= 0.5) == y_held).sum())
-        checkpoints = [{"epoch": e, "train_accuracy": int(rights[0]) / len(y_train),
-                        f"{on}_accuracy": int(rights[1]) / len(y_held)}
+        alignment = found.alignments[aligned.index(r)] if r in aligned else None
+        checkpoints = [dict({"epoch": e, "cost": found.histories[r][e - 1],
+                             "train_accuracy": int(rights[0]) / len(y_train),
+                             f"{on}_accuracy": int(rights[1]) / len(y_held)},
+                            **({} if alignment is None else aligned_at(alignment, e)))
                        for e, rights in zip(epochs, found.rights[r])]
         results.append(records.trained(
             run, found.histories[r], original_net.is_stuck(train_digits, y_train),
-            float((train_digits == y_train).mean()), right, len(y_held),
-            found.alignments[aligned.index(r)] if r in aligned else None, on=on,
+            float((train_digits == y_train).mean()), right, len(y_held), alignment, on=on,
             checkpoints=checkpoints))
     return results, time.perf_counter() - start
 
@@ -245,6 +248,13 @@ def code_text(part):
                 and isinstance(body[0].value.value, str)):
             node.body = body[1:] or [ast.Pass()]
     return ast.unparse(tree)
+
+
+def aligned_at(alignment, epoch):
+    """A run's alignment at the end of an epoch, from its (epochs, measures, groups) array:
+    the measures of W1 and W2 (records.ALIGNED), as floats."""
+    return {f"{group}_{measure}": float(alignment[epoch - 1, k, g])
+            for g, group in enumerate(("W1", "W2")) for k, measure in enumerate(MEASURES)}
 
 
 class StopWhenOrphaned:

@@ -19,6 +19,7 @@ from typing import NamedTuple
 import numpy as np
 
 from study import cli
+from study.registry import middle_epoch
 
 # scipy.stats is imported where it is used: importing it takes a second or more, and a
 # bad command line of compare.py is refused before that.
@@ -87,11 +88,6 @@ CLAIMS = (  # in the article's order
     Claim("Result 3", "Broken Net having higher cost",
           "R3: broken higher cost", "Result 3", ("original", "broken"), "cost"),
 )
-
-
-def middle_epoch(epochs):
-    """The article's epoch 250, or half the epochs of a shorter study."""
-    return 250 if epochs >= 250 else max(1, epochs // 2)
 
 
 def cost_at(run, claim, epochs):

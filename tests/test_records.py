@@ -8,11 +8,11 @@ from study import records
 from study.records import Seeds
 
 
-def test_checkpoints_are_1_10_every_25th_and_the_last():
+def test_checkpoints_are_1_10_every_25th_the_middle_and_the_last():
     assert records.checkpoint_epochs(500)[:4] == [1, 10, 25, 50]
     assert records.checkpoint_epochs(500)[-2:] == [475, 500]
     assert len(records.checkpoint_epochs(500)) == 22
-    assert records.checkpoint_epochs(60) == [1, 10, 25, 50, 60]
+    assert records.checkpoint_epochs(60) == [1, 10, 25, 30, 50, 60]  # 30: the middle
     assert records.checkpoint_epochs(3) == [1, 3] and records.checkpoint_epochs(1) == [1]
 
 
@@ -38,8 +38,8 @@ def saved_run(**changes):
                      test_right=70, test_size=72, checkpoints=CHECKPOINTS), **changes)
 
 
-CHECKPOINTS = [dict(epoch=1, train_accuracy=0.5, test_accuracy=0.5),
-               dict(epoch=2, train_accuracy=0.9, test_accuracy=70 / 72)]
+CHECKPOINTS = [dict(epoch=1, cost=2.0, train_accuracy=0.5, test_accuracy=0.5),
+               dict(epoch=2, cost=1.0, train_accuracy=0.9, test_accuracy=70 / 72)]
 
 
 def test_a_saved_run_reads_back_as_the_run_training_made():
@@ -60,9 +60,11 @@ def test_a_saved_run_reads_back_as_the_run_training_made():
     (dict(digits=[3, 3]), "runs[0].digits is not a digit pair of the study"),
     (dict(stuck=1), "runs[0].stuck is not true or false"),
     (dict(lr=0.002), "runs[0].lr is not 0.001, its rates"),
-    (dict(checkpoints=CHECKPOINTS[:1]), "runs[0].checkpoints is not test accuracies at the 2 checkpoint epochs"),
+    (dict(checkpoints=CHECKPOINTS[:1]), "runs[0].checkpoints is not the cost and test accuracy at the 2 checkpoint epochs"),
     (dict(checkpoints=[CHECKPOINTS[0], dict(CHECKPOINTS[1], test_accuracy=2)]),
-     "runs[0].checkpoints is not test accuracies")])
+     "runs[0].checkpoints is not the cost and test accuracy"),
+    (dict(checkpoints=[CHECKPOINTS[0], dict(CHECKPOINTS[1], W1_cosine=0.5)]),
+     "runs[0].checkpoints is not the cost")])
 def test_a_damaged_run_is_refused_naming_its_field(change, message):
     checker = records.Checker("a.json", {}, "--pool")
     with pytest.raises(records.Refused, match="^" + re.escape(f"--pool a.json: {message}")):

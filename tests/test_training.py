@@ -33,8 +33,12 @@ def test_compare_results_do_not_depend_on_batching():
             assert a["history"] == b["history"] and a["test_right"] == b["test_right"]
             assert a["stuck"] == b["stuck"] and a["train_accuracy"] == b["train_accuracy"]
             assert (a["alignment"] is None) == (b["alignment"] is None)
+            assert a["checkpoints"] == b["checkpoints"]
             if a["alignment"] is not None:
                 assert a["alignment"].tobytes() == b["alignment"].tobytes()
+                last = a["checkpoints"][-1]  # the measures kept: W1's and W2's, as measured
+                assert [last[k] for k in records.ALIGNED] == a["alignment"][-1, :, :2].T.ravel(
+                ).tolist()
 
 
 @pytest.mark.parametrize("tune", [False, True])
@@ -77,10 +81,12 @@ def test_a_runs_checkpoints_end_at_its_final_accuracies_and_lecun_weights_are_sc
                               experiments=["Result 1"], init="lecun", test_sizes={pair: 71},
                               train_sizes={pair: 286})
     runs, _ = training.train_batch(training.plan(settings), settings)
-    assert [c["epoch"] for c in runs[0]["checkpoints"]] == [1, 10, 12]
+    assert [c["epoch"] for c in runs[0]["checkpoints"]] == [1, 6, 10, 12]  # 6: the middle
     x, y, *_ = original_net.load_data(0, 71, digits=pair)
     for run in runs:
         last = run["checkpoints"][-1]
+        assert [c["cost"] for c in run["checkpoints"]] == [run["history"][e - 1]
+                                                          for e in (1, 6, 10, 12)]
         assert last["train_accuracy"] == run["train_accuracy"]
         assert last["test_accuracy"] == run["test_accuracy"]
         alone = training.initial_params(0, (18, 20), "lecun")
