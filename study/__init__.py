@@ -28,6 +28,7 @@ What each module holds:
     figures        its figures
     tables         a study's tables from its runs
     saved_reports  saved reports read and checked, side by side and pooled
+    shipped        the runs behind REPORT.md, shipped beside it: written and read back
     running        a study run from compare.py's command line
     reproduction   the reproduction report from make_report.py's saved studies
 
@@ -43,7 +44,7 @@ Imports go one way, down these floors (tests/test_layout.py checks it):
     5  compare.py, make_report.py
     4  running, reproduction
     3  training, tables, saved_reports
-    2  lockstep, report, coverage, cluster
+    2  lockstep, report, coverage, cluster, shipped
     1  alignment, interventions, records, verdicts, files, figures, digits_4samples.py
     0  registry, cli, cpus, original_net.py, broken_net.py
 """

@@ -22,7 +22,7 @@ def plot(results, group_of, alignment, path, fmt):
     rows = 1 + bool(alignment) + seeds_row
     fig, axes = plt.subplots(rows, len(groups), figsize=(3.7 * len(groups), 3.6 * rows),
                              squeeze=False)
-    epochs = np.arange(1, len(results[0]["history"]) + 1)
+    epochs = [c["epoch"] for c in results[0]["checkpoints"]]  # the report's costs are there
     of = {}
     for r in results:
         of.setdefault((group_of(r), r["net"]), []).append(r)
@@ -30,7 +30,8 @@ def plot(results, group_of, alignment, path, fmt):
         ax = axes[0, col]
         for net in nets:
             runs = of.get((group, net), [])
-            learned = np.array([r["history"] for r in runs if not r["stuck"]])
+            learned = np.array([[c["cost"] for c in r["checkpoints"]] for r in runs
+                                if not r["stuck"]])
             label = f"{net}: {len(runs) - len(learned)}/{len(runs)} stuck"
             if len(learned):
                 low, median, high = np.percentile(learned, [25, 50, 75], axis=0)
@@ -46,9 +47,10 @@ def plot(results, group_of, alignment, path, fmt):
             ax = axes[row, col]
             for net in nets:
                 runs = [r for r in of.get((group, net), [])
-                        if r["alignment"] is not None and not r["stuck"]]
+                        if "W1_cosine" in r["checkpoints"][0] and not r["stuck"]]
                 if runs:
-                    cosines = np.median([r["alignment"][:, 0, :2] for r in runs], axis=0)
+                    cosines = np.median([[[c["W1_cosine"], c["W2_cosine"]] for c in
+                                          r["checkpoints"]] for r in runs], axis=0)
                     ax.plot(epochs, cosines[:, 0], color=NETS[net].colour, lw=1.2)
                     if "green" in NETS[net].breaks:  # else W2's gradient is the true one
                         ax.plot(epochs, cosines[:, 1], color=NETS[net].colour, lw=1.2, ls="--")

@@ -9,9 +9,8 @@ import textwrap
 from original_net import STUCK_LEVEL
 from study import verdicts
 from study.cli import count
-from study.records import Seeds, run_json
-from study.alignment import MEASURES
-from study.registry import BROKEN, GROUPS, NETS, ORIGINAL
+from study.records import ALIGNED, Seeds, run_json
+from study.registry import BROKEN, NETS, ORIGINAL
 
 WIDTH = 100  # the text report's widest line
 # The levels every note states, as verdicts.py and the nets set them: '95%', '5%', ...
@@ -164,7 +163,7 @@ def summarise(results, epochs, group_of, on="test"):
                    net=net, lr=runs[0]["lr"], hidden=runs[0]["hidden"], seeds=len(runs),
                    stuck=len(runs) - len(learned))
         for e in checkpoints(epochs):
-            row[f"cost_epoch_{e}"] = verdicts.median_iqr([r["history"][e - 1] for r in learned])
+            row[f"cost_epoch_{e}"] = verdicts.median_iqr([verdicts.cost_at(r, e) for r in learned])
         for key in ("train_accuracy", f"{on}_accuracy"):
             row[key] = verdicts.median_iqr([r[key] for r in learned])
         out.append(row)
@@ -193,19 +192,30 @@ def accuracy_table(rows):
 
 
 def measured_text(row):
-    """What a claim's seeds showed, for its line of the claims table."""
+    """What a contrast's seeds showed, for its line of the claims table."""
     if row["kind"] == "cost":
         known = None not in row["ratio_interval"]
         return (f"broken/original cost @{row['epoch']}: {rounded(row['median_ratio'], 3)} "
                 f"({CI + ' ' if known else ''}{interval_text(*row['ratio_interval'], 2)})")
-    low, high = row["interval"]
-    return f"held in {row['held']}/{row['seeds']} seeds ({CI} {low:.2f} to {high:.2f})"
+    broken, original = row["discordant"]
+    return f"all right: only broken in {broken} seeds, only original in {original}"
+
+
+def how_often_text(row):
+    """'16/120 seeds (13%; 95% 7.8 to 21%)': how often a claim's outcome came out."""
+    low, high = row["share_interval"]
+    return (f"{row['held']}/{row['seeds']} seeds ({percent(row['share'])}; {CI} "
+            f"{percent(low, False)} to {percent(high)})")
+
+
+def percent(share, sign=True):
+    """A share in percent, to two significant digits: '13%', '7.8%', '100%'."""
+    return f"{rounded(100 * share, 2)}{'%' if sign else ''}"
 
 
 def once_text(row):
-    """A one-seed study's word as a sentence: what its one seed showed."""
-    return ("held in the one seed" if row["verdict"] == "holds once"
-            else "did not hold in the one seed")
+    """A one-seed study's claim: whether its one seed showed it."""
+    return "held in the one seed" if row["held"] else "did not hold in the one seed"
 
 
 def power_of_ten_text(x):
@@ -219,37 +229,51 @@ MARK_NOTE = (f"{verdicts.BORDERLINE} marks a borderline word, one whose p-value 
              f"{verdicts.FIRM_UNCLEAR_P:g}; python3 -m study.verdicts --calibrate)")
 
 
+CLAIMS_NOTE = ("how often each outcome came out: in how many seeds (its exact "
+               f"Clopper-Pearson {CI} interval), and what that means for one run (almost "
+               "always, usually, often, about half the time, sometimes, rarely, not seen); each "
+               "comparative claim also as a paired contrast of the two nets on the same seeds "
+               "(the signed-rank test of the cost ratio; McNemar's test of all right), "
+               "Holm-corrected over the contrasts")
+
+
 def claims_section(rows, markdown):
-    """The claims, in the article's order: its words, what the seeds showed, the test's
-    p-value before and after Holm's correction, and the word."""
+    """The claims, in the article's order: its words, how often its outcome came out and
+    what that means for one run; a comparative claim's contrast, its p-value before and
+    after Holm's correction, and its word; the same over the seeds where the nets learned."""
     seeds = max(r["seeds"] for r in rows)
     scaled = [r for r in rows if r["kind"] == "cost" and r["epoch"] not in (None, 250)
               and "250" in r["claim"]]
     title = f"The article's claims over {count(seeds, 'seed')}"
-    note = (f"each word from an exact test, Holm-corrected over the {len(rows)} claims; "
-            f"{MARK_NOTE}; 'learned': the word over the seeds in which the claim's nets learned"
-            if seeds > 1 else "one seed is an anecdote, not a test: what it showed")
+    note = (f"{CLAIMS_NOTE}; {MARK_NOTE}; 'learned': the word over the seeds in which the "
+            f"claim's nets learned" if seeds > 1 else
+            "one seed is an anecdote, not a test: what it showed")
+    if seeds == 1:  # what the one seed showed, and no test
+        body = [[r["section"], f'"{r["claim"]}"', once_text(r)] for r in rows]
+        if markdown:
+            return [heading(title, note, True),
+                    render(["article", "the article says", "the one seed"], body, True)]
+        return [heading(title, note, False), "\n".join(
+            f'{section:9} "{claim}": {once}' for section, claim, once in body)]
     if markdown:
-        header = ["article", "the article says", "we measured", "p", "Holm p", "word",
-                  "learned"]
-        body = [[r["section"], f'"{r["claim"]}"', measured_text(r), p_text(r["p_value"]),
-                 p_text(r["p_adjusted"]), f"**{verdicts.shown_word(r)}**",
-                 f"{r['trained_verdict']} ({r['trained_seeds']})"] if seeds > 1 else
-                [r["section"], f'"{r["claim"]}"', measured_text(r), "-", "-",
-                 f"**{once_text(r)}**", "-"]
-                for r in rows]
+        header = ["article", "the article says", "how often", "for one run", "contrast",
+                  "p", "Holm p", "word", "learned"]
+        body = [[r["section"], f'"{r["claim"]}"', how_often_text(r), f"**{r['frequency']}**"]
+                + ([measured_text(r), p_text(r["p_value"]), p_text(r["p_adjusted"]),
+                    f"**{verdicts.shown_word(r)}**"] if r["contrast"] else ["-"] * 4)
+                + [f"{r['trained_verdict']} ({r['trained_seeds']})"] for r in rows]
         return [heading(title, note, True), render(header, body, True)]
     lines = []
     for r in rows:
         about = " and ".join(r["nets"]) + (" net" if len(r["nets"]) == 1 else " nets")
-        lines.append(f'{r["section"]:9} "{r["claim"]}" ({about})')
-        if seeds == 1:
-            lines.append(f"   {measured_text(r):<50} {once_text(r)}")
-            continue
-        lines.append(f"   {measured_text(r):<50} p {p_text(r['p_value']):<7} Holm "
-                     f"{p_text(r['p_adjusted']):<7} {verdicts.shown_word(r)}")
-        lines.append(f"{'':53}learned ({count(r['trained_seeds'], 'seed')}): "
-                     f"{r['trained_verdict']}")
+        lines += textwrap.wrap(f'{r["section"]:9} "{r["claim"]}" ({about})', WIDTH,
+                               subsequent_indent=" " * 10)
+        lines.append(f"   seen in {how_often_text(r)}: {r['frequency']}")
+        if r["contrast"]:
+            lines.append(f"   contrast: {measured_text(r)}")
+            lines.append(f"     p {p_text(r['p_value'])}, Holm {p_text(r['p_adjusted'])}: "
+                         f"{verdicts.shown_word(r)}")
+        lines.append(f"   learned ({count(r['trained_seeds'], 'seed')}): {r['trained_verdict']}")
     notes = [f"(At epoch {r['epoch']}, half the study's epochs: the article's 250 is beyond "
              f"them.)" for r in scaled[:1]]
     return [heading(title, note, False), "\n".join(lines)] + [paragraph(n, False) for n in notes]
@@ -361,20 +385,19 @@ def pairs_section(rows, markdown):
 
 def alignment_rows(results, epochs, group_of):
     """Per group, broken net and checkpoint: the median and quartiles, over the runs
-    that learned, of the per-epoch alignment of each group of weights (alignment.MEASURES:
-    mean cosine and sign agreement, median norm ratio)."""
+    that learned, of the per-epoch alignment of W1 and W2 (records.ALIGNED: mean cosine
+    and sign agreement, median norm ratio; the other groups' gradients are the true ones)."""
     rows = []
     runs = {}
     for r in results:
-        if r["alignment"] is not None and not r["stuck"]:
+        if ALIGNED[0] in r["checkpoints"][0] and not r["stuck"]:
             runs.setdefault((group_of(r), r["net"]), []).append(r)
     for (group, net), aligned in runs.items():
         for e in checkpoints(epochs):
             row = dict(group=group, net=net, epoch=e, seeds=len(aligned))
-            for g, weights in enumerate(GROUPS):
-                for k, key in enumerate(MEASURES):
-                    row[f"{weights}_{key}"] = verdicts.median_iqr(
-                        [r["alignment"][e - 1, k, g] for r in aligned])
+            at = [next(c for c in r["checkpoints"] if c["epoch"] == e) for r in aligned]
+            for key in ALIGNED:
+                row[key] = verdicts.median_iqr([c[key] for c in at])
             rows.append(row)
     return rows
 
@@ -483,10 +506,10 @@ def tuning_section(tuning, markdown):
 
 
 def tally_text(claim_rows, marks=True):
-    """'2 hold (1 borderline), 2 fail and 4 stay unclear'; without marks, no borderline
-    count (where blocks measure the replication instead)."""
+    """The contrasts' words: '2 hold (1 borderline), 1 fails and 1 stays unclear'; without
+    marks, no borderline count (where blocks measure the replication instead)."""
     def part(word, verb, plural):
-        rows = [r for r in claim_rows if r["verdict"] == word]
+        rows = [r for r in claim_rows if r["contrast"] and r["verdict"] == word]
         shaky = sum(r["borderline"] for r in rows) if marks else 0
         return (f"{len(rows)} {verb if len(rows) == 1 else plural}"
                 + (f" ({shaky} borderline)" if shaky and word != "unclear" else ""))
@@ -498,16 +521,18 @@ def reading(results, claim_rows, comparison_rows, swept=False):
     """A few sentences that say what the tables say."""
     text = []
     if claim_rows:
-        words = [r["verdict"].split()[0] for r in claim_rows]
         seeds = max(r["seeds"] for r in claim_rows)
+        often = "; ".join(f"{r['label']}: {r['frequency']}" for r in claim_rows
+                          if not r["contrast"])
+        contrasts = [r for r in claim_rows if r["contrast"]]
         if seeds == 1:
-            text.append(f"With one seed each claim was seen once: {words.count('holds')} held "
-                        f"and {words.count('fails')} did not. One run is an anecdote; judge "
-                        f"the claims over seeds (30 by default).")
+            text.append("With one seed each claim was seen once or not at all. One run is an "
+                        "anecdote; judge the claims over seeds (30 by default).")
         else:
-            text.append(f"Over {seeds} seeds, of the article's {len(claim_rows)} claims, "
-                        + tally_text(claim_rows) + ".")
-            shaky = [r["label"] for r in claim_rows if r["borderline"]]
+            text.append(f"Over {seeds} seeds, how often each outcome of one run came out: "
+                        f"{often}. Of the article's {len(contrasts)} comparative claims, "
+                        f"each tested as a paired contrast, {tally_text(contrasts)}.")
+            shaky = [r["label"] for r in contrasts if r["borderline"]]
             if shaky:
                 text.append(f"Borderline (near enough to the {LEVEL} line that another study may "
                             "well give another word): " + "; ".join(shaky) + ".")

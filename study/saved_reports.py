@@ -11,7 +11,8 @@ from study import records, registry, report, verdicts
 from study.cli import UsageError, count
 from study.records import Checker, Seeds, is_int, is_number, is_pair, is_text
 
-VERDICTS = ("holds", "fails", "unclear", "holds once", "fails once", "no seeds")
+VERDICTS = ("holds", "fails", "unclear", "holds once", "fails once", "no seeds",
+            *verdicts.FREQUENCY)
 
 
 class NotAReport(UsageError):
@@ -91,11 +92,16 @@ def claims_of(checker, seeds):
         label = get("label", is_text, "text")
         if "lr" in claim:  # a sweep's claims, one of each at each rate
             label += f" @ lr {get('lr', lambda v: is_number(v) and v > 0, 'a rate'):g}"
+        contrast = get("contrast", lambda v: isinstance(v, bool), "true or false")
+
+        def p(v):  # a contrast's p-value; none for how often an outcome came out
+            return is_number(v, 0, 1) if contrast else v is None
         rows[label] = dict(
             label=label, seeds=get("seeds", lambda v: v == seeds, f"{seeds}, the study's seeds"),
             held=get("held", lambda v: is_int(v, 0, seeds), f"a count from 0 to {seeds}"),
-            p_value=get("p_value", lambda v: is_number(v, 0, 1), "a p-value"),
-            p_adjusted=get("p_adjusted", lambda v: is_number(v, 0, 1), "a p-value"),
+            contrast=contrast,
+            p_value=get("p_value", p, "a p-value" if contrast else "null"),
+            p_adjusted=get("p_adjusted", p, "a p-value" if contrast else "null"),
             verdict=get("verdict", lambda v: v in VERDICTS, "a verdict"),
             borderline=get("borderline", lambda v: isinstance(v, bool), "true or false"))
     return rows
@@ -134,7 +140,8 @@ def side_by_side(paths):
             for *_, claims in block:
                 c = claims.get(label)
                 row.append("-" if c is None else f"{c['held']}/{c['seeds']} "
-                           f"{report.p_text(c['p_adjusted'])} {verdicts.shown_word(c)}")
+                           + (f"{report.p_text(c['p_adjusted'])} " if c["contrast"] else "")
+                           + verdicts.shown_word(c))
             body.append(row)
         lines += ["", report.render(header, body, False)]
     differ = verdicts.differing([claims for *_, claims in reports])
@@ -167,13 +174,24 @@ def pool(paths, say):
     blocks = []
     for path in paths:
         checker = load(path, "--pool")
-        settings, env = study_of(checker)
-        settings.update(settings_of(checker),
-                        title=checker.get("study.title", is_text, "text"),
-                        wall_seconds=checker.get("study.wall_seconds",
-                                                 lambda v: is_number(v, 0), "seconds"))
-        settings["digits"] = [tuple(p) for p in settings["digits"]]
+        settings, env = block_of(checker)
         blocks.append((path, settings, env, runs_of(checker, settings)))
+    return pool_blocks(blocks, say)
+
+
+def block_of(checker):
+    """A saved study's checked settings (with its title and time) and environment: what
+    pool_blocks takes of it, beside its runs."""
+    settings, env = study_of(checker)
+    settings.update(settings_of(checker), title=checker.get("study.title", is_text, "text"),
+                    wall_seconds=checker.get("study.wall_seconds", lambda v: is_number(v, 0),
+                                             "seconds"))
+    settings["digits"] = [tuple(p) for p in settings["digits"]]
+    return settings, env
+
+
+def pool_blocks(blocks, say):
+    """pool() of blocks read already: (path, settings, environment, runs) each."""
     first = blocks[0][1]
     for path, settings, *_ in blocks[1:]:
         differ = [key for key in SAME if settings.get(key) != first.get(key)]
@@ -199,7 +217,7 @@ def pool(paths, say):
                     ablation=any(registry.NETS[n].ablation for n in nets))
     study = dict(
         title=first["title"] + f", pooled over {len(blocks)} reports",
-        command="python3 compare.py --pool " + " ".join(os.path.basename(p) for p in paths),
+        command="python3 compare.py --pool " + " ".join(os.path.basename(p) for p, *_ in blocks),
         date=datetime.date.today().isoformat(),
         settings=dict(settings, digits=[list(p) for p in settings["digits"]]),
         environment=blocks[0][2],

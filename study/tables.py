@@ -128,17 +128,23 @@ def by_net_and_rate(results, settings):
 
 def sweep_rows(results, settings):
     """A row per experiment, net and learning rate: the mean held-out accuracy over every
-    seed of every digit pair, its interval, and the runs that did not learn (the JSON
-    contract: net, lr, digits, seeds a pair, mean_test_accuracy, interval, stuck)."""
+    seed of every digit pair, its 95% interval over the seeds (clipped to 0 to 1), and
+    the runs that did not learn (the JSON contract: net, lr, digits, seeds a pair,
+    mean_test_accuracy, interval, stuck)."""
     on = judged_on(settings)
     rows = []
     for (experiment, net, lr), strata in by_net_and_rate(results, settings).items():
-        values = [[r[f"{on}_accuracy"] for r in runs] for runs in strata]
-        interval = verdicts.pooled_interval(values)
+        values = {}
+        for runs in strata:
+            for r in runs:
+                values.setdefault(r["seed"], []).append(r[f"{on}_accuracy"])
+        clusters = [values[seed] for seed in sorted(values)]
+        interval = verdicts.cluster_interval(clusters)  # an accuracy is 0 to 1: clipped
+        interval = interval and verdicts.Interval(max(0.0, interval.low), min(1.0, interval.high))
         rows.append({"experiment": experiment, "net": net, "lr": lr,
                      "digits": [list(d) for d in settings["digits"]],
                      "seeds": len(strata[0]), f"mean_{on}_accuracy":
-                     verdicts.stratified_mean(values), "interval": verdicts.as_list(interval),
+                     verdicts.cluster_mean(clusters), "interval": verdicts.as_list(interval),
                      "stuck": sum(r["stuck"] for runs in strata for r in runs),
                      "runs": sum(map(len, strata))})
     return rows

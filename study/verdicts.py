@@ -45,10 +45,14 @@ class NotJudged(cli.Failure):
 class Claim:
     """One claim: where the article makes it, its words, the runs that judge it.
 
-    kind "rate": a yes or no per seed, test(original, broken) -> bool. kind "cost":
-    the ratio broken / original of the cost at epoch ("end" or "mid"), claimed to be
-    above 1 (direction +1) or below 1 (-1). nets: the nets the claim is about, whose
-    runs that did not learn are left out of its "trained" count.
+    kind "rate": an outcome of one run, yes or no per seed, test(original, broken) ->
+    bool: reported as how often it happens. The comparative claims, one net against the
+    other on the same seed, are also tested as paired contrasts: kind "cost", the ratio
+    broken / original of the cost at epoch ("end" or "mid"), claimed to be above 1
+    (direction +1) or below 1 (-1); kind "perfect", the broken net all right where the
+    original is not (McNemar's test of all right, broken against original). nets: the
+    nets the claim is about, whose runs that did not learn are left out of its "trained"
+    count.
     """
     section: str           # where the article makes it
     quote: str             # the article's words
@@ -82,6 +86,9 @@ CLAIMS = (  # in the article's order
     Claim("Result 2", "original net had [...] some predictions being wrong",
           "R2: original some wrong", "Result 2", ("original",), "rate",
           test=lambda o, b: not all_right(o)),
+    Claim("Result 2", "[broken net] had 100 accuracy [...] While original net had [...] some "
+          "predictions being wrong", "R2: broken 100%, original not", "Result 2",
+          ("original", "broken"), "perfect"),
     Claim("Result 3", "both network had 100 accuracy on test data",
           "R3: both 100%", "Result 3", ("original", "broken"), "rate",
           test=lambda o, b: all_right(o) and all_right(b)),
@@ -90,17 +97,27 @@ CLAIMS = (  # in the article's order
 )
 
 
-def cost_at(run, claim, epochs):
-    epoch = epochs if claim.epoch == "end" else middle_epoch(epochs)
-    return run["history"][epoch - 1]
+def cost_at(run, epoch):
+    """A run's cost at the end of epoch, one of its checkpoints' (records.checkpoint_epochs:
+    the report reads costs there, where the shipped runs keep them)."""
+    return next(c["cost"] for c in run["checkpoints"] if c["epoch"] == epoch)
+
+
+def claim_epoch(claim, epochs):
+    """The epoch whose cost a cost claim compares: the last, or the article's middle."""
+    return epochs if claim.epoch == "end" else middle_epoch(epochs)
 
 
 def observations(claim, pairs, epochs):
     """Per seed, what the claim's test looks at: held (bool) for a rate claim, the log
-    of the cost ratio broken / original for a cost claim."""
+    of the cost ratio broken / original for a cost claim, +1, 0 or -1 for "perfect" (only
+    the broken net all right, both or neither, only the original)."""
     if claim.kind == "rate":
         return np.array([bool(claim.test(o, b)) for o, b in pairs])
-    return np.array([log_ratio(cost_at(b, claim, epochs), cost_at(o, claim, epochs),
+    if claim.kind == "perfect":  # +1: only the broken net all right; -1: only the original
+        return np.array([int(all_right(b)) - int(all_right(o)) for o, b in pairs])
+    epoch = claim_epoch(claim, epochs)
+    return np.array([log_ratio(cost_at(b, epoch), cost_at(o, epoch),
                                f"{claim.experiment}, seed {o['seed']}") for o, b in pairs])
 
 
@@ -196,9 +213,57 @@ def claim_test(claim, values):
     """(p-value, side) of one claim's observations; p is 1 where no test can tell."""
     if claim.kind == "rate":
         p, side, _ = rate_test(values)
+    elif claim.kind == "perfect":
+        only = [int(np.sum(values == 1)), int(np.sum(values == -1))]
+        p, side = mcnemar(*only), int(np.sign(only[0] - only[1]))
     else:
         p, side = signed_rank_p(values), int(signed_rank_side(values))
     return (1.0 if np.isnan(p) else p), side
+
+
+def held_in(claim, values):
+    """Per seed, whether the article's observation came out in that run: the outcome (a
+    rate claim), the cost on the claimed side, only the broken net all right."""
+    if claim.kind == "rate":
+        return np.asarray(values, dtype=bool)
+    if claim.kind == "perfect":
+        return np.asarray(values) == 1
+    return np.sign(values) == claim.direction
+
+
+# The words for how often an outcome of one run happens, from its share's 95% interval:
+# what a reader who runs the net once can expect (docs/METHODS.md, "How often").
+FREQUENCY = ("almost always", "usually", "often", "about half the time", "sometimes",
+             "rarely", "not seen", "too few seeds to say")
+
+
+def frequency(held, seeds, interval):
+    """How often: almost always (the interval's low end at least 0.9), usually (0.5),
+    rarely (its high end at most 0.1), sometimes (at most 0.5), about half the time (within
+    0.25 to 0.75), often (its low end at least 0.25), not seen (in none of the seeds),
+    else too few seeds to say."""
+    low, high = interval
+    if seeds and held == 0:
+        return "not seen"
+    if low >= 0.9:
+        return "almost always"
+    if low >= 0.5:
+        return "usually"
+    if high <= 0.1:
+        return "rarely"
+    if high <= 0.5:
+        return "sometimes"
+    if low >= 0.25:
+        return "about half the time" if high <= 0.75 else "often"
+    return "too few seeds to say"
+
+
+def share_of(held):
+    """held (a bool per seed): its count, the share and its exact 95% interval
+    (Clopper-Pearson), and the frequency word."""
+    k, n = int(np.sum(held)), len(held)
+    interval = rate_test(held).interval if n else [0.0, 1.0]
+    return k, (k / n if n else None), interval, frequency(k, n, interval)
 
 
 # ---------------------------------------------------------------- the family of claims
@@ -243,10 +308,17 @@ def judge(claims, values):
 
 
 def article_claims(pairs_of, epochs):
-    """Every claim of the article judged over the seeds: a row per claim (the JSON
-    contract: held, seeds, interval, verdict, borderline, p_value, p_adjusted; a cost
-    claim also median_ratio and ratio_interval; trained_*: the same over the seeds in
-    which the claim's nets learned).
+    """Every claim of the article over the seeds: a row per claim (the JSON contract:
+    held, seeds, share, share_interval, frequency, contrast, verdict, borderline; trained_*:
+    the same over the seeds in which the claim's nets learned).
+
+    Each claim is first how often its outcome happens (share of seeds, Clopper-Pearson
+    interval, the frequency word, which is a rate claim's verdict). A comparative claim
+    (contrast: true) is also tested as a paired contrast of the two nets on the same
+    seeds, Holm-corrected over the contrasts: p_value, p_adjusted, and its verdict
+    (holds, fails, unclear); a cost contrast also median_ratio, ratio_interval and epoch,
+    the perfect contrast discordant (seeds where only the broken net, and only the
+    original, was all right).
 
     pairs_of(experiment): the (original, broken) run pairs of that experiment, one a
     seed, in seed order."""
@@ -256,23 +328,32 @@ def article_claims(pairs_of, epochs):
     learned = [np.array([not any(run["stuck"] for run, net in zip(pair, ("original", "broken"))
                                  if net in c.nets) for pair in p], dtype=bool)
                for c, p in zip(claims, pairs)]
-    main = judge(claims, values)
-    trained = judge(claims, [v[keep] for v, keep in zip(values, learned)])
+    tested = [i for i, c in enumerate(claims) if c.kind != "rate"]
+    main = dict(zip(tested, judge([claims[i] for i in tested], [values[i] for i in tested])))
+    trained = dict(zip(tested, judge([claims[i] for i in tested],
+                                     [values[i][learned[i]] for i in tested])))
     rows = []
-    for claim, v, keep, found, again in zip(claims, values, learned, main, trained):
-        held = v if claim.kind == "rate" else np.sign(v) == claim.direction
-        interval = rate_test(held).interval if len(v) else [0.0, 1.0]
+    for i, (claim, v, keep) in enumerate(zip(claims, values, learned)):
+        held = held_in(claim, v)
+        count, share, interval, often = share_of(held)
+        _, _, _, trained_often = share_of(held[keep])
         row = dict(section=claim.section, experiment=claim.experiment, claim=claim.quote,
-                   label=claim.label, kind=claim.kind, nets=list(claim.nets),
-                   held=int(held.sum()), seeds=len(v), interval=interval,
-                   p_value=found.p_value, p_adjusted=found.p_adjusted, verdict=found.verdict,
-                   borderline=found.borderline,
-                   trained_held=int(held[keep].sum()), trained_seeds=int(keep.sum()),
-                   trained_p_adjusted=again.p_adjusted, trained_verdict=again.verdict)
+                   label=claim.label, kind=claim.kind, nets=list(claim.nets), held=count,
+                   seeds=len(v), share=share, share_interval=interval, frequency=often,
+                   contrast=i in main, verdict=often, borderline=False, p_value=None,
+                   p_adjusted=None, trained_held=int(held[keep].sum()),
+                   trained_seeds=int(keep.sum()), trained_verdict=trained_often)
+        if i in main:
+            found, again = main[i], trained[i]
+            row.update(p_value=found.p_value, p_adjusted=found.p_adjusted,
+                       verdict=found.verdict, borderline=found.borderline,
+                       trained_p_adjusted=again.p_adjusted, trained_verdict=again.verdict)
         if claim.kind == "cost":
             found = cost_test(v)
             row["median_ratio"], row["ratio_interval"] = found.median_ratio, found.ratio_interval
-            row["epoch"] = epochs if claim.epoch == "end" else middle_epoch(epochs)
+            row["epoch"] = claim_epoch(claim, epochs)
+        if claim.kind == "perfect":
+            row["discordant"] = [int(np.sum(v == 1)), int(np.sum(v == -1))]
         rows.append(row)
     return rows
 
@@ -305,7 +386,7 @@ def comparisons(compared):
     rows = []
     for (experiment, digits, group), a, b, pairs in compared:
         diff = np.array([x["test_accuracy"] - y["test_accuracy"] for x, y in pairs])
-        logs = np.array([log_ratio(x["history"][-1], y["history"][-1],
+        logs = np.array([log_ratio(x["checkpoints"][-1]["cost"], y["checkpoints"][-1]["cost"],
                                    f"{experiment}, {group}, {a} - {b}, seed {x['seed']}")
                          for x, y in pairs])
         low, high = (stats.quantile_test(diff).confidence_interval(CONFIDENCE)
@@ -337,11 +418,12 @@ def comparisons(compared):
 # points either way (docs/METHODS.md says why 2).
 MARGIN = 0.02
 RESAMPLES = 9999  # bootstrap resamples behind each stratified bootstrap interval
-# The pooled words' rules, measured on populations like ours (python3 -m study.coverage;
-# docs/METHODS.md, "Nets compared"): better or worse needs MIN_SEEDS_WORD seeds in all
-# and two in every digit pair; "as good" needs enough seeds that a failure rate which
-# alone costs the margin shows at least once but in ALPHA of studies (min_seeds_as_good).
-MIN_SEEDS_WORD = 40
+# The pooled words' rules, in seeds, measured on populations like ours (python3 -m
+# study.coverage; docs/METHODS.md, "Nets compared"): better or worse needs
+# MIN_SEEDS_WORD seeds; "as good" needs enough seeds that a failure rate which alone
+# costs the margin shows at least once but in ALPHA of studies (min_seeds_as_good),
+# counted in seeds, since a seed's initial weights may make it fail in all its pairs.
+MIN_SEEDS_WORD = 10
 FAILURE_COST = 0.625  # the most a run that did not learn loses against one that did: its
 #                       held-out accuracy never fell below 37.5% in 2,400 pilot runs
 NOISE = 1e-12  # a difference of accuracies this near 0 is rounding, never a number
@@ -454,6 +536,84 @@ def stratified_interval(strata, confidence=CONFIDENCE):
     return Interval(snapped(low), snapped(high))
 
 
+# ---------------------------------------------------------------- the seed as the unit
+# A seed fixes a run's initial weights, which the runs of its digit pairs share: the
+# seed, not the (seed, digit pair), is the unit the design draws. Pooled numbers are the
+# mean of every value, each seed a cluster of its values (one a digit pair).
+
+def cluster_parts(clusters):
+    """(mean, SE, df) of the mean of every value of clusters (1-d arrays, one a seed):
+    the sum over the count, its cluster-robust standard error (CR1: sqrt(S / (S - 1)
+    sum_s (sum_s - mean n_s)^2) / N), and S - 1 degrees of freedom. With every seed's
+    values on the same pairs, the one-sample t of the seeds' own means."""
+    sums = np.array([np.sum(c) for c in clusters], dtype=float)
+    counts = np.array([len(c) for c in clusters], dtype=float)
+    total, seeds = counts.sum(), len(clusters)
+    mean = sums.sum() / total
+    residual = sums - mean * counts
+    se = math.sqrt(seeds / (seeds - 1) * float(residual @ residual)) / total
+    return mean, se, seeds - 1
+
+
+def cluster_interval(clusters, confidence=CONFIDENCE):
+    """The interval behind the pooled words better and worse, and every pooled 95%
+    interval: mean +- t(S - 1) SE over the seeds (cluster_parts); None with fewer than
+    two seeds."""
+    from scipy import stats
+    clusters = [np.asarray(c, dtype=float) for c in clusters if len(c)]
+    if len(clusters) < 2:
+        return None
+    mean, se, dof = cluster_parts(clusters)
+    half = stats.t.ppf((1 + confidence) / 2, dof) * se
+    return Interval(snapped(mean - half), snapped(mean + half))
+
+
+def cluster_bootstrap(clusters, confidence=CONFIDENCE):
+    """The bootstrap interval (BCa) of the mean of every value, resampling whole seeds
+    (each with its digit pairs' values): TOST's 90% interval (its skew correction holds
+    TOST's error at the margin nearest 5% where rare failures make a tail); None with
+    fewer than two seeds."""
+    from scipy import stats
+    clusters = [np.asarray(c, dtype=float) for c in clusters if len(c)]
+    if len(clusters) < 2:
+        return None
+    sums = np.array([c.sum() for c in clusters])
+    counts = np.array([len(c) for c in clusters], dtype=float)
+
+    def mean(s, n, axis=-1):
+        return np.sum(s, axis=axis) / np.sum(n, axis=axis)
+    estimate = mean(sums, counts)
+    with warnings.catch_warnings():  # a degenerate bootstrap is handled below
+        warnings.simplefilter("ignore")
+        result = stats.bootstrap((sums, counts), mean, paired=True, n_resamples=RESAMPLES,
+                                 method="BCa", confidence_level=confidence,
+                                 random_state=np.random.default_rng(0))
+    boot = result.bootstrap_distribution
+    if np.ptp(boot) == 0:  # every resample alike: the seeds do not vary
+        return Interval(snapped(estimate), snapped(estimate))
+    low, high = result.confidence_interval
+    if not (np.isfinite(low) and np.isfinite(high)):  # BCa undefined: percentiles instead
+        low, high = np.percentile(boot, [50 * (1 - confidence), 50 * (1 + confidence)])
+    return Interval(snapped(low), snapped(high))
+
+
+def cluster_mean(clusters):
+    """The mean of every value of clusters (each seed weighed by its values)."""
+    clusters = [np.asarray(c, dtype=float) for c in clusters if len(c)]
+    return snapped(sum(c.sum() for c in clusters) / sum(len(c) for c in clusters))
+
+
+def by_seed(strata, value):
+    """value(a_run, b_run) of each (a, b) run pair of strata ((digits, pairs) each),
+    grouped by seed: a list of arrays, one a seed (its digit pairs' values), in seed
+    order."""
+    found = {}
+    for _, pairs in strata:
+        for x, y in pairs:
+            found.setdefault(x["seed"], []).append(value(x, y))
+    return [np.array(found[seed], dtype=float) for seed in sorted(found)]
+
+
 def within(interval, margin):
     """TOST's decision: the interval lies inside (-margin, margin)."""
     return interval is not None and -margin < interval.low and interval.high < margin
@@ -478,22 +638,21 @@ class Difference(NamedTuple):
     equivalence: str              # as good, not shown as good; too few seeds, no variation
 
 
-def judged_difference(strata, margin=MARGIN):
-    """A stratified mean difference and its words: better or worse from its 95% interval
-    with at least MIN_SEEDS_WORD seeds (two in every pair), as good by TOST with at
-    least MIN_SEEDS_AS_GOOD; where no pair's values vary (every seed alike within its
-    pair) no interval can mean anything: "no variation"."""
-    strata = [np.asarray(s, dtype=float) for s in strata if len(s)]
-    total = sum(map(len, strata))
-    if not total:
+def judged_difference(clusters, margin=MARGIN):
+    """A pooled mean difference and its words, each seed a cluster (clusters: one array
+    a seed): better or worse from its 95% interval with at least MIN_SEEDS_WORD seeds,
+    as good by TOST with at least MIN_SEEDS_AS_GOOD; where the seeds do not vary (every
+    seed's mean alike) no interval can mean anything: "no variation"."""
+    clusters = [np.asarray(c, dtype=float) for c in clusters if len(c)]
+    if not clusters:
         return Difference(None, None, "too few seeds", None, "too few seeds")
-    mean, interval = stratified_mean(strata), pooled_interval(strata)
-    equivalence = stratified_interval(strata, 1 - 2 * ALPHA)
-    few = interval is None or total < MIN_SEEDS_WORD
-    if not few and all(np.ptp(s) == 0 for s in strata):
+    mean, interval = cluster_mean(clusters), cluster_interval(clusters)
+    equivalence = cluster_bootstrap(clusters, 1 - 2 * ALPHA)
+    few = interval is None or len(clusters) < MIN_SEEDS_WORD
+    if not few and snapped(cluster_parts(clusters)[1]) == 0:  # rounding, no spread
         return Difference(mean, interval, "no variation", equivalence, "no variation")
     word = "too few seeds" if few else difference_word(interval)
-    good = ("too few seeds" if few or total < MIN_SEEDS_AS_GOOD else
+    good = ("too few seeds" if few or len(clusters) < MIN_SEEDS_AS_GOOD else
             "as good" if within(equivalence, margin) else "not shown as good")
     return Difference(mean, interval, word, equivalence, good)
 
@@ -511,40 +670,42 @@ def as_list(interval):
 
 
 def pooled_comparison(experiment, group, a, b, strata, margin=MARGIN):
-    """Nets a and b compared over every digit pair at once, stratified by pair. strata:
-    (digits, pairs) with pairs the (a, b) run pairs of one seed each. A row:
+    """Nets a and b compared over every digit pair at once, each seed a cluster of its
+    pairs' runs (they share its initial weights). strata: (digits, pairs) with pairs the
+    (a, b) run pairs of one seed each. A row (unit "seed", clusters: the seeds):
 
-    - mean_difference of held-out test accuracy, a - b, a run that did not learn
-      counted as it ended; its 95% interval, and the word from it (worse, better, no
-      difference shown; too few seeds, no variation: judged_difference); equivalence
-      (as good, not shown as good, ...) by TOST at 5%, its 90% interval within the
-      margin; equivalent: it is as good;
-    - failed: each net's runs that did not learn; discordant: the seeds where only a,
-      and only b, did not; mcnemar_p; the difference of the failure rates and its 95%
-      interval;
-    - learned_*: the same over the seeds where both nets learned."""
-    diffs, failed, both = [], [], []
-    for _, pairs in strata:
-        diffs.append(np.array([x["test_accuracy"] - y["test_accuracy"] for x, y in pairs]))
-        failed.append(np.array([int(x["stuck"]) - int(y["stuck"]) for x, y in pairs]))
-        both.append(np.array([x["test_accuracy"] - y["test_accuracy"] for x, y in pairs
-                              if not x["stuck"] and not y["stuck"]]))
+    - mean_difference of held-out test accuracy, a - b, over every seed and pair, a run
+      that did not learn counted as it ended; its 95% interval over the seeds, and the
+      word from it (worse, better, no difference shown; too few seeds, no variation:
+      judged_difference); equivalence (as good, not shown as good, ...) by TOST at 5%,
+      its 90% interval (a bootstrap of whole seeds) within the margin; equivalent: it is
+      as good;
+    - failed: each net's runs that did not learn; discordant: the seeds where a did not
+      learn in more of its pairs than b, and the other way; mcnemar_p: the exact test of
+      those seeds at 1/2 (McNemar's, where a seed has one pair); the difference of the
+      failure rates and its 95% interval over the seeds;
+    - learned_*: the same over the runs where both nets learned."""
+    def accuracy(x, y):
+        return x["test_accuracy"] - y["test_accuracy"]
+    diffs = by_seed(strata, accuracy)
+    failed = by_seed(strata, lambda x, y: int(x["stuck"]) - int(y["stuck"]))
+    both = by_seed([(d, [(x, y) for x, y in pairs if not x["stuck"] and not y["stuck"]])
+                    for d, pairs in strata], accuracy)
     runs = [pair for _, pairs in strata for pair in pairs]
     found, learned = judged_difference(diffs, margin), judged_difference(both, margin)
-    only = [sum(x["stuck"] and not y["stuck"] for x, y in runs),
-            sum(y["stuck"] and not x["stuck"] for x, y in runs)]
+    only = [sum(f.sum() > 0 for f in failed), sum(f.sum() < 0 for f in failed)]
     return dict(
         experiment=experiment, digits=[list(d) for d, _ in strata], group=group, nets=[a, b],
-        pooled=True,
-        seeds=len(runs), mean_difference=found.mean, interval=as_list(found.interval),
+        pooled=True, unit="seed", clusters=len(diffs), seeds=len(diffs), runs=len(runs),
+        mean_difference=found.mean, interval=as_list(found.interval),
         verdict=found.word, equivalence_interval=as_list(found.equivalence_interval),
         equivalence=found.equivalence, equivalent=found.equivalence == "as good",
         margin=margin,
         failed=[sum(x["stuck"] for x, _ in runs), sum(y["stuck"] for _, y in runs)],
-        discordant=only, mcnemar_p=mcnemar(*only),
-        failed_difference=stratified_mean(failed),
-        failed_interval=as_list(pooled_interval(failed)),
-        learned_seeds=sum(map(len, both)),
+        discordant=[int(v) for v in only], mcnemar_p=mcnemar(*only),
+        failed_difference=cluster_mean(failed),
+        failed_interval=as_list(cluster_interval(failed)),
+        learned_seeds=len(both), learned_runs=sum(map(len, both)),
         learned_mean_difference=learned.mean, learned_interval=as_list(learned.interval),
         learned_verdict=learned.word,
         learned_equivalence_interval=as_list(learned.equivalence_interval),
@@ -569,16 +730,14 @@ def best_rate(by_rate):
 
 
 def rate_wins(by_rate, resamples=1000, seed=0):
-    """How often each rate is best_rate's choice when the seeds are resampled within each
-    stratum, the same seeds for every rate (the runs of a seed share its split and its
-    initial weights): {lr: share}."""
+    """How often each rate is best_rate's choice when whole seeds are resampled, each
+    with its runs of every digit pair and rate (they share its initial weights; by_rate:
+    {lr: strata}, each stratum in seed order, the same seeds in every one): {lr: share}."""
     rates = sorted(by_rate)
-    values = [[np.asarray(s, dtype=float) for s in by_rate[lr]] for lr in rates]
-    sizes = [len(s) for s in values[0]]
-    rng = np.random.default_rng(seed)
-    picks = [rng.integers(0, n, (resamples, n)) for n in sizes]
-    means = np.array([sum(s[pick].sum(axis=1) for s, pick in zip(strata, picks)) / sum(sizes)
-                      for strata in values])                     # (rates, resamples)
+    values = np.array([[np.asarray(s, dtype=float) for s in by_rate[lr]] for lr in rates])
+    seeds = values.shape[-1]                                     # (rates, pairs, seeds)
+    picks = np.random.default_rng(seed).integers(0, seeds, (resamples, seeds))
+    means = values[:, :, picks].sum(axis=(1, 3)) / (values.shape[1] * seeds)  # (rates, resamples)
     winner = np.argmax(means, axis=0)  # the first best: the smaller rate on a tie
     return {lr: float(np.mean(winner == i)) for i, lr in enumerate(rates)}
 
@@ -596,7 +755,7 @@ def median_iqr(values):
 
 POWERS = (0.05, 0.2, 0.35, 0.5, 0.65, 0.8, 0.95, 0.99)  # 0.05: no effect
 KINDS = ("rate", "cost, normal", "cost, t(3)")
-FAMILY = len(CLAIMS)  # claims judged together, with Holm's correction, as the article's
+FAMILY = sum(c.kind != "rate" for c in CLAIMS)  # the contrasts, judged with Holm together
 
 
 def null_signed_rank(n):

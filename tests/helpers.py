@@ -15,7 +15,7 @@ import numpy as np
 from sklearn.datasets import load_digits
 
 import compare
-from study import registry, verdicts
+from study import records, registry, verdicts
 
 
 HERE = Path(__file__).resolve().parent.parent  # the project's folder
@@ -193,7 +193,9 @@ def fake_run(experiment, net, seed, costs, test_right, test_size=10, stuck=False
         history[epoch - 1] = value
     return dict(experiment=experiment, net=net, seed=seed, lr=0.001, history=history,
                 stuck=stuck, test_right=test_right, test_size=test_size,
-                test_accuracy=test_right / test_size)
+                test_accuracy=test_right / test_size,
+                checkpoints=[dict(epoch=e, cost=history[e - 1])
+                             for e in records.checkpoint_epochs(500)])
 
 
 BROKEN = registry.BROKEN

@@ -36,22 +36,27 @@ def test_the_fewest_seeds_for_each_word():
     assert verdicts.seeds_to_see(0.02 / 0.45) == 66  # (1 - p)^66 <= 5% < (1 - p)^65
     assert (1 - 0.04) ** 74 < 0.05 < (1 - 0.04) ** 73
     assert verdicts.min_seeds_as_good() == verdicts.MIN_SEEDS_AS_GOOD == 93
-    assert verdicts.min_seeds_as_good(0.5) == 74 and verdicts.MIN_SEEDS_WORD == 40
+    assert verdicts.min_seeds_as_good(0.5) == 74 and verdicts.MIN_SEEDS_WORD == 10
 
 
-@pytest.mark.parametrize("strata, word, equivalence", [
-    ([np.zeros(4)] * 4, "too few seeds", "too few seeds"),           # four tied seeds a pair
-    ([np.zeros(30)] * 4, "no variation", "no variation"),            # every seed ties
-    ([np.zeros(60), np.zeros(1)], "too few seeds", "too few seeds"),  # a pair of one seed
-    ([np.r_[np.zeros(27), [0.014, -0.014, 0.028]]] * 4, "no difference shown", "as good"),
-    ([np.r_[np.zeros(27), [0.014, -0.014, 0.028]]] * 2, "no difference shown",
-     "too few seeds"),                                                # 60 seeds: under 93
-    ([np.full(30, -0.1) + np.arange(30) * 1e-3] * 4, "worse", "not shown as good"),
+def seeds_of(values, pairs=4):
+    """Clusters: each seed's values on its digit pairs, alike."""
+    return [np.full(pairs, v) for v in values]
+
+
+@pytest.mark.parametrize("clusters, word, equivalence", [
+    (seeds_of([0.0] * 4), "too few seeds", "too few seeds"),            # four tied seeds
+    (seeds_of([0.0] * 30), "no variation", "no variation"),             # every seed ties
+    (seeds_of([0.0] * 97 + [0.014, -0.014, 0.028]), "no difference shown", "as good"),
+    (seeds_of([0.0] * 57 + [0.014, -0.014, 0.028]), "no difference shown",
+     "too few seeds"),                                                  # 60 seeds: under 93
+    (seeds_of(-0.1 + np.arange(100) * 1e-3), "worse", "not shown as good"),
+    ([np.r_[np.zeros(3), 0.01] for _ in range(30)], "no variation", "no variation"),  # ties
 ])
-def test_a_word_needs_seeds_and_variation(strata, word, equivalence):
-    """Four tied seeds are not 'as good'; thirty seeds a pair of which a few differ
-    still judge."""
-    found = verdicts.judged_difference(strata)
+def test_a_word_needs_seeds_and_variation(clusters, word, equivalence):
+    """Four tied seeds are not 'as good'; a hundred seeds of which a few differ still
+    judge; seeds alike in their means, whatever their pairs, vary not at all."""
+    found = verdicts.judged_difference(clusters)
     assert (found.word, found.equivalence) == (word, equivalence)
 
 

@@ -2,6 +2,7 @@
 and its report in every format (the JSON contract)."""
 import io
 import json
+import re
 import os
 
 import numpy as np
@@ -86,9 +87,7 @@ def test_compare_text_fits_100_columns_and_keeps_the_articles_order():
     assert result.returncode == 0, result.stderr
     text = result.stdout
     assert max(map(len, text.splitlines())) <= 100
-    quotes = [line.split('"')[1] for line in text.splitlines()
-              if line[:9].strip() in ("Training", "Result 1", "Result 2", "Result 3")
-              and '"' in line]
+    quotes = re.findall(r'(?:Training|Result [123]) +"([^"]+)" \(', " ".join(text.split()))
     assert quotes == [c.quote for c in verdicts.CLAIMS]
     assert "cost @1:" in text and "half the study's epochs" in text
     for mark in ["Cost: median (interquartile range)", "The article's claims over 3 seeds",
@@ -128,7 +127,8 @@ def test_controls_and_the_extended_study_keep_the_json_contract():
     pooled = [c for c in extended["comparisons"] if c["pooled"]]
     assert [tuple(c["nets"]) for c in pooled] == list(nets)
     for row in pooled:  # over every digit pair: 2 seeds each
-        assert set(row) >= POOLED_CONTRACT and row["seeds"] == 2 * len(registry.PAIRS)
+        assert set(row) >= POOLED_CONTRACT and row["seeds"] == 2 == row["clusters"]
+        assert row["unit"] == "seed" and row["runs"] == 2 * len(registry.PAIRS)
         assert row["digits"] == [list(p) for p in registry.PAIRS] and row["group"] == "all 4 pairs"
         assert row["failed"] == [sum(r["stuck"] for r in extended["runs"] if r["net"] == n)
                                  for n in row["nets"]]
