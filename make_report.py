@@ -1,28 +1,20 @@
 """Regenerate REPORT.md, the reproduction report, its figures, REPORT.json and the findings
-in README.md.
+in README.md, from the runs shipped beside them (REPORT-runs.csv.gz, REPORT-studies.json).
 
-    python3 make_report.py            # every study: about 90 minutes on 2 cores
-    python3 make_report.py --cpus     # the simulated CPUs it would use here (about 4 s)
-    python3 make_report.py --render   # the report again from the saved studies, no training
+    python3 make_report.py --render        # the report from the shipped runs (seconds)
+    python3 make_report.py --status        # which parts are shipped, and their times
+    python3 make_report.py --part budget   # train one part and ship its runs
+    python3 make_report.py                 # every part not yet shipped, then the report
+    python3 make_report.py --cpus          # the simulated CPUs it would use here (about 4 s)
 
-It runs compare.py's studies one after the other, each saved in reports/, then reads
-them back (study/reproduction.py) and writes the report:
-
-1. the curve: the extended study (4 digit pairs, the frozen-conv control) at every rate
-   of GRID, seeds 0:30, with the alignment measure;
-2. the tuning: the same at every rate on TUNING seeds, each run judged on a validation
-   fifth of its training images, never the test images: each net's rate chosen;
-3. the tuned evaluation: each net at its chosen rate on the test images of fresh seeds,
-   two blocks on distinct simulated CPUs, pooled;
-4. the article's study at 0.001 (the rate its nets run at): four blocks of 30 seeds,
-   each on another simulated CPU, the first with the ablation and the alignment
-   measure, pooled;
-5. the article's study at two more rates (each net's tuned rate, or the grid's nearest
-   to 0.001), on the first two blocks' seeds: its claims at three rates.
-
-Interrupted (Ctrl-C, a lost machine), run it again: every study already saved by this
-code, with the same command and simulated CPU, is reused, and said so. --fresh trains
-every study again. --scheduler ADDRESS runs every study on a Dask cluster.
+The report is made of parts, each a few compare.py studies run one after the other (PARTS
+says what each is; each takes about an hour or less on 2 cores), whose runs are shipped as
+each study ends: the table of runs is the resume cache. A study is trained again only
+where no shipped study was trained by the same code (training.code_version), command and
+simulated CPU; a run stopped at any point resumes at the study it was in. Each block of
+fresh seeds runs under a simulated CPU, a setting that makes this machine round as another
+CPU would (study/cpus.py). --fresh trains every study of the parts asked again;
+--scheduler ADDRESS runs them on a Dask cluster.
 """
 import signal
 import sys
@@ -40,35 +32,52 @@ import threading
 import time
 from dataclasses import dataclass
 
-from study import cpus, reproduction, training
+from study import cpus, narrative, reproduction, saved_reports, shipped, tables, training
 from study.cli import count
 from study.files import write_file
-from study.records import Seeds
-from study.registry import BROKEN, ORIGINAL, SEEDS
+from study.records import Checker, Refused, Seeds
+from study.registry import BROKEN, FROZEN, ORIGINAL, SEEDS
 
 if __name__ == "__main__":
     cli.release_signals("make_report.py", held)
 
 HERE = os.path.dirname(os.path.abspath(__file__))  # the code, and where the report goes
 OUT = HERE
-SAVED = os.path.join(HERE, "reports")  # the studies' full JSON reports (not in git)
+SAVED = os.path.join(HERE, "reports")  # compare.py's full JSON reports (not in git)
 GRID = (0.0001, 0.0002, 0.0003, 0.0005, 0.0007, 0.001, 0.002, 0.003)  # the learning rates
+WIDE = GRID + (0.005, 0.01)  # the settings study's grid (times 10 without momentum)
 SHARED = 0.001     # the rate the nets run at by default, and the article's study
 EPOCHS, MOMENTUM, INIT = 500, 0.9, "normal"  # the article's epochs; the nets' defaults
+LONG = 2000        # the budget's epochs
 ARTICLE_RATES = 3  # the rates the article's claims are judged at
 TUNING = Seeds(1000, 1010)  # the tuning's seeds: no other study draws them
+BUDGET, SETTINGS_SEEDS = Seeds(120, 150), Seeds(150, 180)  # fresh blocks
 ARTICLE_BLOCKS, EVALUATION_BLOCKS, RATE_BLOCKS = 4, 2, 2
+# The settings the article leaves open, each combination (momentum, initial weights)
+# tuned and evaluated on its own; today's, (0.9, normal), is the report's main line.
+SETTINGS = ((0.9, "lecun"), (0.0, "normal"), (0.0, "lecun"))
 STUDY_OPTIONS = []  # more compare.py options for every study (the tests' short epochs)
 STOP_SECONDS = 2.5  # how long a study has to stop when asked, before it is killed
-FULL_RUN = "about 90 minutes"  # on 2 cores of an Intel Xeon (docs/SPEED.md)
+# The parts, in the order they run: what each is, and the part it needs first (its
+# tuning chooses their rates).
+PARTS = {
+    "curve": ("the extended study at every rate of the grid, seeds 0:30", None),
+    "tuned": ("each net's rate tuned on validation images, then evaluated in blocks", None),
+    "article": ("the article's study at 0.001 in four blocks, and at two more rates",
+                "tuned"),
+    "interventions": ("the interventions and each broken line alone at every rate", None),
+    "budget": (f"{LONG:,} epochs: tuned over rate and epoch, then evaluated", "tuned"),
+    "settings": ("momentum 0 and LeCun's weights, each tuned and evaluated", None),
+}
 
 
 class StudyFailed(Exception):
-    """A study ended with an error, which compare.py has said: exit with its status."""
+    """A study ended otherwise than well, which make_report has said: exit with status."""
 
 
-class NotSaved(cli.UsageError):
-    """--render without the saved studies: one line, exit status 2."""
+class NotShipped(cli.UsageError):
+    """A part asked for what it needs, or --render for the runs, and they are not shipped:
+    one line, exit status 2."""
 
 
 # ---------------------------------------------------------------- the studies
@@ -76,8 +85,9 @@ class NotSaved(cli.UsageError):
 @dataclass
 class Study:
     """One compare.py study of the report."""
-    name: str      # its file in reports/, without .json: curve-0-30
-    part: str      # which part of the report it is: curve, tuning, tuned, article, rates
+    name: str      # its file in reports/, without .json, and its name in the shipped runs
+    part: str      # the part of make_report it is in (PARTS)
+    kind: str      # what it is to the report: curve, tuning, tuned, article, rates, ...
     args: list     # compare.py's options, but --format, --out and STUDY_OPTIONS
     setting: dict  # its simulated CPU: name, env (the variables), fingerprint
     what: str      # what it is, in make_report's line
@@ -88,8 +98,8 @@ def block(i):
     return Seeds(i * SEEDS, (i + 1) * SEEDS)
 
 
-def grid_args(grid=None):
-    return ["--lr", *(f"{lr:g}" for lr in grid or GRID)]
+def rates_args(rates):
+    return ["--lr", *(f"{lr:g}" for lr in rates)]
 
 
 def common(epochs=EPOCHS, momentum=MOMENTUM, init=INIT):
@@ -98,49 +108,83 @@ def common(epochs=EPOCHS, momentum=MOMENTUM, init=INIT):
     return ["--epochs", str(epochs), "--momentum", f"{momentum:g}", "--init", init]
 
 
-def planned(settings, scheduler=None):
-    """The studies before the article's other rates (which the tuning chooses): the
-    curve, the tuning, its evaluation blocks and the article's blocks, in the order they
-    run. The evaluation blocks run on the last settings, the article's take them in turn
-    (numpy's SSE paths, the second setting, are the slowest: no extended study takes
-    them where there are four)."""
+def tag(seeds):
+    return f"{seeds.first}-{seeds.stop}"
+
+
+def part_studies(part, settings, chosen, scheduler=None):
+    """A part's studies, in the order they run. settings: the simulated CPUs; chosen(name):
+    the rates the tuning study of that name chose, {net: lr} (it must have run). The
+    tuned evaluation blocks run on the last settings, the article's take them in turn
+    (numpy's SSE paths, the second setting, are the slowest: no extended study takes them
+    where there are four)."""
     def cpu(i):
         return settings[i % len(settings)]
     more = ["--scheduler", scheduler] if scheduler else []
-    curve, tuning = block(0), TUNING
-    studies = [
-        Study(f"curve-{curve.first}-{curve.stop}", "curve",
-              ["--extended", *grid_args(), *common(), "--alignment", "--seeds", str(curve),
-               *more], cpu(0), f"the curve ({len(GRID)} rates), seeds {curve}"),
-        Study(f"tuning-{tuning.first}-{tuning.stop}", "tuning",
-              ["--extended", *grid_args(), *common(), "--tune", "--seeds", str(tuning), *more],
-              cpu(0), f"the tuning ({len(GRID)} rates), seeds {tuning}")]
-    for i in range(EVALUATION_BLOCKS):
-        seeds = block(i + 1)
-        studies.append(Study(
-            f"tuned-{seeds.first}-{seeds.stop}", "tuned",
-            ["--extended", "--tuned", os.path.relpath(saved_path(studies[1].name), HERE),
-             *common(), "--seeds", str(seeds), *more], cpu(-1 - i),
-            f"the tuned evaluation, seeds {seeds}"))
-    for i in range(ARTICLE_BLOCKS):
-        seeds = block(i)
-        extra = ["--ablation", "--alignment"] if i == 0 else []
-        studies.append(Study(f"article-{seeds.first}-{seeds.stop}", "article",
-                             [*common(), "--seeds", str(seeds), *extra, *more], cpu(i),
-                             f"the article's, seeds {seeds}"))
-    return studies
+
+    def study(name, kind, args, setting, what):
+        return Study(name, part, kind, [*args, *more], setting, what)
+
+    def tuned_by(tuning):
+        return ["--tuned", os.path.relpath(saved_path(tuning), HERE)]
+    tuning = f"tuning-{tag(TUNING)}"
+    if part == "curve":
+        yield study(f"curve-{tag(block(0))}", "curve",
+                    ["--extended", *rates_args(GRID), *common(), "--alignment", "--seeds",
+                     str(block(0))], cpu(0), f"the curve ({len(GRID)} rates), seeds {block(0)}")
+    elif part == "tuned":
+        yield study(tuning, "tuning", ["--extended", *rates_args(GRID), *common(), "--tune",
+                                       "--seeds", str(TUNING)],
+                    cpu(0), f"the tuning ({len(GRID)} rates), seeds {TUNING}")
+        for i in range(EVALUATION_BLOCKS):
+            seeds = block(i + 1)
+            yield study(f"tuned-{tag(seeds)}", "tuned",
+                        ["--extended", *tuned_by(tuning), *common(), "--seeds", str(seeds)],
+                        cpu(-1 - i), f"the tuned evaluation, seeds {seeds}")
+    elif part == "article":
+        for i in range(ARTICLE_BLOCKS):
+            extra = ["--ablation", "--alignment"] if i == 0 else []
+            yield study(f"article-{tag(block(i))}", "article",
+                        [*common(), "--seeds", str(block(i)), *extra], cpu(i),
+                        f"the article's, seeds {block(i)}")
+        rates = other_rates(chosen(tuning))
+        for i in range(RATE_BLOCKS):
+            yield study(f"rates-{tag(block(i))}", "rates",
+                        [*rates_args(rates), *common(), "--seeds", str(block(i))], cpu(i),
+                        f"the article's at lr {', '.join(f'{lr:g}' for lr in rates)}, "
+                        f"seeds {block(i)}")
+    elif part == "interventions":
+        yield study(f"interventions-{tag(block(0))}", "interventions",
+                    ["--extended", *rates_args(GRID), "--nets", "green", "red", "noise",
+                     "scaled", *common(), "--seeds", str(block(0))], cpu(0),
+                    f"the interventions ({len(GRID)} rates), seeds {block(0)}")
+    elif part == "budget":
+        long_tuning = f"budget-tuning-{tag(TUNING)}"
+        yield study(long_tuning, "budget-tuning",
+                    ["--extended", *rates_args(GRID), *common(LONG), "--tune", "--seeds",
+                     str(TUNING)], cpu(0), f"the tuning over {LONG:,} epochs, seeds {TUNING}")
+        rates = budget_rates(chosen(tuning), chosen(long_tuning))
+        yield study(f"budget-{tag(BUDGET)}", "budget",
+                    ["--extended", *rates_args(rates), *common(LONG), "--seeds", str(BUDGET)],
+                    cpu(0), f"the budget at lr {', '.join(f'{lr:g}' for lr in rates)}, "
+                            f"seeds {BUDGET}")
+    elif part == "settings":
+        for momentum, init in SETTINGS:
+            name = setting_name(momentum, init)
+            grid = WIDE if momentum else [round(10 * lr, 12) for lr in WIDE]
+            yield study(f"{name}-tuning-{tag(TUNING)}", "settings-tuning",
+                        ["--extended", *rates_args(grid), *common(EPOCHS, momentum, init),
+                         "--tune", "--seeds", str(TUNING)], cpu(0),
+                        f"the tuning under momentum {momentum:g}, {init} weights")
+            yield study(f"{name}-{tag(SETTINGS_SEEDS)}", "settings-tuned",
+                        ["--extended", *tuned_by(f"{name}-tuning-{tag(TUNING)}"),
+                         *common(EPOCHS, momentum, init), "--seeds", str(SETTINGS_SEEDS)],
+                        cpu(0), f"its evaluation, seeds {SETTINGS_SEEDS}")
 
 
-def with_rates(studies, settings, rates, scheduler=None):
-    """The studies and then the article's at its other rates, on the first blocks' seeds
-    and simulated CPUs."""
-    more = ["--scheduler", scheduler] if scheduler else []
-    return studies + [
-        Study(f"rates-{block(i).first}-{block(i).stop}", "rates",
-              ["--lr", *(f"{lr:g}" for lr in rates), *common(), "--seeds", str(block(i)),
-               *more], settings[i % len(settings)],
-              f"the article's at lr {', '.join(f'{lr:g}' for lr in rates)}, seeds {block(i)}")
-        for i in range(RATE_BLOCKS)]
+def setting_name(momentum, init):
+    """'settings-m0-lecun': a combination's studies' names."""
+    return f"settings-m{momentum:g}-{init}"
 
 
 def other_rates(chosen):
@@ -155,6 +199,13 @@ def other_rates(chosen):
     return sorted(rates - {SHARED})
 
 
+def budget_rates(tuned, long_tuned):
+    """The budget's rates: each net's (the frozen control's too) as the tuning at the
+    article's epochs chose it, and as the tuning over rate and epoch chose it."""
+    return sorted({choice[net] for choice in (tuned, long_tuned)
+                   for net in (ORIGINAL, BROKEN, FROZEN)})
+
+
 def saved_path(name):
     return os.path.join(SAVED, f"{name}.json")
 
@@ -165,26 +216,30 @@ def command_of(study):
     return ["--format", "json", "--out", out, *study.args, *STUDY_OPTIONS]
 
 
-def reusable(study):
-    """The study's saved report, if it is complete and was made by this code with this
-    command under this simulated CPU; else None."""
-    try:
-        with open(saved_path(study.name)) as file:
-            found = json.load(file)
-        recorded = found["study"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
-    same_cpu = ("--scheduler" in study.args  # the workers compute as their own CPUs do
-                or recorded.get("environment", {}).get("setting", "")
-                == cpus.words(study.setting["env"]))
-    same = (recorded.get("command") == shlex.join(["python3", "compare.py",
-                                                   *command_of(study)])
-            and recorded.get("code") == training.code_version() and same_cpu)
-    return found if same and "runs" in found else None
+def identity(study_dict):
+    """What makes two studies' runs the same: the code that trains them, their command
+    (but where it ran: --scheduler) and the simulated CPU (a cluster's workers compute as
+    their own CPUs: not compared)."""
+    words = shlex.split(study_dict["command"])
+    if "--scheduler" in words:
+        at = words.index("--scheduler")
+        return study_dict["code"], shlex.join(words[:at] + words[at + 2:]), None
+    return (study_dict["code"], study_dict["command"],
+            study_dict["environment"].get("setting", ""))
 
+
+def planned_identity(study):
+    """identity() of the study as it would run now."""
+    return identity(dict(code=training.code_version(), command=shlex.join(
+        ["python3", "compare.py", *command_of(study)]), environment=dict(
+        setting=cpus.words(study.setting["env"]))))
+
+
+# ---------------------------------------------------------------- training a part
 
 def run_study(study):
-    """Run compare.py for a study, its JSON report into reports/, under its simulated CPU.
+    """Run compare.py for a study, its JSON report into reports/, under its simulated CPU;
+    StudyFailed, said in one line, if it ends otherwise than well.
 
     compare.py runs in a session of its own, so that it and its workers are stopped
     together (its process group) when make_report is; its stderr is passed on line by
@@ -225,9 +280,11 @@ def run_study(study):
         os.close(held)
     reader.join()
     if status:
-        raise StudyFailed(status)
-    with open(saved_path(study.name)) as file:
-        return json.load(file)
+        how = (f"was killed by {signal.Signals(-status).name}" if status < 0 and
+               -status in signal.valid_signals() else f"ended with exit status {status}")
+        cli.say(f"make_report.py: error: {study.name} {how}; run make_report.py again to "
+                f"resume (the studies shipped are kept)")
+        raise StudyFailed(1)
 
 
 def end(child):
@@ -256,36 +313,82 @@ def choose_cpus():
     return [dict(name=name, env=env, fingerprint=f) for name, env, f in found]
 
 
-def train_all(settings, fresh=False, scheduler=None):
-    """Every study, each reused where a saved one will do (unless fresh); returns the
-    saved reports by name, the article's other rates, and the minutes the studies took:
-    this run's, and the training time recorded in each study it reused (so that a resumed
-    run reports what making them all cost, not what was left)."""
-    start = time.perf_counter()
+def saved_runs(study):
+    """The runs of a study's saved report in reports/, checked as --pool checks a report
+    (its settings and every run's fields), if it is there, complete and made as the study
+    would be now; None if it is not there or not the same study; Refused if it is
+    damaged."""
+    try:
+        with open(saved_path(study.name)) as file:
+            data = json.load(file)
+        same = identity(data["study"]) == planned_identity(study)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        same = False
+    if not same:
+        return None
+    checker = Checker(os.path.relpath(saved_path(study.name)), data, "saved study")
+    settings, env = saved_reports.block_of(checker)
+    return data["study"], saved_reports.runs_of(checker, settings)
+
+
+def ship(study, study_dict, runs, order):
+    """A study's runs into the shipped files."""
+    shipped.add(OUT, dict(name=study.name, part=study.part, kind=study.kind, order=order,
+                          cpu=study.setting, study=study_dict), runs)
+
+
+def train_parts(parts, settings, fresh=False, scheduler=None):
+    """The studies of parts, each shipped as it ends: reused where the shipped runs hold it
+    (made by this code, with this command and simulated CPU) unless fresh, else taken from
+    reports/ where compare.py saved it so, else trained."""
     os.makedirs(SAVED, exist_ok=True)
-    saved, reused_seconds = {}, []
+    found = shipped.load(OUT)
+    order = list(PARTS)
 
-    def run_each(studies, total):
-        for i, study in enumerate(studies, 1 + len(saved)):
-            found = None if fresh else reusable(study)
-            where = os.path.relpath(saved_path(study.name))
-            if found is not None:
-                cli.say(f"make_report.py: study {i}/{total}, {study.what}: reusing {where}")
-                reused_seconds.append(found["study"].get("wall_seconds", 0))
+    def chosen(name):
+        """The rates a shipped tuning study chose."""
+        entry, runs = found[name]
+        return {net: row["lr"] for net, row in tables.tuning(
+            runs, shipped.study_settings(entry)).items()}
+    start = time.perf_counter()
+    for at, part in enumerate(parts):
+        needs = PARTS[part][1]
+        if needs and needs not in parts[:at] and not any(
+                entry["part"] == needs for entry, _ in found.values()):
+            raise NotShipped(f"part {part} needs part {needs}: run make_report.py --part "
+                             f"{needs} first")
+        for i, study in enumerate(part_studies(part, settings, chosen, scheduler)):
+            index = order.index(part) * 100 + i
+            entry = found.get(study.name, (None,))[0]
+            if not fresh and entry and identity(entry["study"]) == planned_identity(study):
+                cli.say(f"make_report.py: {part}: {study.what}: shipped, reused")
+                continue
+            try:
+                saved = None if fresh else saved_runs(study)
+            except Refused as damaged:
+                cli.say(f"make_report.py: {damaged}; training it again")
+                saved = None
+            if saved is None:
+                cli.say(f"make_report.py: {part} at {(time.perf_counter() - start) / 60:.0f} "
+                        f"min: {study.what}, {as_cpu_text(study.setting)}")
+                run_study(study)
+                saved = saved_runs(study)
             else:
-                elapsed = (time.perf_counter() - start) / 60
-                cli.say(f"make_report.py: study {i}/{total} at {elapsed:.0f} min: {study.what}, "
-                        f"{as_cpu_text(study.setting)}")
-                found = run_study(study)
-            saved[study.name] = found
+                cli.say(f"make_report.py: {part}: {study.what}: shipping "
+                        f"{os.path.relpath(saved_path(study.name))}")
+            ship(study, *saved, index)
+            found = shipped.load(OUT)
+            if study.kind.endswith("tuning"):  # a tuned evaluation reads it from reports/
+                write_tuning(study.name, *found[study.name])
 
-    first = planned(settings, scheduler)
-    total = len(first) + RATE_BLOCKS
-    run_each(first, total)
-    chosen = {net: row["lr"] for net, row in saved[first[1].name]["tuning"].items()}
-    rates = other_rates(chosen)
-    run_each(with_rates([], settings, rates, scheduler), total)
-    return saved, rates, (time.perf_counter() - start + sum(reused_seconds)) / 60
+
+def write_tuning(name, entry, runs):
+    """A tuning study's choice in reports/, as compare.py --tuned reads it, where it was
+    shipped without its saved report (another machine trained it)."""
+    if not os.path.exists(saved_path(name)):
+        text = json.dumps(dict(study=entry["study"], tuning=tables.tuning(
+            runs, shipped.study_settings(entry))), indent=1)
+        write_file(saved_path(name), lambda file: file.write(text.encode()))
 
 
 def as_cpu_text(setting):
@@ -293,52 +396,41 @@ def as_cpu_text(setting):
     return "as is" if not setting["env"] else f"as {setting['name']}"
 
 
-def load(path):
-    """A saved JSON study: NotSaved (exit 2) if there is none, cli.Failure (exit 1) if it
-    is damaged; either way, a run without --render makes what is missing."""
-    try:
-        with open(path) as file:
-            return json.load(file)
-    except FileNotFoundError:
-        raise NotSaved(f"no saved studies in {os.path.relpath(SAVED)}/: a full run makes "
-                       f"them, {FULL_RUN}") from None
-    except (OSError, ValueError, RecursionError) as error:
-        why = getattr(error, "strerror", None) or "not a JSON file"
-        raise cli.Failure(f"{os.path.relpath(path)}: {why}; run without --render") from None
-
-
 # ---------------------------------------------------------------- the report
 
-def build(render, fresh=False, scheduler=None):
-    """Run the studies (or, with render, load the saved ones) and write the report."""
-    info = os.path.join(SAVED, "make_report.json")
-    if render:
-        made = load(info)
-        studies = with_rates(planned(made["settings"]), made["settings"], made["rates"])
-        saved = {study.name: load(saved_path(study.name)) for study in studies}
-    else:
-        settings = choose_cpus()
-        saved, rates, minutes = train_all(settings, fresh, scheduler)
-        studies = with_rates(planned(settings, scheduler), settings, rates, scheduler)
-        made = dict(settings=settings, rates=rates, minutes=minutes, cores=os.cpu_count(),
-                    grid=list(GRID), shared=SHARED, scheduler=scheduler)
-        write_file(info, lambda file: file.write(json.dumps(made, indent=1).encode()))
-    parts = {study.name: study.part for study in studies}
-    paths = {study.name: saved_path(study.name) for study in studies}
-    found = reproduction.gather(made, saved, parts, paths)
+def render():
+    """REPORT.md, REPORT.json, the figures and README.md's findings from the shipped
+    runs; a part not shipped yet is said so where its section would be."""
+    found = shipped.load(OUT)
+    if not found:
+        raise NotShipped(f"no shipped runs in {os.path.relpath(OUT) or '.'}: "
+                         f"make_report.py --part curve makes the first")
+    studies = reproduction.load(found)
+    report = reproduction.gather(studies, dict(grid=list(GRID), shared=SHARED, parts=PARTS))
     write_file(os.path.join(OUT, "REPORT.md"),
-               lambda file: file.write(reproduction.markdown(found).encode()))
+               lambda file: file.write(narrative.markdown(report).encode()))
     write_file(os.path.join(OUT, "REPORT.json"), lambda file: file.write(
-        (json.dumps(found, indent=1) + "\n").encode()))
-    for name, draw in reproduction.figures(found, paths, parts).items():
+        (json.dumps(report, indent=1) + "\n").encode()))
+    for name, draw in reproduction.figures(report, studies).items():
         write_file(os.path.join(OUT, name), draw)
     readme = os.path.join(OUT, "README.md")
     if os.path.exists(readme):
         with open(readme) as file:
-            text = reproduction.with_findings(file.read(), found)
+            text = narrative.with_findings(file.read(), report)
         write_file(readme, lambda file: file.write(text.encode()))
+    missing = [part for part in PARTS if part not in report["made"]["parts_shipped"]]
     cli.say("make_report.py: wrote REPORT.md, REPORT.json, its figures and README.md's "
-            "findings" + ("" if render else f" ({count(round(made['minutes']), 'minute')})"))
+            "findings" + (f"; not yet run: {', '.join(missing)}" if missing else ""))
+
+
+def status():
+    """Each part: its studies shipped, and the minutes they took."""
+    found = shipped.load(OUT)
+    print(f"{'part':<14} {'shipped':>8} {'minutes':>8}  what")
+    for part, (what, _) in PARTS.items():
+        studies = [entry for entry, _ in found.values() if entry["part"] == part]
+        minutes = sum(entry["study"]["wall_seconds"] for entry in studies) / 60
+        print(f"{part:<14} {len(studies):>8} {minutes:>8.0f}  {what}")
     return 0
 
 
@@ -355,29 +447,36 @@ def main(argv=None):
 
 def run(argv):
     parser = cli.Parser(description=__doc__.splitlines()[0], allow_abbrev=False, epilog=(
-        f"Every study: {FULL_RUN} on 2 cores of an Intel Xeon (docs/SPEED.md). Stopped at any "
-        "point, run it again: the studies already saved are reused, and it says which."))
+        "Each part takes about an hour or less on 2 cores (--status gives each shipped "
+        "part's time). Stopped at any point, run it again: the studies already shipped are "
+        "reused, and it says which."))
     what = parser.add_mutually_exclusive_group()
     what.add_argument("--render", action="store_true",
-                      help="no training: the report again from the studies saved in reports/ "
-                           "(seconds)")
+                      help="no training: the report again from the shipped runs (seconds)")
+    what.add_argument("--status", action="store_true",
+                      help="no training: which parts are shipped, and their times")
     what.add_argument("--cpus", action="store_true",
                       help="print the simulated CPUs the blocks would run under here: name, "
-                           "variables, fingerprint (about 4 s on the machine below)")
+                           "variables, fingerprint (about 4 s)")
+    what.add_argument("--part", nargs="+", choices=list(PARTS), metavar="PART",
+                      help=f"train these parts only: {', '.join(PARTS)}")
     parser.add_argument("--fresh", action="store_true",
-                        help="train every study again, reusing none of reports/ (by default "
-                             "a study saved by this code with the same command is reused)")
+                        help="train the studies again, reusing none of the shipped runs")
     parser.add_argument("--scheduler", metavar="ADDRESS",
-                        help="run every study on a Dask cluster (compare.py --scheduler); its "
+                        help="run the studies on a Dask cluster (compare.py --scheduler); its "
                              "workers compute as their own CPUs do")
     args = parser.parse_args(argv)
-    if args.scheduler and (args.render or args.cpus):
-        raise cli.UsageError("--scheduler trains: it takes no --render or --cpus")
-    if args.fresh and (args.render or args.cpus):
-        raise cli.UsageError("--fresh trains every study again: it takes no --render or --cpus")
+    trains = not (args.render or args.status or args.cpus)
+    if args.scheduler and not trains:
+        raise cli.UsageError("--scheduler trains: it takes no --render, --status or --cpus")
+    if args.fresh and not trains:
+        raise cli.UsageError("--fresh trains the studies again: it takes no --render, "
+                             "--status or --cpus")
     if args.scheduler:
         from study import cluster
         cluster.checked_scheduler(args.scheduler)
+    if args.status:
+        return status()
     if args.cpus:
         cli.say("make_report.py: trying each candidate setting with a 3-epoch fingerprint run")
         found = cpus.distinct(progress=lambda line: cli.say(f"make_report.py: {line}"))
@@ -388,9 +487,12 @@ def run(argv):
                 "which do depends on the CPU (docs/METHODS.md, 'Replication')")
         return 0
     try:
-        return build(args.render, args.fresh, args.scheduler)
-    except StudyFailed as failed:  # compare.py has said why
+        if trains:
+            train_parts(args.part or list(PARTS), choose_cpus(), args.fresh, args.scheduler)
+        render()
+    except StudyFailed as failed:  # said already
         return failed.args[0]
+    return 0
 
 
 if __name__ == "__main__":

@@ -6,12 +6,19 @@ import numpy as np
 from study.registry import NETS
 
 
-def plot(results, group_of, alignment, path, fmt):
+def panel_title(group):
+    """A group's label as a panel's title: '3/8' reads as a fraction, so 'digits 3 vs 8'."""
+    parts = group.split(", ")
+    return ", ".join(f"digits {p.replace('/', ' vs ')}" if "/" in p else p for p in parts)
+
+
+def plot(results, group_of, alignment, path, fmt, title=""):
     """Per group, each net's median cost curve and interquartile band over the runs
-    that learned, its stuck runs counted in the legend; with alignment, a row of the
-    median cosine of the broken gradient with the true one (W1 solid, W2 dashed); with
-    more than two nets or one digit pair, a row of every seed's test accuracy per net,
-    the seed's nets joined by a line."""
+    that learned (at the checkpoint epochs), its stuck runs counted in the legend; with
+    alignment, a row of the median cosine of the broken gradient with the true one (W1
+    solid, W2 dashed); with more than two nets or one digit pair, a row of every seed's
+    test accuracy per net, the seed's nets joined by a line. title: the figure's, what
+    it shows (study, rate, seeds)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -39,8 +46,9 @@ def plot(results, group_of, alignment, path, fmt):
                 ax.fill_between(epochs, low, high, color=NETS[net].colour, alpha=0.15, lw=0)
             else:
                 ax.plot([], [], color=NETS[net].colour, label=label)
-        ax.set(title=group, xlabel="epoch", yscale="log",
-               ylabel="epoch cost: median, IQR" if col == 0 else None)
+        ax.set(title=panel_title(group), xlabel="epoch", yscale="log",
+               ylabel="epoch cost (sum over its images):\nmedian and quartiles"
+               if col == 0 else None)
         ax.legend(fontsize=8)
         row = 1
         if alignment:
@@ -55,8 +63,10 @@ def plot(results, group_of, alignment, path, fmt):
                     if "green" in NETS[net].breaks:  # else W2's gradient is the true one
                         ax.plot(epochs, cosines[:, 1], color=NETS[net].colour, lw=1.2, ls="--")
             ax.axhline(0, color="grey", lw=0.6)
-            ax.set(title=f"{group}: broken against true gradient", xlabel="epoch",
-                   ylim=(-0.25, 1.05), ylabel="cosine (median)" if col == 0 else None)
+            ax.set(title=f"{panel_title(group)}: broken vs true gradient", xlabel="epoch",
+                   ylim=(-0.25, 1.05),
+                   ylabel="cosine of the broken gradient\nwith the true one (median)"
+                   if col == 0 else None)
             ax.legend([Line2D([], [], color="k"), Line2D([], [], color="k", ls="--")],
                       ["W1 (W1a, W1b)", "W2 (W2a..W2d)"], fontsize=8, loc="lower right")
             row += 1
@@ -80,12 +90,13 @@ def plot(results, group_of, alignment, path, fmt):
                                edgecolors=NETS[net].colour, linewidths=0.8)
             ax.set_xticks(range(len(nets)), [n.replace(" green,red", "") for n in nets],
                           fontsize=8)
-            ax.set(title=f"{group}: test accuracy per seed",
+            ax.set(title=f"{panel_title(group)}: test accuracy per seed", ylim=(-0.02, 1.02),
                    ylabel="held-out test accuracy" if col == 0 else None)
-            if col == 0:
-                ax.legend([Line2D([], [], ls="", marker="o", color="k"),
-                           Line2D([], [], ls="", marker="o", mfc="none", color="k")],
-                          ["learned", "did not learn"], fontsize=8, loc="lower left")
+            ax.legend([Line2D([], [], ls="", marker="o", color="k"),
+                       Line2D([], [], ls="", marker="o", mfc="none", color="k")],
+                      ["learned", "did not learn"], fontsize=8, loc="lower left")
+    if title:
+        fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     fig.savefig(path, format=fmt, dpi=100)
     plt.close(fig)
@@ -124,8 +135,8 @@ def sweep_plot(sweep_rows, path, fmt, chosen=None, title=None):
                 if at:
                     top.plot([chosen[net]], [100 * at[0][f"mean_{on}_accuracy"]], marker="o",
                              ms=11, mfc="none", mec=colour, mew=1.8, ls="")
-        top.set(xscale="log", title=title or experiment,
-                ylabel=f"mean {on} accuracy, % (95% band)" if col == 0 else None)
+        top.set(xscale="log", title=experiment if len(experiments) > 1 else None,
+                ylabel=f"mean {on} accuracy, %\n(95% band over seeds)" if col == 0 else None)
         top.grid(alpha=0.3)
         bottom.set(xscale="log", xlabel="learning rate", ylim=(-2, 100),
                    ylabel="runs that did not learn, %" if col == 0 else None)
@@ -133,13 +144,65 @@ def sweep_plot(sweep_rows, path, fmt, chosen=None, title=None):
         rates = sorted({r["lr"] for r in sweep_rows})
         bottom.set_xticks(rates, [f"{lr:g}" for lr in rates], rotation=45, fontsize=8)
         bottom.xaxis.set_minor_locator(matplotlib.ticker.NullLocator())
-        if col == 0:
-            handles, labels = top.get_legend_handles_labels()
-            if chosen:
-                from matplotlib.lines import Line2D
-                handles.append(Line2D([], [], marker="o", ms=9, mfc="none", mec="k", ls=""))
-                labels.append("its tuned rate")
-            top.legend(handles, labels, fontsize=8, loc="lower left")
+        handles, labels = top.get_legend_handles_labels()
+        if chosen:
+            from matplotlib.lines import Line2D
+            handles.append(Line2D([], [], marker="o", ms=9, mfc="none", mec="k", ls=""))
+            labels.append("its tuned rate")
+        top.legend(handles, labels, fontsize=8, loc="lower left")
+        bottom.legend(handles[:len(nets)], labels[:len(nets)], fontsize=7, loc="upper left")
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    fig.savefig(path, format=fmt, dpi=100)
+    plt.close(fig)
+
+
+WORD_COLOURS = {"worse": "tab:red", "better": "tab:blue", "no difference shown": "tab:gray"}
+
+
+def budget_plot(budget, path, fmt, title):
+    """Accuracy as training goes (the budget study): above, each net's mean held-out
+    test accuracy against the epoch, at its own tuned rate, with its 95% band over the
+    seeds; below, the broken net minus the original, each at its tuned rate, with its
+    band, each checkpoint's point coloured by its word (worse, better, neither)."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.lines import Line2D
+    tuned = budget["tuned"]
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 7), sharex=True,
+                                      height_ratios=(1.6, 1))
+    for net, lr in tuned.items():
+        rows = sorted((r for r in budget["rows"] if (r["net"], r["lr"]) == (net, lr)),
+                      key=lambda r: r["epoch"])
+        if not rows:
+            continue
+        epochs = [r["epoch"] for r in rows]
+        top.plot(epochs, [100 * r["mean_test_accuracy"] for r in rows], color=NETS[net].colour,
+                 lw=1.5, label=f"{NETS[net].short}, lr {lr:g}")
+        top.fill_between(epochs, *([100 * (r["interval"] or [np.nan] * 2)[i] for r in rows]
+                                   for i in (0, 1)), color=NETS[net].colour, alpha=0.15, lw=0)
+    top.axvline(500, color="k", lw=0.8, ls=":")
+    top.text(505, top.get_ylim()[0], " epoch 500: the article's", fontsize=8, va="bottom")
+    top.set(ylabel="mean held-out test accuracy, %\n(95% band over seeds)")
+    top.legend(fontsize=8, loc="lower right")
+    top.grid(alpha=0.3)
+    diffs = sorted((c for c in budget["comparisons"] if c["pairing"] == "tuned"),
+                   key=lambda c: c["epoch"])
+    epochs = [c["epoch"] for c in diffs]
+    bottom.plot(epochs, [100 * c["mean_difference"] for c in diffs], color="k", lw=1.2)
+    bottom.fill_between(epochs, *([100 * (c["interval"] or [np.nan] * 2)[i] for c in diffs]
+                                  for i in (0, 1)), color="k", alpha=0.12, lw=0)
+    bottom.scatter(epochs, [100 * c["mean_difference"] for c in diffs], s=14, zorder=3,
+                   color=[WORD_COLOURS.get(c["verdict"], "tab:gray") for c in diffs])
+    bottom.axhline(0, color="grey", lw=0.6)
+    bottom.axvline(500, color="k", lw=0.8, ls=":")
+    bottom.set(xlabel="epoch", ylabel="broken - original,\npoints (95% band)")
+    bottom.legend([Line2D([], [], ls="", marker="o", color=c) for c in WORD_COLOURS.values()],
+                  ["worse", "better", "not told apart"], fontsize=8, loc="lower right")
+    bottom.grid(alpha=0.3)
+    fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     fig.savefig(path, format=fmt, dpi=100)
     plt.close(fig)

@@ -1,84 +1,128 @@
-"""The reproduction report from make_report.py's saved studies: what they found, pooled
-and replicated (gather: REPORT.json), REPORT.md (markdown: docs/REPORT_TEMPLATE.md
-filled), its figures, and the findings at the top of README.md (findings_text), every
-number of which is in REPORT.json.
+"""The reproduction report's numbers, from the runs make_report.py ships (study/shipped.py):
+every study's tables, the blocks pooled, and the analyses of each part (gather: REPORT.json),
+each computed from the shipped runs alone, so that any clone renders the same report.
+study/narrative.py says them in REPORT.md and README.md.
 
-The studies (make_report.py says how they are drawn), by part: the curve (the extended
-study at every rate of a grid), the tuning (each net's rate chosen on validation images),
-the tuned evaluation (two blocks), the article's study at 0.001 (four blocks) and at its
-other rates (two blocks).
+The studies (make_report.py says how they are drawn), by kind: the curve (the extended
+study at every rate of a grid), the tuning and the tuned evaluation, the article's study
+at 0.001 and at its other rates, the interventions (at the curve's rates and seeds), the
+budget (a tuning over rate and epoch, and an evaluation over 2,000 epochs), and the
+settings (momentum and initial weights, each tuned and evaluated).
 """
-import math
-import os
-import string
+import numpy as np
 
-from study import report, saved_reports, tables, verdicts
-from study.cli import count
-from study.records import Seeds
-from study.registry import BROKEN, FROZEN, GROUPS, NETS, ORIGINAL, PAIRS
+from original_net import STUCK_LEVEL, binomial_tail
+from study import saved_reports, shipped, tables, verdicts
+from study.records import ALIGNED, Checker, Seeds
+from study.registry import BROKEN, FROZEN, NETS, ORIGINAL, PAIRS, middle_epoch
 
-TEMPLATE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs",
-                        "REPORT_TEMPLATE.md")
-BEGIN = "<!-- findings: written by make_report.py from REPORT.json; do not edit by hand -->"
-END = "<!-- end of the findings -->"
 KEPT = ("claims", "comparisons", "sweep", "tuning", "results", "alignment")  # a block's tables
+OVER_TRAINING = (1, 10, 50, 100, 250, 500)  # the alignment's epochs through training
 
 
-# ---------------------------------------------------------------- what the studies found
+class Study:
+    """A shipped study: its entry, its checked settings and environment, its runs and its
+    tables (tables.study_tables)."""
 
-def gather(made, saved, parts, paths):
-    """REPORT.json: how the report was made, every block's settings and tables (its
-    runs left out), the pooled tables REPORT.md shows, and the findings README.md
-    states. saved: each study's report by name; parts: each one's part; paths: its file."""
-    names = {part: [n for n in saved if parts[n] == part] for part in set(parts.values())}
-    article = names["article"]
-    first = saved[article[0]]
-    blocks = [dict(name=name, part=parts[name], file=os.path.basename(paths[name]),
-                   setting=setting_name(made, saved[name]), study=saved[name]["study"],
-                   **{key: saved[name].get(key, []) for key in KEPT}) for name in saved]
-    pooled = dict(article=pooled_tables([paths[n] for n in article]),
-                  tuned=pooled_tables([paths[n] for n in names["tuned"]]),
-                  by_rate=by_rate(made, saved, names, paths))
-    curve = saved[names["curve"][0]]
-    tuning = saved[names["tuning"][0]]["tuning"]
-    found = dict(study=first["study"], claims=first["claims"],  # compare --side-by-side
-                 comparisons=first["comparisons"], results=first["results"],
-                 made=dict(made, date=first["study"]["date"]), blocks=blocks, pooled=pooled,
-                 curve={key: curve[key] for key in ("sweep", "comparisons", "alignment")},
-                 tuning=tuning)
-    found["findings"] = findings(found)
-    return found
+    def __init__(self, name, entry, runs):
+        checker = Checker(shipped.STUDIES, {"study": entry["study"]}, name)
+        self.name, self.entry, self.runs = name, entry, runs
+        self.settings, self.env = saved_reports.block_of(checker)
+        self.settings.update(alignment=entry["study"]["settings"].get("alignment", False),
+                             tuned=entry["study"]["settings"].get("tuned"),
+                             runs=len(runs))
+        self.kind, self.part = entry["kind"], entry["part"]
+        self.tables = tables.study_tables(runs, self.settings)
+
+    def block(self):
+        """The study as a block for saved_reports.pool_blocks."""
+        return self.name, self.settings, self.env, self.runs
 
 
-def setting_name(made, saved_report):
-    """The simulated CPU a study ran under, by its name: 'as is' where none."""
-    words = saved_report["study"]["environment"].get("setting", "")
-    return next((s["name"] for s in made["settings"]
-                 if words and words == cpus_words(s["env"])), "as is")
+# ---------------------------------------------------------------- REPORT.json
+
+def load(found):
+    """The shipped studies (found: {name: (entry, runs)}, as shipped.load gives them),
+    each a Study with its tables."""
+    return {name: Study(name, entry, runs) for name, (entry, runs) in found.items()}
 
 
-def cpus_words(env):
-    from study import cpus
-    return cpus.words(env)
+def gather(studies, config):
+    """REPORT.json from the shipped studies (load; config: make_report's grid, shared
+    rate and parts): what was made and how, every block's settings and tables (no runs),
+    the pooled tables and each part's analyses, and the findings README.md states. A part
+    not shipped has no key of its own."""
+    kind = {k: [s for s in studies.values() if s.kind == k] for k in
+            {s.kind for s in studies.values()}}
+    report = dict(made=made(studies, config), runs_file=shipped.RUNS,
+                  runs_count=sum(len(s.runs) for s in studies.values()),
+                  blocks=[dict(name=s.name, part=s.part, kind=s.kind, setting=s.entry["cpu"]["name"],
+                               study=s.entry["study"],
+                               **{key: s.tables.get(key, []) for key in KEPT})
+                          for s in studies.values()],
+                  pooled={})
+    if kind.get("article"):
+        first = kind["article"][0]
+        report.update(study=first.entry["study"],  # compare.py --side-by-side REPORT.json
+                      claims=first.tables["claims"], comparisons=first.tables["comparisons"],
+                      results=first.tables["results"])
+        report["pooled"]["article"] = pooled(kind["article"])
+        if kind.get("rates"):
+            report["pooled"]["by_rate"] = by_rate(kind, config["shared"])
+    if kind.get("curve"):
+        curve = kind["curve"][0]
+        report["curve"] = {key: curve.tables[key] for key in ("sweep", "comparisons",
+                                                               "alignment")}
+        report["alignment_over_training"] = alignment_over_training(curve)
+        if kind.get("interventions"):
+            report["interventions"] = interventions(curve, kind["interventions"][0])
+    if kind.get("tuning"):
+        report["tuning"] = kind["tuning"][0].tables["tuning"]
+    if kind.get("tuned"):
+        report["pooled"]["tuned"] = pooled(kind["tuned"])
+    if kind.get("budget") and kind.get("budget-tuning") and kind.get("tuning"):
+        report["budget"] = budget(kind["budget-tuning"][0], kind["budget"][0], report["tuning"])
+    if kind.get("settings-tuned"):
+        report["settings_study"] = settings_study(kind, report)
+    report["findings"] = findings(report)
+    return report
 
 
-def pooled_tables(paths):
-    """compare.py --pool of saved studies, in this process: their tables (runs left out)."""
-    study, results, settings = saved_reports.pool(paths, lambda line: None)
+def made(studies, config):
+    """How the report was made: the simulated CPUs, the grid, the article's rates, the
+    minutes and cores its studies took, the last study's date, the parts shipped."""
+    entries = [s.entry for s in studies.values()]
+    cpus = list({e["cpu"]["name"]: e["cpu"] for e in entries}.values())
+    rates = sorted({lr for s in studies.values() if s.kind == "rates"
+                    for lr in s.settings["lrs"]})
+    return dict(settings=cpus, rates=rates, grid=config["grid"], shared=config["shared"],
+                minutes=sum(e["study"]["wall_seconds"] for e in entries) / 60,
+                cores=max(int(s.env["cpus"]) for s in studies.values()),
+                date=max(e["study"]["date"] for e in entries),
+                scheduler=next((e["study"]["environment"].get("scheduler") for e in entries
+                                if e["study"]["environment"].get("scheduler")), None),
+                all_parts=list(config["parts"]),
+                parts_shipped=[p for p in config["parts"]
+                               if any(e["part"] == p for e in entries)])
+
+
+def pooled(blocks):
+    """Blocks of one study pooled (compare.py --pool, in memory): their tables, no runs."""
+    study, results, settings = saved_reports.pool_blocks([b.block() for b in blocks],
+                                                         lambda line: None)
     found = tables.study_tables(results, settings)
     return dict(study=study, **{key: found[key] for key in KEPT if key != "alignment"})
 
 
-def by_rate(made, saved, names, paths):
-    """The article's claims at each of its rates over the same seeds (the first
-    RATE_BLOCKS blocks): at 0.001 from the article's blocks, at the others from the
-    rates' blocks; {lr: claims}."""
-    rates = names["rates"]
-    blocks = len(rates)
-    shared = pooled_tables([paths[n] for n in names["article"][:blocks]])["claims"]
-    swept = pooled_tables([paths[n] for n in rates])["claims"]
-    found = {f"{made['shared']:g}": [dict(row, lr=made["shared"]) for row in shared]}
-    for lr in made["rates"]:
+def by_rate(kind, shared):
+    """The article's claims at each of its rates over the same seeds (the first blocks):
+    at the shared rate from the article's blocks, at the others from the rates' blocks;
+    {lr: claims}."""
+    rates = kind["rates"]
+    at_shared = pooled(kind["article"][:len(rates)])["claims"]
+    swept = pooled(rates)["claims"]
+    found = {f"{shared:g}": [dict(row, lr=shared) for row in at_shared]}
+    for lr in sorted({row["lr"] for row in swept}):
         found[f"{lr:g}"] = [row for row in swept if row["lr"] == lr]
     return dict(sorted(found.items(), key=lambda item: float(item[0])))
 
@@ -88,484 +132,400 @@ def pooled_rows(comparisons, nets=None):
     return [r for r in comparisons if r["pooled"] and (nets is None or r["nets"] == list(nets))]
 
 
-def findings(found):
-    """The numbers README.md's findings state, each from a table of REPORT.json."""
-    pooled, made = found["pooled"], found["made"]
-    article = {c["label"]: c for c in pooled["article"]["claims"]}
-    blocks = [b for b in found["blocks"] if b["part"] == "article"]
-    claims = [dict(label=label, quote=c["claim"], section=c["section"], verdict=c["verdict"],
-                   held=c["held"], seeds=c["seeds"], median_ratio=c.get("median_ratio"),
-                   ratio_interval=c.get("ratio_interval"), epoch=c.get("epoch"),
-                   blocks=sum(block_claim(b, label)["verdict"] == c["verdict"] for b in blocks),
-                   of=len(blocks))
-              for label, c in article.items()]
-    rates = {lr: {c["label"]: c["verdict"] for c in rows}
-             for lr, rows in pooled["by_rate"].items()}
-    curve = {f"{r['lr']:g}": r for r in pooled_rows(found["curve"]["comparisons"],
-                                                     (BROKEN, ORIGINAL))}
-    tuned = {tuple(r["nets"]): r for r in pooled_rows(pooled["tuned"]["comparisons"])}
-    tuned_blocks = [b for b in found["blocks"] if b["part"] == "tuned"]
-    return dict(
-        claims=claims, claim_seeds=max(c["seeds"] for c in claims),
-        claims_by_rate=rates,
-        rate_seeds=max(c["seeds"] for rows in pooled["by_rate"].values() for c in rows),
-        same_at_every_rate=[label for label in article
-                            if len({words.get(label) for words in rates.values()}) == 1],
-        curve={lr: compact(row) for lr, row in curve.items()},
-        shared=f"{made['shared']:g}",
-        chosen={net: row["lr"] for net, row in found["tuning"].items()},
-        wins={net: row["wins"][f"{row['lr']:g}"] for net, row in found["tuning"].items()},
-        tuned={f"{NETS[a].short} - {NETS[b].short}": compact(row)
-               for (a, b), row in tuned.items()},
-        tuned_blocks={f"{NETS[a].short} - {NETS[b].short}": [
-            next(r for r in pooled_rows(b_["comparisons"], (a, b)))["verdict"]
-            for b_ in tuned_blocks] for a, b in tuned},
-        sizes=size_and_direction(found))
+# ---------------------------------------------------------------- joined studies
+
+def runs_by(studies, **match):
+    """{(digits, seed): run} of the runs of studies whose fields equal match's."""
+    return {(tuple(r["digits"]), r["seed"]): r for s in studies for r in s.runs
+            if all(r[k] == v for k, v in match.items())}
+
+
+def compared(a_runs, b_runs, a, b, group, experiment="Result 3"):
+    """verdicts.pooled_comparison of two nets' runs ({(digits, seed): run} each) on the
+    seeds and pairs both have, each seed a cluster."""
+    pairs = sorted({d for d, _ in a_runs} & {d for d, _ in b_runs}, key=PAIRS.index)
+    strata = [(d, [(a_runs[d, s], b_runs[d, s]) for _, s in sorted(
+        k for k in a_runs if k[0] == d and k in b_runs)]) for d in pairs]
+    return verdicts.pooled_comparison(experiment, group, a, b, strata)
+
+
+def accuracy_row(runs, net, lr, on="test", epoch=None, majority=None):
+    """A sweep row (tables.sweep_rows' form) of one net's runs ({(digits, seed): run}):
+    the mean held-out accuracy over seeds (at the end, or at a checkpoint epoch, where
+    majority gives each run's majority share), its interval over seeds clipped to 0 to
+    1, and the runs that did not learn by then."""
+    values, stuck = {}, 0
+    for key, r in runs.items():
+        seed = key[1]
+        if epoch is None:
+            value, is_stuck = r[f"{on}_accuracy"], r["stuck"]
+        else:
+            at = next(c for c in r["checkpoints"] if c["epoch"] == epoch)
+            value, is_stuck = at[f"{on}_accuracy"], stuck_at(r, at, majority[key])
+        values.setdefault(seed, []).append(value)
+        stuck += is_stuck
+    clusters = [values[s] for s in sorted(values)]
+    interval = verdicts.cluster_interval(clusters)
+    return {"net": net, "lr": lr, **({} if epoch is None else {"epoch": epoch}),
+            f"mean_{on}_accuracy": verdicts.cluster_mean(clusters),
+            "interval": None if interval is None else [max(0.0, interval.low),
+                                                       min(1.0, interval.high)],
+            "seeds": len(clusters), "runs": len(runs), "stuck": stuck}
+
+
+def stuck_at(run, checkpoint, majority):
+    """Whether a run had not learned by a checkpoint: its training accuracy there no
+    better than answering the majority digit (its share majority), as
+    original_net.is_stuck says at the end."""
+    n = run["train_size"]
+    return binomial_tail(round(checkpoint["train_accuracy"] * n), n, majority) > STUCK_LEVEL
+
+
+def majority_shares(study):
+    """{(digits, seed): the majority digit's share of the run's training images}, from
+    the data, as each run of a study (judged on its test images) trained on them."""
+    from original_net import load_data
+    shares = {}
+    for r in study.runs:
+        key = (tuple(r["digits"]), r["seed"])
+        if key not in shares:
+            a, b = key[0]
+            labels = load_data(r["seed"], study.settings["test_sizes"][f"{a}/{b}"],
+                               digits=key[0])[1]
+            shares[key] = max(np.mean(labels), 1 - np.mean(labels))
+    return shares
+
+
+# ---------------------------------------------------------------- the interventions
+
+def interventions(curve, study):
+    """Each intervention net (and each broken line alone) at every rate of the curve, on
+    its seeds, beside the broken net and the original (the curve's runs of the same
+    seeds: the same splits and initial weights): its sweep row, and its pooled
+    comparisons against the broken net and the original ({rows, comparisons})."""
+    nets = study.settings["nets"]
+    rows, comparisons = [], []
+    for lr in study.settings["lrs"]:
+        original = runs_by([curve], net=ORIGINAL, lr=lr)
+        broken = runs_by([curve], net=BROKEN, lr=lr)
+        for net in nets:
+            runs = runs_by([study], net=net, lr=lr)
+            rows.append(dict(accuracy_row(runs, net, lr), digits=[list(p) for p in PAIRS]))
+            for other, name in ((broken, BROKEN), (original, ORIGINAL)):
+                row = compared(runs, other, net, name, f"all {len(PAIRS)} pairs, lr {lr:g}")
+                comparisons.append(dict(row, lr=lr))
+    return dict(rows=rows, comparisons=comparisons)
+
+
+def alignment_over_training(curve):
+    """The broken net's conv gradients against the true ones through training, at each
+    rate of the curve, over every run that learned and every run that did not: per epoch
+    of OVER_TRAINING (those the study reached), the median cosine and norm ratio of W1
+    and W2 (the JSON contract: net, lr, epoch, learned, cosine, norm_ratio), with the
+    runs counted; and whether the runs that did not learn started worse aligned (epoch 1's
+    W1 cosine, stuck against learned: the Mann-Whitney test)."""
+    from scipy import stats
+    rows, starts = [], []
+    aligned = [r for r in curve.runs if ALIGNED[0] in r["checkpoints"][0]]
+    epochs = [e for e in OVER_TRAINING
+              if any(c["epoch"] == e for c in aligned[0]["checkpoints"])] if aligned else []
+    for lr in sorted({r["lr"] for r in aligned}):
+        for net in sorted({r["net"] for r in aligned if r["lr"] == lr}, key=list(NETS).index):
+            runs = [r for r in aligned if (r["lr"], r["net"]) == (lr, net)]
+            for learned in (True, False):
+                group = [r for r in runs if r["stuck"] != learned]
+                for epoch in epochs if group else []:
+                    at = [next(c for c in r["checkpoints"] if c["epoch"] == epoch)
+                          for r in group]
+                    rows.append(dict(net=net, lr=lr, epoch=epoch, learned=learned,
+                                     runs=len(group), **{measure: {
+                                         w: float(np.median([c[f"{w}_{measure}"] for c in at]))
+                                         for w in ("W1", "W2")}
+                                         for measure in ("cosine", "norm_ratio")}))
+            first = {learned: [r["checkpoints"][0]["W1_cosine"] for r in runs
+                               if r["stuck"] != learned] for learned in (True, False)}
+            if net == BROKEN and len(first[False]) >= 3 and len(first[True]) >= 3:
+                test = stats.mannwhitneyu(first[False], first[True])
+                starts.append(dict(net=net, lr=lr, stuck=len(first[False]),
+                                   learned=len(first[True]),
+                                   stuck_median=float(np.median(first[False])),
+                                   learned_median=float(np.median(first[True])),
+                                   p_value=float(test.pvalue)))
+    return dict(rows=rows, starts=starts)
+
+
+# ---------------------------------------------------------------- the budget
+
+def best_rate_and_epoch(study, net):
+    """A net's learning rate and epoch chosen together on the validation images of a
+    tuning study over many epochs: the best mean validation accuracy over every seed of
+    every pair at any checkpoint epoch, ties to the smaller rate, then the earlier epoch
+    (early stopping chosen on validation; the test images never looked at)."""
+    best = None
+    for lr in study.settings["lrs"]:
+        runs = [r for r in study.runs if (r["net"], r["lr"]) == (net, lr)]
+        for i, c in enumerate(runs[0]["checkpoints"]):
+            mean = verdicts.snapped(float(np.mean([r["checkpoints"][i]["validation_accuracy"]
+                                                    for r in runs])))
+            if best is None or mean > best[0]:
+                best = (mean, lr, c["epoch"])
+    return dict(lr=best[1], epoch=best[2], validation=best[0])
+
+
+def budget(long_tuning, study, tuning):
+    """Accuracy as training goes, over the budget's epochs: each net at every rate of the
+    budget study, its mean test accuracy at each checkpoint with its 95% band and the
+    runs that had not learned by then (rows); the broken net against the original at each
+    rate, and each at its own tuned rate, at each checkpoint (comparisons); and the second
+    tuned answer, rate and epoch chosen together on validation (early_stopping)."""
+    rows, comparisons = [], []
+    epochs = [c["epoch"] for c in study.runs[0]["checkpoints"]]
+    nets = study.settings["nets"]
+    runs = {(net, lr): runs_by([study], net=net, lr=lr)
+            for net in nets for lr in study.settings["lrs"]}
+    majority = majority_shares(study)
+    for (net, lr), found in runs.items():
+        rows += [accuracy_row(found, net, lr, epoch=e, majority=majority) for e in epochs]
+    chosen = {net: row["lr"] for net, row in tuning.items()}
+    pairings = [(f"lr {lr:g}", {ORIGINAL: lr, BROKEN: lr}) for lr in study.settings["lrs"]]
+    if all((net, chosen[net]) in runs for net in (ORIGINAL, BROKEN)):
+        pairings.append(("tuned", {net: chosen[net] for net in (ORIGINAL, BROKEN)}))
+    for label, lrs in pairings:
+        for e in epochs:
+            row = compared(at_epoch(runs[BROKEN, lrs[BROKEN]], e, majority),
+                           at_epoch(runs[ORIGINAL, lrs[ORIGINAL]], e, majority), BROKEN,
+                           ORIGINAL, f"{label}, epoch {e}")
+            comparisons.append(dict(compact(row), nets=[BROKEN, ORIGINAL], epoch=e,
+                                    lr=lrs[BROKEN] if label != "tuned" else None, lrs=lrs,
+                                    pairing=label))
+    early = {net: best_rate_and_epoch(long_tuning, net) for net in nets}
+    answer = None
+    if all((net, early[net]["lr"]) in runs for net in (ORIGINAL, BROKEN)):
+        answer = compact(compared(
+            at_epoch(runs[BROKEN, early[BROKEN]["lr"]], early[BROKEN]["epoch"], majority),
+            at_epoch(runs[ORIGINAL, early[ORIGINAL]["lr"]], early[ORIGINAL]["epoch"], majority),
+            BROKEN, ORIGINAL, "each at its rate and epoch chosen on validation"))
+    return dict(epochs=study.settings["epochs"], rates=study.settings["lrs"],
+                seeds=[Seeds.of(study.settings).first, Seeds.of(study.settings).stop], rows=rows,
+                comparisons=comparisons, early_stopping=dict(chosen=early, comparison=answer),
+                tuned=chosen)
+
+
+def at_epoch(runs, epoch, majority):
+    """Runs ({(digits, seed): run}) as they were at a checkpoint epoch: their held-out
+    accuracy and whether they had learned then (pooled_comparison reads those)."""
+    out = {}
+    for key, r in runs.items():
+        c = next(c for c in r["checkpoints"] if c["epoch"] == epoch)
+        out[key] = dict(r, test_accuracy=c["test_accuracy"], stuck=stuck_at(r, c, majority[key]))
+    return out
 
 
 def compact(row):
-    """A pooled row's numbers as README.md states them."""
+    """A pooled row's numbers as the report states them."""
     return {key: row[key] for key in (
-        "seeds", "mean_difference", "interval", "verdict", "equivalence",
-        "equivalence_interval", "failed", "mcnemar_p", "learned_mean_difference",
-        "learned_interval", "learned_verdict", "learned_equivalence", "lr", "lrs") if key in row}
+        "seeds", "runs", "unit", "clusters", "mean_difference", "interval", "verdict",
+        "equivalence", "equivalence_interval", "equivalent", "failed", "discordant",
+        "mcnemar_p", "learned_mean_difference", "learned_interval", "learned_verdict",
+        "learned_equivalence", "lr", "lrs") if key in row}
+
+
+# ---------------------------------------------------------------- the settings
+
+CONCLUSIONS = ("the tuned answer", "worse at the original's best rate",
+               "better at the smallest rate", "the frozen control's gap")
+
+
+def settings_study(kind, report):
+    """Which of the report's conclusions survive each setting the article leaves open:
+    per combination of momentum and initial weights, each net's tuned rate, and the
+    comparisons behind each conclusion (CONCLUSIONS): the tuned evaluation's broken -
+    original and frozen - original, and at a shared rate the tuning's own runs (on
+    validation images: the original's tuned rate, and the grid's smallest). Today's
+    combination from the curve, the tuning and the tuned evaluation."""
+    rows = []
+    if kind.get("tuning") and kind.get("tuned"):
+        tuning = kind["tuning"][0]
+        rows.append(setting_row(tuning, pooled(kind["tuned"]), tuning.tables["tuning"]))
+    tunings = {s.name.rsplit("-tuning-", 1)[0]: s for s in kind.get("settings-tuning", [])}
+    for evaluation in kind["settings-tuned"]:
+        tuning = tunings.get(evaluation.name.rsplit("-", 2)[0])
+        if tuning is not None:
+            rows.append(setting_row(tuning, pooled([evaluation]), tuning.tables["tuning"]))
+    return rows
+
+
+def setting_row(tuning, evaluated, chosen):
+    """One combination's row of settings_study."""
+    lrs = {net: row["lr"] for net, row in chosen.items()}
+    tuned = {tuple(r["nets"]): r for r in pooled_rows(evaluated["comparisons"])}
+    smallest = min(tuning.settings["lrs"])
+
+    def validated(net, lr):  # a tuning's runs, judged on their validation images
+        return {key: dict(r, test_accuracy=r["validation_accuracy"])
+                for key, r in runs_by([tuning], net=net, lr=lr).items()}
+    shared = [compared(validated(BROKEN, lr), validated(ORIGINAL, lr), BROKEN, ORIGINAL,
+                       f"validation, lr {lr:g}") for lr in (lrs[ORIGINAL], smallest)]
+    found = [(CONCLUSIONS[0], tuned.get((BROKEN, ORIGINAL))),
+             (CONCLUSIONS[1], dict(shared[0], lr=lrs[ORIGINAL])),
+             (CONCLUSIONS[2], dict(shared[1], lr=smallest)),
+             (CONCLUSIONS[3], tuned.get((FROZEN, ORIGINAL)))]
+    return dict(momentum=tuning.settings["momentum"], init=tuning.settings.get("init", "normal"),
+                tuning=lrs, grid=tuning.settings["lrs"],
+                comparisons=[dict(compact(row), conclusion=name, nets=row["nets"])
+                             for name, row in found if row is not None])
+
+
+# ---------------------------------------------------------------- README's findings
+
+def findings(report):
+    """The numbers README.md's findings state, each from a table of REPORT.json; a part
+    not shipped yet is None."""
+    pooled_ = report["pooled"]
+    out = dict(runs=report["runs_count"], parts=report["made"]["parts_shipped"],
+               shared=f"{report['made']['shared']:g}")
+    if "article" in pooled_:
+        blocks = [b for b in report["blocks"] if b["kind"] == "article"]
+        out["claims"] = [dict(
+            label=c["label"], quote=c["claim"], section=c["section"], contrast=c["contrast"],
+            verdict=c["verdict"], frequency=c["frequency"], held=c["held"], seeds=c["seeds"],
+            share=c["share"], share_interval=c["share_interval"],
+            median_ratio=c.get("median_ratio"), ratio_interval=c.get("ratio_interval"),
+            discordant=c.get("discordant"), epoch=c.get("epoch"),
+            blocks=sum(block_claim(b, c["label"])["verdict"] == c["verdict"] for b in blocks),
+            of=len(blocks)) for c in pooled_["article"]["claims"]]
+        out["claim_seeds"] = max(c["seeds"] for c in out["claims"])
+    if "by_rate" in pooled_:
+        rates = {lr: {c["label"]: c["verdict"] for c in rows}
+                 for lr, rows in pooled_["by_rate"].items()}
+        out["claims_by_rate"] = rates
+        out["rate_seeds"] = max(c["seeds"] for rows in pooled_["by_rate"].values()
+                                for c in rows)
+        out["same_at_every_rate"] = [label for label in next(iter(rates.values()))
+                                     if len({words.get(label) for words in rates.values()}) == 1]
+    if "curve" in report:
+        out["curve"] = {f"{r['lr']:g}": compact(r) for r in pooled_rows(
+            report["curve"]["comparisons"], (BROKEN, ORIGINAL))}
+        out["sizes"] = size_and_direction(report)
+    if "tuning" in report:
+        out["chosen"] = {net: row["lr"] for net, row in report["tuning"].items()}
+        out["wins"] = {net: row["wins"][f"{row['lr']:g}"] for net, row in report["tuning"].items()}
+    if "tuned" in pooled_:
+        tuned = {tuple(r["nets"]): r for r in pooled_rows(pooled_["tuned"]["comparisons"])}
+        out["tuned"] = {f"{NETS[a].short} - {NETS[b].short}": compact(row)
+                        for (a, b), row in tuned.items()}
+        blocks = [b for b in report["blocks"] if b["kind"] == "tuned"]
+        out["tuned_blocks"] = {f"{NETS[a].short} - {NETS[b].short}": [
+            next(r for r in pooled_rows(b_["comparisons"], (a, b))) ["verdict"]
+            for b_ in blocks] for a, b in tuned}
+    if "interventions" in report:
+        out["interventions"] = intervention_facts(report)
+    if "budget" in report:
+        out["budget"] = budget_facts(report["budget"])
+    if "settings_study" in report:
+        out["settings"] = [dict(momentum=row["momentum"], init=row["init"], tuning=row["tuning"],
+                                words={c["conclusion"]: c["verdict"] for c in row["comparisons"]})
+                           for row in report["settings_study"]]
+    return out
 
 
 def block_claim(block, label):
     return next(c for c in block["claims"] if c["label"] == label)
 
 
-def size_and_direction(found):
+def size_and_direction(report):
     """The broken net's conv gradients against the true ones at each rate of the curve,
     at the last epoch: median cosine and norm ratio of W1 and W2 over the runs that
     learned, pooled over the digit pairs ({lr: {W1_cosine: ..., ...}})."""
     out = {}
-    for row in found["curve"]["alignment"]:
-        if row["net"] != BROKEN or row["epoch"] != max(r["epoch"] for r in found["curve"][
-                "alignment"]):
-            continue
-        lr = row["group"].rsplit("lr ", 1)[-1]
-        out[lr] = {f"{w}_{m}": row[f"{w}_{m}"][0] for w in list(GROUPS)[:2]
-                   for m in ("cosine", "norm_ratio") if row.get(f"{w}_{m}")}
+    rows = report["curve"]["alignment"]
+    last = max((r["epoch"] for r in rows), default=None)
+    for row in rows:
+        if row["net"] == BROKEN and row["epoch"] == last:
+            lr = row["group"].rsplit("lr ", 1)[-1]
+            out[lr] = {f"{w}_{m}": row[f"{w}_{m}"][0] for w in ("W1", "W2")
+                       for m in ("cosine", "norm_ratio") if row.get(f"{w}_{m}")}
     return out
 
 
-# ---------------------------------------------------------------- REPORT.md
-
-def markdown(found):
-    """REPORT.md: docs/REPORT_TEMPLATE.md filled from REPORT.json's tables."""
-    made, pooled, facts = found["made"], found["pooled"], found["findings"]
-    first = next(b for b in found["blocks"] if b["part"] == "article")
-    parts = report.sections(first["study"], dict(first, runs=[]), "markdown")
-    tuned = report.sections(pooled["tuned"]["study"], dict(pooled["tuned"], alignment=[],
-                                                           runs=[]), "markdown")
-    article = [b for b in found["blocks"] if b["part"] == "article"]
-    values = dict(
-        date=made["date"], minutes=count(round(made['minutes']), 'minute'), cores=made["cores"],
-        claims_count=len(verdicts.CLAIMS), seeds=Seeds.of(first["study"]["settings"]).count,
-        blocks=len(article), seeds_total=facts["claim_seeds"], pairs_count=len(PAIRS),
-        grid=", ".join(f"{lr:g}" for lr in made["grid"]), shared=facts["shared"],
-        environment="Every block: " + report.environment_text(
-            dict(first["study"]["environment"], setting="")),
-        cpus_table=cpus_table(found), cpus_note=cpus_note(made),
-        curve_answer=curve_answer(found), curve_table=curve_table(found),
-        tuning_answer=tuning_answer(found),
-        tuning_table=report.tuning_section(found["tuning"], True)[1],
-        tuned_answer=tuned_answer(found), tuned_blocks_table=tuned_blocks_table(found),
-        tuned_pooled=demoted(tuned["pooled"]), tuned_pairs=demoted(tuned["pairs"], "##"),
-        tuned_accuracy=demoted(tuned["accuracy"].replace("## Accuracy", "## Accuracy at the "
-                                                         "tuned rates", 1), "##"),
-        sizes_answer=sizes_answer(found), sizes_table=sizes_table(found),
-        claims_answer=claims_answer(found), blocks_table=blocks_table(found),
-        blocks_differ=blocks_differ(article), rates_answer=rates_answer(found),
-        rates_table="\n\n".join(report.claims_by_rate_section(
-            [row for rows in pooled["by_rate"].values() for row in rows], True)[1:]),
-        mark=verdicts.BORDERLINE, first_block=Seeds.of(first["study"]["settings"]).span(),
-        block_claims=demoted(parts["claims"]), block_cost=demoted(parts["cost"]),
-        block_accuracy=demoted(parts["accuracy"]), block_alignment=parts["alignment"],
-        block_stuck=", ".join(f"{r['net']} {r['stuck']}/{r['seeds']}"
-                              for r in first["results"] if r["experiment"] == "Result 3"),
-        margin=f"{100 * verdicts.MARGIN:g}", ci=report.CI, tost=report.TOST,
-        stuck_level=report.STUCK, min_word=verdicts.MIN_SEEDS_WORD,
-        min_as_good=verdicts.MIN_SEEDS_AS_GOOD,
-        runs_total=f"{sum(b['study']['settings']['runs'] for b in found['blocks']):,}")
-    with open(TEMPLATE) as file:
-        return string.Template(file.read()).substitute(values)
+def intervention_facts(report):
+    """Per intervention net and rate: its mean accuracy, stuck runs, and its words
+    against the broken net and the original; and the broken net's own at each rate."""
+    facts = {}
+    sweep = {(r["net"], r["lr"]): r for r in report["curve"]["sweep"]}
+    for row in report["interventions"]["rows"]:
+        facts.setdefault(row["net"], {})[f"{row['lr']:g}"] = dict(
+            accuracy=row["mean_test_accuracy"], stuck=row["stuck"], runs=row["runs"])
+    for row in report["interventions"]["comparisons"]:
+        against = "broken" if row["nets"][1] == BROKEN else "original"
+        facts[row["nets"][0]][f"{row['lr']:g}"][against] = compact(row)
+    for net in (BROKEN, ORIGINAL):
+        facts[net] = {f"{lr:g}": dict(accuracy=r["mean_test_accuracy"], stuck=r["stuck"],
+                                      runs=r["runs"])
+                      for (n, lr), r in sweep.items() if n == net}
+    facts["peak"] = {net: max(values, key=lambda lr: values[lr]["accuracy"])
+                     for net, values in facts.items()}
+    return facts
 
 
-def demoted(section, level="####"):
-    """A report section's markdown heading (##) set at another level, to sit inside
-    REPORT.md's own."""
-    return section.replace("## ", level + " ", 1) if section.startswith("## ") else section
+def budget_facts(budget_):
+    """The budget in the numbers README.md gives: each net's tuned pairing's difference
+    at the article's epoch (500) and at the last, and the early-stopping answer."""
+    tuned = [c for c in budget_["comparisons"] if c["pairing"] == "tuned"]
+    by_epoch = {c["epoch"]: c for c in tuned}
+    last = budget_["epochs"]
+    article = 500 if 500 in by_epoch and last > 500 else middle_epoch(last)  # a short test's
+    return dict(at_500=by_epoch.get(article), article_epoch=article, at_last=by_epoch.get(last),
+                last=last, early_stopping=budget_["early_stopping"])
 
-
-def cpus_table(found):
-    """A row per study: its seeds, what it is, its simulated CPU, the variables, the
-    fingerprint and the kernel OpenBLAS reported."""
-    settings = {s["name"]: s for s in found["made"]["settings"]}
-    what = dict(curve="the curve", tuning="the tuning", tuned="tuned evaluation",
-                article="the article's", rates="the article's at other rates")
-    body = []
-    for b in found["blocks"]:
-        setting = settings.get(b["setting"], dict(env={}, fingerprint="-"))
-        body.append([Seeds.of(b["study"]["settings"]).span(), what[b["part"]], b["setting"],
-                     f"`{cpus_words(setting['env'])}`" if setting["env"] else "none",
-                     setting["fingerprint"],
-                     b["study"]["environment"]["blas"].rsplit("kernel ", 1)[-1]])
-    return report.render(["seeds", "study", "simulated CPU", "variables", "fingerprint",
-                          "OpenBLAS kernel"], body, True)
-
-
-def cpus_note(made):
-    settings = made["settings"]
-    if made.get("scheduler"):
-        return (f"The studies ran on the Dask cluster at {made['scheduler']}, whose workers "
-                f"compute as their own CPUs do: the simulated CPUs apply to local runs only.")
-    if len(settings) >= 4:
-        return (f"The {count(len(settings), 'setting')} end at {len(settings)} different "
-                f"fingerprints: each block is another draw of the rounding, as well as of the "
-                f"seeds.")
-    return (f"Only {count(len(settings), 'setting')} computed other bits on this machine, so "
-            f"some blocks share one: they differ in their seeds alone.")
-
-
-def points_said(row, prefix=""):
-    """'-12.6 points, 95% interval -16 to -9.5'."""
-    low, high = row[prefix + "interval"] or [None, None]
-    return (f"{100 * row[prefix + 'mean_difference']:+.1f} points, {report.CI} interval "
-            f"{report.interval_text(*(None if v is None else 100 * v for v in (low, high)), 2)}")
-
-
-def word_of(row, prefix=""):
-    """The word of a pooled row, and its equivalence: 'worse, not shown as good'."""
-    said = {"worse": "worse", "better": "better", "no difference shown": "not shown to differ",
-            "too few seeds": "too few seeds to tell", "no variation": "alike in every seed"}
-    return f"{said[row[prefix + 'verdict']]}, {report.equivalence_said(row, prefix)}"
-
-
-def curve_rows(found, nets=(BROKEN, ORIGINAL)):
-    return sorted(pooled_rows(found["curve"]["comparisons"], nets), key=lambda r: r["lr"])
-
-
-def curve_answer(found):
-    """The broken net against the original at each rate of the curve, in sentences."""
-    facts = found["findings"]
-    by_word = {}
-    for row in curve_rows(found):
-        word = ("as good" if row["equivalent"] else
-                "worse" if row["verdict"] == "worse" else
-                "better" if row["verdict"] == "better" else "not shown to differ, nor as good")
-        by_word.setdefault(word, []).append(f"{row['lr']:g}")
-    shared = facts["curve"][facts["shared"]]
-    return (f"Over {count(shared['seeds'], 'paired seed')} at each rate (the same seeds, split "
-            f"and initial weights at every rate; pointwise: each rate's words as a study of "
-            f"that rate alone would give them), the broken net against the original is "
-            + "; ".join(f"{word} at {', '.join(rates)}" for word, rates in by_word.items())
-            + f". At {facts['shared']}, the rate the article's study runs at here, it is "
-            f"{word_of(shared)}: a mean of {points_said(shared)}, and it did not learn in "
-            f"{shared['failed'][0]} of its {shared['seeds']} runs, the original in "
-            f"{shared['failed'][1]}.")
-
-
-def curve_table(found):
-    """Per rate: each net's mean test accuracy, and the pooled comparisons."""
-    sweep = {(r["net"], r["lr"]): r for r in found["curve"]["sweep"]}
-    rows = {tuple(r["nets"]) + (r["lr"],): r for r in pooled_rows(found["curve"]["comparisons"])}
-    header = (["lr"] + [f"{NETS[n].short}: accuracy ({report.CI}), stuck" for n in
-                        (ORIGINAL, BROKEN, FROZEN)]
-              + [f"{NETS[a].short} - {NETS[b].short}" for a, b in
-                 ((BROKEN, ORIGINAL), (FROZEN, ORIGINAL), (BROKEN, FROZEN))])
-    body = []
-    for lr in found["made"]["grid"]:
-        cells = [f"{lr:g}"]
-        for net in (ORIGINAL, BROKEN, FROZEN):
-            r = sweep.get((net, lr))
-            cells.append("-" if r is None else
-                         f"{report.percent_text(r['mean_test_accuracy'], r['interval'])}, "
-                         f"{r['stuck']}/{r['runs']}")
-        for a, b in ((BROKEN, ORIGINAL), (FROZEN, ORIGINAL), (BROKEN, FROZEN)):
-            r = rows.get((a, b, lr))
-            cells.append("-" if r is None else
-                         f"{report.points_text(r['mean_difference'], r['interval'])}, "
-                         f"**{r['verdict']}**" + (", as good" if r["equivalent"] else ""))
-        body.append(cells)
-    return report.render(header, body, True)
-
-
-def tuning_answer(found):
-    facts = found["findings"]
-    seeds = next(iter(found["tuning"].values()))["seeds"]
-    chosen = "; ".join(f"the {NETS[net].short} net {lr:g} (best in "
-                       f"{100 * facts['wins'][net]:.0f}% of resamples)"
-                       for net, lr in facts["chosen"].items())
-    return (f"Each net's rate is the grid's rate with the best mean validation accuracy over "
-            f"every seed of every digit pair (seeds {seeds[0]} to {seeds[1] - 1}, drawn by no "
-            f"other study; a fifth of each training split held out for validation, the test "
-            f"images never looked at; ties to the smaller rate). Chosen: {chosen}. Under each "
-            f"rate, how often it is best when the tuning's seeds are resampled within each "
-            f"pair: the choice's stability.")
-
-
-def tuned_answer(found):
-    """The tuned evaluation's answer, pooled over its blocks."""
-    facts = found["findings"]
-    rows = facts["tuned"]
-    broken, frozen, between = (rows["broken - original"], rows["frozen - original"],
-                               rows["broken - frozen"])
-    blocks = facts["tuned_blocks"]["broken - original"]
-    learned = ("" if broken["learned_mean_difference"] is None else
-               f" Where both learned, the difference is {points_said(broken, 'learned_')}, "
-               f"{word_of(broken, 'learned_')}.")
-    rates = ", ".join(f"{NETS[n].short} {lr:g}" for n, lr in facts["chosen"].items())
-    return (f"Each net at its own tuned rate ({rates}), "
-            f"on the held-out test images of fresh seeds, {count(len(blocks), 'block')} on "
-            f"distinct simulated CPUs pooled ({count(broken['seeds'], 'paired seed')}): the "
-            f"broken net is {word_of(broken)}, a mean of {points_said(broken)}; it did not "
-            f"learn in {broken['failed'][0]} of its {broken['seeds']} runs, the original in "
-            f"{broken['failed'][1]} (exact McNemar p {report.p_text(broken['mcnemar_p'])})."
-            + learned + f" Each block alone: {', '.join(blocks)}. The frozen-conv control, "
-            f"whose conv layers never learn, is {word_of(frozen)} against the original "
-            f"({points_said(frozen)}); the broken net against it: {word_of(between)} "
-            f"({points_said(between)}).")
-
-
-def tuned_blocks_table(found):
-    tuned = [b for b in found["blocks"] if b["part"] == "tuned"]
-    pooled = pooled_rows(found["pooled"]["tuned"]["comparisons"])
-    header = ["a - b"] + [f"seeds {Seeds.of(b['study']['settings']).span()}, {b['setting']}"
-                          for b in tuned] + [f"pooled ({pooled[0]['seeds']} seeds)"]
-    body = []
-    for row in pooled:
-        cells = [next(r for r in pooled_rows(b["comparisons"], row["nets"])) for b in tuned]
-        body.append([report.nets_text(row)] + [
-            f"{report.points_text(r['mean_difference'], r['interval'])}, **{r['verdict']}**"
-            + (", as good" if r["equivalent"] else "") for r in cells + [row]])
-    return report.render(header, body, True)
-
-
-def sizes_answer(found):
-    """Whether the size or the direction of the broken gradients places the broken net's
-    curve's peak, from the numbers: the conv gradients' norm ratio and cosine at the
-    broken net's tuned rate, against how much smaller that rate is than the original's."""
-    facts = found["findings"]
-    chosen = facts["chosen"]
-    at = facts["sizes"].get(f"{chosen[BROKEN]:g}")
-    if not at or "W1_norm_ratio" not in at:
-        return "The curve's alignment measure has no runs that learned at the broken net's rate."
-    ratio = math.sqrt(at["W1_norm_ratio"] * at.get("W2_norm_ratio", 1))  # geometric mean
-    smaller = chosen[ORIGINAL] / chosen[BROKEN]
-    stuck = {(r["net"], r["lr"]): r for r in found["curve"]["sweep"]}
-    fails = [stuck.get((BROKEN, chosen[n])) for n in (BROKEN, ORIGINAL)]
-    said = (f"At its tuned rate, {chosen[BROKEN]:g}, the broken net's conv gradients are "
-            f"{at['W1_norm_ratio']:.2g} (W1) and {at.get('W2_norm_ratio', 1):.2g} (W2) times as "
-            f"long as the true ones (the median ratio of their norms), and their cosine with "
-            f"them is {at['W1_cosine']:.2f} (W1) and {at.get('W2_cosine', 1):.2f} (W2). The "
-            f"original's tuned rate is {smaller:.2g} times the broken net's. ")
-    if 0.8 <= ratio <= 1.25:
-        said += (f"The broken steps are about as long as the true ones (a ratio of "
-                 f"{ratio:.2g}, the two layers' geometric mean), so their size cannot move the "
-                 f"peak; their direction is what differs")
-        if smaller > 1 and all(fails):
-            said += (f": taken at the original's rate, steps that far off the true gradient "
-                     f"leave {fails[1]['stuck']} of the broken net's {fails[1]['runs']} runs "
-                     f"unable to learn, against {fails[0]['stuck']} at its own")
-        return said + "."
-    if abs(math.log(smaller / ratio)) < math.log(2):
-        return said + (f"Its conv steps are {ratio:.2g} times the true ones' (the two layers' "
-                       f"geometric mean), about as much as its rate is smaller: the size of "
-                       f"its steps is enough to place its peak.")
-    return said + (f"Its conv steps are {ratio:.2g} times the true ones' (the two layers' "
-                   f"geometric mean), which does not match how much smaller its rate is: the "
-                   f"size alone does not place its peak, and the direction matters as well.")
-
-
-def sizes_table(found):
-    sizes = found["findings"]["sizes"]
-    header = ["lr", "W1 cosine", "W2 cosine", "W1 norm ratio", "W2 norm ratio"]
-    body = [[lr] + [f"{row[k]:.2f}" if k in row else "-" for k in
-                    ("W1_cosine", "W2_cosine", "W1_norm_ratio", "W2_norm_ratio")]
-            for lr, row in sorted(sizes.items(), key=lambda item: float(item[0]))]
-    return report.render(header, body, True)
-
-
-def claims_answer(found):
-    facts = found["findings"]
-    pooled = found["pooled"]["article"]["claims"]
-    agree = [c["label"] for c in facts["claims"] if c["blocks"] == c["of"]]
-    return (f"Pooled over the {facts['claims'][0]['of']} blocks ({facts['claim_seeds']} seeds) "
-            f"at lr {facts['shared']}, of the article's {len(pooled)} claims, "
-            f"{report.tally_text(pooled, marks=False)}. {len(agree)} of the {len(pooled)} words "
-            f"come out in every block: " + "; ".join(agree) + ".")
-
-
-def blocks_table(found):
-    article = [b for b in found["blocks"] if b["part"] == "article"]
-    pooled = found["pooled"]["article"]["claims"]
-    header = (["claim"] + [f"seeds {Seeds.of(b['study']['settings']).span()}, {b['setting']}"
-                           for b in article]
-              + ["agree", f"pooled ({pooled[0]['seeds']} seeds)"])
-    body = []
-    for c in pooled:
-        cells = [block_claim(b, c["label"]) for b in article]
-        body.append([c["label"]] + [
-            f"{x['held']}/{x['seeds']}, {report.p_text(x['p_adjusted'])}, "
-            f"**{verdicts.shown_word(x)}**" for x in cells]
-            + [f"{sum(x['verdict'] == c['verdict'] for x in cells)} of {len(cells)}",
-               f"{c['held']}/{c['seeds']}, {report.p_text(c['p_adjusted'])}, **{c['verdict']}**"])
-    return report.render(header, body, True)
-
-
-def blocks_differ(article):
-    differ = verdicts.differing([{c["label"]: c for c in b["claims"]} for b in article])
-    if not differ:
-        return "Every claim has the same word in every block."
-    return ("Words that differ between the blocks: " + "; ".join(differ) + ". A word near the "
-            f"{report.LEVEL} line comes out significant again only about half the time "
-            "(Goodman 1992): the pooled word is the one to trust, and the borderline mark says "
-            "which words a single 30-seed study should not.")
-
-
-def rates_answer(found):
-    facts = found["findings"]
-    rates = list(facts["claims_by_rate"])
-    same = facts["same_at_every_rate"]
-    seeds = found["pooled"]["by_rate"][rates[0]][0]["seeds"]
-    chosen = facts["chosen"]
-    return (f"The article gives no learning rate. Its study again at {len(rates)} rates "
-            f"({', '.join(rates)}: {facts['shared']}; {chosen[ORIGINAL]:g}, the original's "
-            f"tuned rate; {chosen[BROKEN]:g}, the broken net's; where two coincide, the "
-            f"grid's nearest other rate to {facts['shared']}), over the same {count(seeds, 'seed')}: "
-            f"{count(len(same), 'claim')} of {len(facts['claims'])} keep their word at every "
-            f"rate" + (f" ({'; '.join(same)})" if same else "") + ".")
 
 
 # ---------------------------------------------------------------- the figures
 
-def figures(found, paths, parts):
-    """The report's figures by file name, each a function that draws it into a file:
-    the curve (accuracy against the rate, each net's tuned rate marked) and the tuned
-    evaluation's runs (REPORT.png is compare.py's, of the article's first block)."""
+def figures(report, studies):
+    """The report's figures by file name, each a function that draws it into a file,
+    from the shipped runs: the article's first block (REPORT.png), the curve with the
+    interventions and each net's tuned rate (REPORT-curve.png), the tuned evaluation's
+    runs (REPORT-extended.png) and the budget (REPORT-budget.png); a part not shipped
+    draws none."""
     from study import figures as draw
-    chosen = found["findings"]["chosen"]
-    tuned = [paths[name] for name, part in parts.items() if part == "tuned"]
-
-    def evaluation(file):
-        study, results, settings = saved_reports.pool(tuned, lambda line: None)
-        draw.plot(results, tables.group_of(settings), False, file, "png")
-    return {"REPORT-curve.png": lambda file: draw.sweep_plot(
-                found["curve"]["sweep"], file, "png", chosen,
-                f"all {len(PAIRS)} digit pairs, test images"),
-            "REPORT-extended.png": evaluation}
-
-
-# ---------------------------------------------------------------- README.md's findings
-
-def with_findings(readme, found):
-    """README.md's text with its findings (between BEGIN and END) written anew."""
-    if BEGIN not in readme or END not in readme:
-        return readme
-    head, rest = readme.split(BEGIN, 1)
-    return head + BEGIN + "\n" + findings_text(found["findings"]) + END + rest.split(END, 1)[1]
-
-
-def findings_text(facts):
-    """README.md's findings, every number from REPORT.json's findings, every term said
-    where it first appears."""
-    broken = facts["tuned"]["broken - original"]
-    shared = facts["curve"][facts["shared"]]
-    by_word = {}
-    for lr, row in facts["curve"].items():
-        by_word.setdefault(tuned_word(row), []).append(lr)
-    curve = "; ".join(f"**{word}** at {', '.join(rates)}" for word, rates in by_word.items())
-    chosen = facts["chosen"]
-    frozen = facts["tuned"]["frozen - original"]
-    blocks = facts["tuned_blocks"]["broken - original"]
-    lines = [
-        f"**Does the broken net train as well? {headline(broken, by_word)}** Judged on "
-        "held-out test accuracy over four digit pairs (0/1, 3/8, 4/9, 1/7; a fifth of each "
-        "pair's images held out), beside a control whose conv layers never learn; a run "
-        "that does not learn (its training accuracy no better than always answering the "
-        "majority digit) counts as it ended. The broken net against the original:",
-        "",
-        f"- *At one rate shared by both*, across {len(facts['curve'])} rates (each judged as "
-        f"a study of its own, {shared['seeds'] // len(PAIRS)} seeds a pair): {curve}. 'As "
-        f"good' means within 2 points (an equivalence test, TOST). At {facts['shared']}, "
-        f"the rate the nets run at by default, it is {said(shared)}: it did not learn in "
-        f"{shared['failed'][0]} of its {shared['seeds']} runs, the original in "
-        f"{shared['failed'][1]}.",
-        f"- *Each tuned on its own* (its rate chosen on validation images, never the test "
-        f"ones: the original {chosen[ORIGINAL]:g}, the broken net {chosen[BROKEN]:g}), over "
-        f"{broken['seeds']} fresh seeds: it is {said(broken)}, "
-        f"{report.equivalence_said(broken)} within 2 points; it did not learn in "
-        f"{broken['failed'][0]} runs, the original in {broken['failed'][1]}. Drawn again in "
-        f"{len(blocks)} blocks, each on this machine made to round as another CPU would: "
-        f"{', '.join(blocks)}. The control is {said(frozen)} against the original.",
-        "",
-        f"The article's own claims, each over {facts['claim_seeds']} seeds at lr "
-        f"{facts['shared']}. Result 1, 2 and 3 are its three runs, with dense heads of 18 and "
-        f"20, 48 and 56, and 28 and 36 units. A claim holds or fails where an exact test, "
-        f"Holm-corrected over the claims, is significant for or against it, else it is "
-        f"unclear; 'blocks': how many of {facts['claims'][0]['of']} blocks of "
-        f"{facts['claim_seeds'] // facts['claims'][0]['of']} fresh seeds, each on another "
-        f"simulated CPU, give that word alone.",
-        "",
-        "| the article says | word | blocks | what the seeds show |",
-        "|---|---|---|---|"]
-    for c in facts["claims"]:
-        shown = (f"the broken net's cost {report.rounded(c['median_ratio'], 2)} times the "
-                 f"original's "
-                 f"(median; 95% {ratio_text(c['ratio_interval'])})"
-                 if c["median_ratio"] is not None else f"held in {c['held']} of {c['seeds']}")
-        word = f"**{c['verdict']}**" if c["verdict"] in ("holds", "fails") else c["verdict"]
-        lines.append(f"| {c['section']}: \"{c['quote']}\" | {word} | {c['blocks']} of "
-                     f"{c['of']} | {shown} |")
-    same = facts["same_at_every_rate"]
-    rates = list(facts["claims_by_rate"])
-    lines += ["", f"At {len(rates)} learning rates ({', '.join(rates)}; "
-                  f"{facts['rate_seeds']} seeds each), {len(same)} of the "
-                  f"{len(facts['claims'])} claims keep their word."]
-    return "\n".join(lines) + "\n"
+    kind = {}
+    for s in studies.values():
+        kind.setdefault(s.kind, []).append(s)
+    out = {}
+    if "article" in kind:
+        first = kind["article"][0]
+        out["REPORT.png"] = lambda file: draw.plot(
+            first.runs, tables.group_of(first.settings), first.settings["alignment"], file,
+            "png", f"The article's study at lr {first.settings['lrs'][0]:g}, seeds "
+            f"{Seeds.of(first.settings).span()}: each net's cost and, below, the broken "
+            f"gradient's direction")
+    if "curve" in report:
+        rows = report["curve"]["sweep"] + [dict(r, experiment="Result 3") for r in
+                                           report.get("interventions", {}).get("rows", [])]
+        chosen = {net: row["lr"] for net, row in report.get("tuning", {}).items()}
+        seeds = report["curve"]["sweep"][0]["seeds"]
+        out["REPORT-curve.png"] = lambda file: draw.sweep_plot(
+            rows, file, "png", chosen or None,
+            f"Held-out test accuracy against the learning rate: {len(PAIRS)} digit pairs x "
+            f"{seeds} seeds a rate, 500 epochs")
+    if "tuned" in kind:
+        study, results, settings = saved_reports.pool_blocks([b.block() for b in kind["tuned"]],
+                                                              lambda line: None)
+        rates = ", ".join(f"{NETS[n].short} {lr:g}" for n, lr in settings["tuned"].items())
+        out["REPORT-extended.png"] = lambda file: draw.plot(
+            results, tables.group_of(settings), False, file, "png",
+            f"The tuned evaluation, each net at its tuned rate ({rates}), seeds "
+            f"{report_seeds(study)}")
+    if "budget" in report:
+        budget = report["budget"]
+        out["REPORT-budget.png"] = lambda file: draw.budget_plot(
+            budget, file, "png", f"Over {budget['epochs']:,} epochs, each net at its tuned "
+            f"rate: seeds {budget['seeds'][0]} to {budget['seeds'][1] - 1}, {len(PAIRS)} "
+            f"digit pairs")
+    return out
 
 
-def headline(tuned, by_word):
-    """The answer in a sentence, from the tuned evaluation's word, its size against the
-    margin, and the curve's words (by_word: {word: rates})."""
-    word = tuned_word(tuned)
-    small = abs(tuned["mean_difference"]) < verdicts.MARGIN
-    start = {"worse": "Nearly, but not quite," if small else "No,", "better": "Better,",
-             "as good": "Yes,"}.get(word, "Not shown either way")
-    mixed = set(by_word) - {word}
-    return (f"{start} when each net is tuned on its own" + (
-        "; at one shared learning rate, which the article never gives, it depends on the "
-        "rate." if mixed else ", and at every rate of the curve."))
-
-
-def tuned_word(row):
-    """The tuned evaluation's answer: as good, worse, better, or neither."""
-    return "as good" if row.get("equivalence") == "as good" else (
-        row["verdict"] if row["verdict"] in ("worse", "better") else "not told apart")
-
-
-def said(row):
-    """A pooled row's word with its size: '**worse** by 12.6 points (95% 9.5 to 16)'."""
-    word = {"no difference shown": "not shown to differ"}.get(row["verdict"], row["verdict"])
-    if row["verdict"] in ("worse", "better"):
-        return f"**{word}** by {difference_text(row)}"
-    sign = "+" if row["mean_difference"] >= 0 else "-"
-    return f"**{word}** ({sign}{difference_text(row).replace(' (', ', ').rstrip(')')})"
-
-
-def difference_text(row):
-    """'12.6 points (95% 9.5 to 16)': a pooled row's mean difference and its interval,
-    the sign left to the word before it (worse by, better by)."""
-    low, high = row["interval"] or [None, None]
-    mean = 100 * row["mean_difference"]
-    if low is not None and mean < 0:
-        low, high = -high, -low
-    ends = None if low is None else f"{100 * low:.2g} to {100 * high:.2g}"
-    return f"{abs(mean):.1f} points" + (f" (95% {ends})" if ends else "")
-
-
-def ratio_text(interval):
-    low, high = interval or [None, None]
-    return "too few seeds" if low is None or high is None else report.interval_text(low, high, 2)
+def report_seeds(study):
+    from study.report import seeds_text
+    return seeds_text(study["settings"]).removeprefix("seeds ")

@@ -1,0 +1,673 @@
+"""REPORT.md and README.md's findings, in words, from REPORT.json (study/reproduction.py):
+docs/REPORT_TEMPLATE.md filled (markdown) and the findings between README.md's markers
+(with_findings). Every number here is one of REPORT.json's; a part of the report not
+shipped yet is said so where its section would be.
+
+One convention for every difference: a - b, in points of held-out accuracy, signed, with
+its 95% interval low to high; one phrase for its word (phrase).
+"""
+import os
+import re
+import string
+
+from study import report, verdicts
+from study.cli import count
+from study.records import Seeds
+from study.reproduction import block_claim, pooled_rows
+from study.registry import BROKEN, FROZEN, MATCHED, NETS, ORIGINAL, PAIRS, SCALED
+
+TEMPLATE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs",
+                        "REPORT_TEMPLATE.md")
+BEGIN = "<!-- findings: written by make_report.py from REPORT.json; do not edit by hand -->"
+END = "<!-- end of the findings -->"
+MARGIN = f"{100 * verdicts.MARGIN:g}"
+
+
+def not_run(part):
+    return (f"*Not run yet: `python3 make_report.py --part {part}` trains it (about an hour "
+            f"or less on 2 cores), then REPORT.md says what it found.*")
+
+
+# ---------------------------------------------------------------- one convention
+
+def points(row, prefix=""):
+    """'-1.6 points (95% -2.8 to -0.46)': a difference a - b and its interval."""
+    mean = row[prefix + "mean_difference"]
+    if mean is None:
+        return "no runs"
+    low, high = row[prefix + "interval"] or [None, None]
+    ends = ("" if low is None else
+            f" ({report.CI} {report.rounded(100 * low, 2)} to {report.rounded(100 * high, 2)})")
+    return f"{100 * mean:+.1f} points{ends}"
+
+
+def phrase(row, prefix=""):
+    """A pooled comparison's word in one phrase: worse, better, as good, within the margin
+    or not, or why there is no word."""
+    word, good = row[prefix + "verdict"], row.get(prefix + "equivalence")
+    within = good == "as good"
+    if word in ("worse", "better"):
+        return f"{word}, but by less than the {MARGIN}-point margin" if within else word
+    if word == "no difference shown":
+        return (f"as good (within the {MARGIN}-point margin)" if within else
+                f"not told apart, nor shown within the {MARGIN}-point margin"
+                if good == "not shown as good" else
+                f"not told apart ({report.equivalence_said(row, prefix)})")
+    return {"too few seeds": "too few seeds for a word",
+            "no variation": "alike in every seed"}.get(word, word)
+
+
+def said(row, prefix=""):
+    """'**worse**: -1.6 points (95% -2.8 to -0.46)'."""
+    return f"**{phrase(row, prefix)}**: {points(row, prefix)}"
+
+
+def rates_text(rates):
+    return ", ".join(f"{lr:g}" for lr in rates)
+
+
+# ---------------------------------------------------------------- REPORT.md
+
+def markdown(found):
+    """REPORT.md: docs/REPORT_TEMPLATE.md filled from REPORT.json."""
+    made, facts = found["made"], found["findings"]
+    values = dict(
+        date=made["date"], minutes=count(round(made["minutes"]), "minute"), cores=made["cores"],
+        runs=f"{found['runs_count']:,}", runs_file=found["runs_file"],
+        claims_count=len(verdicts.CLAIMS), pairs_count=len(PAIRS),
+        grid=rates_text(made["grid"]), shared=facts["shared"], margin=MARGIN,
+        tost=report.TOST, ci=report.CI, min_word=verdicts.MIN_SEEDS_WORD,
+        min_as_good=verdicts.MIN_SEEDS_AS_GOOD, stuck_level=report.STUCK,
+        mark=verdicts.BORDERLINE, missing=missing_text(made),
+        environment=environment_text(found), cpus_table=cpus_table(found),
+        cpus_note=cpus_note(made))
+    for part in (curve_values, tuned_values, budget_values, settings_values, why_values,
+                 claims_values):
+        values.update(part(found))
+    values.update(figures(found))
+    with open(TEMPLATE) as file:
+        text = string.Template(file.read()).substitute(values)
+    return re.sub(r"\n{3,}", "\n\n", text)  # a section not run leaves no gap
+
+
+def figures(found):
+    """The figures' lines, where their part is shipped."""
+    def shown(key, present, alt, file, caption=""):
+        return {key: f"![{alt}]({file})" + (f"\n\n{caption}" if caption else "")
+                if present else ""}
+    return {**shown("curve_figure", "curve" in found, "Mean held-out accuracy against the "
+                    "learning rate, each net and intervention", "REPORT-curve.png"),
+            **shown("budget_figure", "budget" in found, "Held-out accuracy against epochs, "
+                    "each net at its tuned rate, and the difference", "REPORT-budget.png"),
+            **shown("extended_figure", "tuned" in found["pooled"], "Test accuracy per seed "
+                    "and cost curves of the tuned evaluation", "REPORT-extended.png"),
+            **shown("block_figure", "article" in found["pooled"], "Cost curves and gradient "
+                    "alignment of the article's study", "REPORT.png",
+                    "The article's study, first block: per experiment, each net's median "
+                    "epoch cost (the sum of its per-image costs over an epoch) and "
+                    "interquartile band over the runs that learned (the legend counts the "
+                    "stuck ones), and the median cosine between the broken and the true "
+                    "gradient, W1 solid and W2 dashed.")}
+
+
+def missing_text(made):
+    parts = [p for p in made.get("all_parts", []) if p not in made["parts_shipped"]]
+    return "" if not parts else (f" Parts not run yet: {', '.join(parts)}; their sections "
+                                 "say so.")
+
+
+def environment_text(found):
+    first = found["blocks"][0]["study"]["environment"]
+    return "Every block: " + report.environment_text(dict(first, setting=""))
+
+
+def cpus_table(found):
+    """A row per study: its seeds, what it is, its simulated CPU, the variables, the
+    fingerprint and the kernel OpenBLAS reported."""
+    body = []
+    for b in found["blocks"]:
+        setting = next((s for s in found["made"]["settings"] if s["name"] == b["setting"]),
+                       dict(env={}, fingerprint="-"))
+        variables = " ".join(f"{k}={v}" for k, v in setting["env"].items())
+        body.append([b["name"], Seeds.of(b["study"]["settings"]).span(), b["setting"],
+                     f"`{variables}`" if variables else "none", setting["fingerprint"],
+                     b["study"]["environment"]["blas"].rsplit("kernel ", 1)[-1],
+                     f"{b['study']['wall_seconds'] / 60:.0f}"])
+    return report.render(["study", "seeds", "simulated CPU", "variables", "fingerprint",
+                          "OpenBLAS kernel", "minutes"], body, True)
+
+
+def cpus_note(made):
+    settings = made["settings"]
+    if made.get("scheduler"):
+        return (f"The studies ran on the Dask cluster at {made['scheduler']}, whose workers "
+                f"compute as their own CPUs do: the simulated CPUs apply to local runs only.")
+    if len(settings) >= 4:
+        return (f"The {count(len(settings), 'setting')} end at {len(settings)} different "
+                f"fingerprints: each block is another draw of the rounding, as well as of the "
+                f"seeds.")
+    return (f"Only {count(len(settings), 'setting')} computed other bits here, so some blocks "
+            f"share one: they differ in their seeds alone.")
+
+
+# ---------------------------------------------------------------- the curve
+
+def curve_values(found):
+    if "curve" not in found:
+        return dict(curve_answer=not_run("curve"), curve_table="")
+    return dict(curve_answer=curve_answer(found), curve_table=curve_table(found))
+
+
+def curve_words(found):
+    """{phrase: [rates]}: the broken net against the original at each rate of the curve."""
+    by_word = {}
+    for row in sorted(pooled_rows(found["curve"]["comparisons"], (BROKEN, ORIGINAL)),
+                      key=lambda r: r["lr"]):
+        by_word.setdefault(phrase(row), []).append(f"{row['lr']:g}")
+    return by_word
+
+
+def curve_answer(found):
+    facts = found["findings"]
+    shared = facts["curve"][facts["shared"]]
+    words = "; ".join(f"{word} at {', '.join(rates)}" for word, rates in
+                      curve_words(found).items())
+    return (f"Over {count(shared['seeds'], 'seed')} at each rate, each with its "
+            f"{len(PAIRS)} digit pairs (the same seeds, splits and initial weights at every "
+            f"rate; pointwise: each rate's words as a study of that rate alone would give "
+            f"them), the broken net against the original is {words}. At {facts['shared']}, "
+            f"the rate the article's study runs at here, it is {said(shared)}; it did not "
+            f"learn in {shared['failed'][0]} of its {shared['runs']} runs, the original in "
+            f"{shared['failed'][1]}.")
+
+
+def curve_table(found):
+    """Per rate: each net's mean test accuracy, and the pooled comparisons."""
+    sweep = {(r["net"], r["lr"]): r for r in found["curve"]["sweep"]}
+    rows = {tuple(r["nets"]) + (r["lr"],): r for r in pooled_rows(found["curve"]["comparisons"])}
+    nets = (ORIGINAL, BROKEN, FROZEN)
+    compared = ((BROKEN, ORIGINAL), (FROZEN, ORIGINAL), (BROKEN, FROZEN))
+    header = (["lr"] + [f"{NETS[n].short}: accuracy % ({report.CI}), stuck" for n in nets]
+              + [f"{NETS[a].short} - {NETS[b].short}, points" for a, b in compared])
+    body = []
+    for lr in found["made"]["grid"]:
+        cells = [f"{lr:g}"]
+        for net in nets:
+            r = sweep.get((net, lr))
+            cells.append("-" if r is None else
+                         f"{report.percent_text(r['mean_test_accuracy'], r['interval'])}, "
+                         f"{r['stuck']}/{r['runs']}")
+        for a, b in compared:
+            r = rows.get((a, b, lr))
+            cells.append("-" if r is None else f"{points(r)}, **{phrase(r)}**")
+        body.append(cells)
+    return report.render(header, body, True)
+
+
+# ---------------------------------------------------------------- tuned
+
+def tuned_values(found):
+    if "tuning" not in found:
+        return dict(tuning_answer=not_run("tuned"), tuning_table="", tuned_answer="",
+                    tuned_blocks_table="", tuned_pooled="", tuned_pairs="", tuned_accuracy="")
+    values = dict(tuning_answer=tuning_answer(found),
+                  tuning_table=report.tuning_section(found["tuning"], True)[1])
+    if "tuned" not in found["pooled"]:
+        return dict(values, tuned_answer=not_run("tuned"), tuned_blocks_table="",
+                    tuned_pooled="", tuned_pairs="", tuned_accuracy="")
+    tuned = report.sections(found["pooled"]["tuned"]["study"],
+                            dict(found["pooled"]["tuned"], alignment=[], runs=[]), "markdown")
+    return dict(values, tuned_answer=tuned_answer(found),
+                tuned_blocks_table=tuned_blocks_table(found),
+                tuned_pooled=demoted(tuned["pooled"]), tuned_pairs=demoted(tuned["pairs"], "##"),
+                tuned_accuracy=demoted(tuned["accuracy"].replace(
+                    "## Accuracy", "## Accuracy at the tuned rates", 1), "##"))
+
+
+def tuning_answer(found):
+    facts = found["findings"]
+    seeds = next(iter(found["tuning"].values()))["seeds"]
+    chosen = "; ".join(f"the {NETS[net].short} net {lr:g} (best in "
+                       f"{100 * facts['wins'][net]:.0f}% of resamples)"
+                       for net, lr in facts["chosen"].items())
+    return (f"Each net's rate is the grid's rate with the best mean validation accuracy over "
+            f"every seed of every digit pair (seeds {seeds[0]} to {seeds[1] - 1}, drawn by no "
+            f"other evaluation; a fifth of each training split held out for validation, the "
+            f"test images never looked at; ties to the smaller rate). Chosen: {chosen}. Beside "
+            f"each rate, how often it is best when whole seeds of the tuning are resampled: "
+            f"the choice's stability.")
+
+
+def tuned_answer(found):
+    facts = found["findings"]
+    rows = facts["tuned"]
+    broken, frozen = rows["broken - original"], rows["frozen - original"]
+    between = rows["broken - frozen"]
+    blocks = facts["tuned_blocks"]["broken - original"]
+    learned = ("" if broken["learned_mean_difference"] is None else
+               f" Over the runs where both learned it is {said(broken, 'learned_')}.")
+    rates = ", ".join(f"{NETS[n].short} {lr:g}" for n, lr in facts["chosen"].items())
+    return (f"Each net at its own tuned rate ({rates}), on the held-out test images of "
+            f"{count(len(blocks), 'block')} of fresh seeds, each on another simulated CPU, "
+            f"pooled ({count(broken['seeds'], 'seed')}, {broken['runs']} runs a net): the "
+            f"broken net is {said(broken)}; it did not learn in {broken['failed'][0]} of its "
+            f"runs, the original in {broken['failed'][1]} (seeds with more failures of one "
+            f"net than the other: {broken['discordant'][0]} and {broken['discordant'][1]}, "
+            f"exact test p {report.p_text(broken['mcnemar_p'])})." + learned
+            + f" Each block alone: {', '.join(blocks)}. The frozen-conv control, whose conv "
+            f"layers never learn, against the original: {said(frozen)}; the broken net against "
+            f"the control: {said(between)}.")
+
+
+def tuned_blocks_table(found):
+    tuned = [b for b in found["blocks"] if b["kind"] == "tuned"]
+    pooled = pooled_rows(found["pooled"]["tuned"]["comparisons"])
+    header = ["a - b"] + [f"seeds {Seeds.of(b['study']['settings']).span()}, {b['setting']}"
+                          for b in tuned] + [f"pooled ({pooled[0]['seeds']} seeds)"]
+    body = []
+    for row in pooled:
+        cells = [next(r for r in pooled_rows(b["comparisons"], row["nets"])) for b in tuned]
+        body.append([report.nets_text(row)] + [f"{points(r)}, **{phrase(r)}**"
+                                               for r in cells + [row]])
+    return report.render(header, body, True)
+
+
+def demoted(section, level="####"):
+    """A report section's markdown heading (##) set at another level."""
+    return section.replace("## ", level + " ", 1) if section.startswith("## ") else section
+
+
+# ---------------------------------------------------------------- the budget
+
+def budget_values(found):
+    if "budget" not in found:
+        return dict(budget_answer=not_run("budget"), budget_table="")
+    return dict(budget_answer=budget_answer(found), budget_table=budget_table(found))
+
+
+def slower_or_lower(facts):
+    """'slower', 'lower' or 'partly slower' from the tuned pairing's difference at epoch
+    500 and at the last epoch."""
+    at, last = facts["at_500"], facts["at_last"]
+    if at is None or last is None:
+        return None
+    if last["verdict"] != "worse":
+        return "slower" if at["verdict"] == "worse" else "neither"
+    shrank = abs(last["mean_difference"]) < 0.5 * abs(at["mean_difference"])
+    return "partly slower" if shrank else "lower"
+
+
+def budget_answer(found):
+    budget, facts = found["budget"], found["findings"]["budget"]
+    at, last = facts["at_500"], facts["at_last"]
+    early = facts["early_stopping"]
+    chosen = "; ".join(f"the {NETS[n].short} net lr {c['lr']:g} to epoch {c['epoch']}"
+                       for n, c in early["chosen"].items())
+    answer = slower_or_lower(facts)
+    verdict = {"slower": "**Slower**: with more epochs the gap closes",
+               "lower": "**Lower**: more epochs do not close the gap",
+               "partly slower": "**Partly slower**: more epochs close part of the gap",
+               "neither": "**Neither**: the broken net is not worse at either epoch"}.get(
+        answer, "")
+    text = (f"Every net at each rate the tunings chose ({rates_text(budget['rates'])}) for "
+            f"{budget['epochs']:,} epochs, on fresh seeds {budget['seeds'][0]} to "
+            f"{budget['seeds'][1] - 1}, held-out test accuracy counted every 25 epochs. "
+            f"Each at its own tuned rate, the broken net against the original: at epoch "
+            f"{facts['article_epoch']}, the article's budget, {said(at)}; at epoch "
+            f"{facts['last']:,}, {said(last)}. "
+            f"{verdict}.")
+    if early["comparison"]:
+        text += (f" Tuned over the rate and the number of epochs together, on validation "
+                 f"images (the test images untouched; {chosen}), the broken net is "
+                 f"{said(early['comparison'])}.")
+    return text
+
+
+def budget_table(found):
+    """Per checkpoint: each net's mean accuracy at its tuned rate, and the difference."""
+    budget = found["budget"]
+    tuned = budget["tuned"]
+    rows = {(r["net"], r["lr"], r["epoch"]): r for r in budget["rows"]}
+    diffs = {c["epoch"]: c for c in budget["comparisons"] if c["pairing"] == "tuned"}
+    nets = [n for n in (ORIGINAL, BROKEN, FROZEN) if (n, tuned.get(n), 1) in rows]
+    header = ["epoch"] + [f"{NETS[n].short} at {tuned[n]:g}: accuracy % ({report.CI}), stuck"
+                          for n in nets] + ["broken - original, points"]
+    body = []
+    for epoch in sorted(diffs):
+        if epoch % 250 and epoch not in (1, 10, 50, 100):
+            continue
+        cells = [str(epoch)]
+        for n in nets:
+            r = rows[n, tuned[n], epoch]
+            cells.append(f"{report.percent_text(r['mean_test_accuracy'], r['interval'])}, "
+                         f"{r['stuck']}/{r['runs']}")
+        cells.append(f"{points(diffs[epoch])}, **{phrase(diffs[epoch])}**")
+        body.append(cells)
+    return report.render(header, body, True)
+
+
+# ---------------------------------------------------------------- the settings
+
+def settings_values(found):
+    if "settings_study" not in found:
+        return dict(settings_answer=not_run("settings"), settings_table="")
+    return dict(settings_answer=settings_answer(found), settings_table=settings_table(found))
+
+
+def settings_table(found):
+    header = ["momentum", "initial weights", "tuned rates (original, broken, frozen)"] + [
+        name for name in ("the tuned answer", "worse at the original's best rate",
+                          "better at the smallest rate", "the frozen control's gap")]
+    body = []
+    for row in found["settings_study"]:
+        words = {c["conclusion"]: c for c in row["comparisons"]}
+        body.append([f"{row['momentum']:g}", row["init"],
+                     ", ".join(f"{row['tuning'][n]:g}" for n in (ORIGINAL, BROKEN, FROZEN))]
+                    + [f"{points(words[c])}, **{phrase(words[c])}**" if c in words else "-"
+                       for c in header[3:]])
+    return report.render(header, body, True)
+
+
+def settings_answer(found):
+    rows = found["settings_study"]
+    kept = {c: sum(any(x["conclusion"] == c and x["verdict"] == first["verdict"]
+                       for x in row["comparisons"]) for row in rows)
+            for first in rows[0]["comparisons"] for c in [first["conclusion"]]}
+    momenta = ", ".join(sorted({f"{r['momentum']:g}" for r in rows}))
+    return (f"Each combination of momentum ({momenta}) and initial weights (standard normal, the article's; and LeCun's, each weight "
+            f"divided by the root of its fan-in) with every net tuned again on validation images "
+            f"over a grid of its own (ten times the rates without momentum, whose steps are ten "
+            f"times shorter), then evaluated on fresh seeds. The first row is the report's own "
+            f"setting. Of its conclusions, across the {len(rows)} settings: "
+            + "; ".join(f"{c} keeps its word in {n} of {len(rows)}" for c, n in kept.items())
+            + ". 'Worse at the original's best rate' and 'better at the smallest rate' are "
+              "judged on the tuning's validation runs (10 seeds), the other two on the "
+              "evaluation's test runs. The combination closest to the article's own is momentum "
+              "0 with standard-normal weights: the author's published script starts its "
+              "momentum at 0.0009 (docs/METHODS.md) and draws its weights with randn.")
+
+
+# ---------------------------------------------------------------- why
+
+def why_values(found):
+    return dict(why_answer=why_answer(found), why_table=why_table(found),
+                alignment_table=alignment_table(found))
+
+
+def why_answer(found):
+    """What the interventions show, from their numbers; without them, what the alignment
+    alone can and cannot say."""
+    if "curve" not in found:
+        return not_run("curve")
+    facts = found["findings"]
+    sizes = facts.get("sizes", {})
+    starts = found["alignment_over_training"]["starts"]
+    text = [alignment_sentence(found)]
+    if starts:
+        worse = [s for s in starts if s["p_value"] < 0.05 and s["stuck_median"] < s["learned_median"]]
+        text.append("The runs that did not learn started with a W1 cosine of "
+                    + "; ".join(f"{s['stuck_median']:.2f} against {s['learned_median']:.2f} "
+                                f"at {s['lr']:g} (Mann-Whitney p {report.p_text(s['p_value'])})"
+                                for s in starts)
+                    + (": worse aligned from the first epoch at "
+                       + ", ".join(f"{s['lr']:g}" for s in worse) if worse
+                       else ": no rate shows them starting worse aligned") + ".")
+    if "interventions" not in found:
+        text.append("The interventions that would say whether the size of this error or its "
+                    "structure holds the broken net back are not run yet: " + not_run(
+                        "interventions"))
+        return " ".join(text)
+    inter = facts["interventions"]
+    peak = inter["peak"]
+    text.append(
+        f"Given the broken net's error at every step, a correct learner tells which part of it "
+        f"matters. Its peak rate (the rate of its best mean accuracy): original "
+        f"{peak[ORIGINAL]}, broken {peak[BROKEN]}, matched noise {peak[MATCHED]}, scaled true "
+        f"{peak[SCALED]}, green alone {peak['broken green']}, red alone {peak['broken red']}.")
+    text.append(intervention_sentence(inter, MATCHED, "The matched noise (the true conv step "
+                                      "turned at random to the broken one's cosine, at its "
+                                      "length)"))
+    text.append(intervention_sentence(inter, SCALED, "The scaled true step (the true conv "
+                                      "step times that cosine, the first-order prediction)"))
+    del sizes
+    return " ".join(text)
+
+
+def alignment_sentence(found):
+    rows = found["alignment_over_training"]["rows"]
+    shared = found["made"]["shared"]
+    at = {(r["epoch"], r["learned"]): r for r in rows if r["net"] == BROKEN and r["lr"] == shared}
+    epochs = sorted({e for e, _ in at})
+    if not epochs:
+        return ""
+    first, last = at.get((epochs[0], True)), at.get((epochs[-1], True))
+    return (f"At {shared:g}, the broken net's W1 gradient points at a median cosine of "
+            f"{first['cosine']['W1']:.2f} to the true one in epoch {epochs[0]} and "
+            f"{last['cosine']['W1']:.2f} in epoch {epochs[-1]} (W2 {first['cosine']['W2']:.2f} "
+            f"and {last['cosine']['W2']:.2f}), over the runs that learned: "
+            + ("it aligns as training goes, as feedback alignment does."
+               if last["cosine"]["W1"] > first["cosine"]["W1"] + 0.1 else
+               "it stays about where it starts, unlike feedback alignment's, which grows.")
+            ) if first and last else ""
+
+
+def intervention_sentence(inter, net, name):
+    """Whether an intervention reproduces the broken net's curve: its words against the
+    broken net at each rate."""
+    words = {}
+    for lr, row in inter[net].items():
+        words.setdefault(phrase(row["broken"]), []).append(lr)
+    stuck = sum(row["stuck"] for row in inter[net].values())
+    broken_stuck = sum(row["stuck"] for row in inter[BROKEN].values())
+    return (f"{name}, against the broken net: "
+            + "; ".join(f"{w} at {', '.join(rates)}" for w, rates in words.items())
+            + f"; it did not learn in {stuck} runs over the grid, the broken net in "
+            f"{broken_stuck}.")
+
+
+def why_table(found):
+    if "interventions" not in found:
+        return ""
+    inter = found["findings"]["interventions"]
+    nets = [ORIGINAL, BROKEN, MATCHED, SCALED, "broken green", "broken red"]
+    header = ["lr"] + [f"{NETS[n].short}: accuracy %, stuck" for n in nets]
+    body = []
+    for lr in found["made"]["grid"]:
+        key = f"{lr:g}"
+        body.append([key] + [f"{100 * inter[n][key]['accuracy']:.1f}, {inter[n][key]['stuck']}"
+                             if key in inter.get(n, {}) else "-" for n in nets])
+    return report.render(header, body, True)
+
+
+def alignment_table(found):
+    if "curve" not in found:
+        return ""
+    rows = [r for r in found["alignment_over_training"]["rows"] if r["net"] == BROKEN]
+    header = ["lr", "learned", "runs"] + [f"W1 cosine @{e}" for e in
+                                          sorted({r["epoch"] for r in rows})] + [
+        "W1 norm ratio @1", "W1 norm ratio @last"]
+    groups = {}
+    for r in rows:
+        groups.setdefault((r["lr"], r["learned"]), []).append(r)
+    body = []
+    for (lr, learned), group in sorted(groups.items(), key=lambda g: (g[0][0], not g[0][1])):
+        group.sort(key=lambda r: r["epoch"])
+        body.append([f"{lr:g}", "yes" if learned else "no", str(group[0]["runs"])]
+                    + [f"{r['cosine']['W1']:.2f}" for r in group]
+                    + [f"{group[0]['norm_ratio']['W1']:.2f}",
+                       f"{group[-1]['norm_ratio']['W1']:.2f}"])
+    return report.render(header, body, True)
+
+
+# ---------------------------------------------------------------- the claims
+
+def claims_values(found):
+    if "article" not in found["pooled"]:
+        return dict(claims_answer=not_run("article"), blocks_table="", blocks_differ="",
+                    rates_answer="", rates_table="", first_block="", block_claims="",
+                    block_cost="", block_accuracy="", block_alignment="", block_stuck="",
+                    seeds_total="", blocks="", seeds="")
+    facts = found["findings"]
+    first = next(b for b in found["blocks"] if b["kind"] == "article")
+    parts = report.sections(first["study"], dict(first, runs=[]), "markdown")
+    article = [b for b in found["blocks"] if b["kind"] == "article"]
+    values = dict(
+        claims_answer=claims_answer(found), blocks_table=blocks_table(found),
+        blocks_differ=blocks_differ(article), seeds_total=facts["claim_seeds"],
+        blocks=len(article), seeds=Seeds.of(first["study"]["settings"]).count,
+        first_block=Seeds.of(first["study"]["settings"]).span(),
+        block_claims=demoted(parts["claims"]), block_cost=demoted(parts["cost"]),
+        block_accuracy=demoted(parts["accuracy"]), block_alignment=parts["alignment"],
+        block_stuck=", ".join(f"{r['net']} {r['stuck']}/{r['seeds']}"
+                              for r in first["results"] if r["experiment"] == "Result 3"))
+    if "by_rate" in found["pooled"]:
+        values.update(rates_answer=rates_answer(found), rates_table="\n\n".join(
+            report.claims_by_rate_section([row for rows in found["pooled"]["by_rate"].values()
+                                           for row in rows], True)[1:]))
+    else:
+        values.update(rates_answer=not_run("article"), rates_table="")
+    return values
+
+
+def how_often(c):
+    """'16 of 120 (13%; 95% 7.8 to 21%)'."""
+    low, high = c["share_interval"]
+    return (f"{c['held']} of {c['seeds']} ({report.percent(c['share'])}; {report.CI} "
+            f"{report.percent(low, False)} to {report.percent(high)})")
+
+
+def claims_answer(found):
+    facts = found["findings"]
+    claims = facts["claims"]
+    contrasts = [c for c in claims if c["contrast"]]
+    tally = report.tally_text([dict(c, borderline=False) for c in contrasts], marks=False)
+    return (f"Pooled over the {claims[0]['of']} blocks ({facts['claim_seeds']} seeds) at lr "
+            f"{facts['shared']}. The article reports one run of each: so each claim is first "
+            f"how often its outcome comes out in a run (the share of seeds, its exact "
+            f"{report.CI} interval), and what that means for a reader who runs the net once "
+            f"(almost always, usually, often, about half the time, sometimes, rarely, not "
+            f"seen). Its {len(contrasts)} comparative claims, one net against the other on the "
+            f"same seed, are also tested as paired contrasts, Holm-corrected together: "
+            f"{tally}.")
+
+
+def blocks_table(found):
+    article = [b for b in found["blocks"] if b["kind"] == "article"]
+    pooled = found["pooled"]["article"]["claims"]
+    header = (["claim"] + [f"seeds {Seeds.of(b['study']['settings']).span()}, {b['setting']}"
+                           for b in article]
+              + ["agree", f"pooled ({pooled[0]['seeds']} seeds)"])
+    body = []
+    for c in pooled:
+        cells = [block_claim(b, c["label"]) for b in article]
+        body.append([c["label"]] + [f"{x['held']}/{x['seeds']}, **{verdicts.shown_word(x)}**"
+                                    for x in cells]
+                    + [f"{sum(x['verdict'] == c['verdict'] for x in cells)} of {len(cells)}",
+                       f"{c['held']}/{c['seeds']}, **{c['verdict']}**"])
+    return report.render(header, body, True)
+
+
+def blocks_differ(article):
+    differ = verdicts.differing([{c["label"]: c for c in b["claims"]} for b in article])
+    if not differ:
+        return "Every claim has the same word in every block."
+    return ("Words that differ between the blocks: " + "; ".join(differ) + ". A share near a "
+            "word's boundary, or a contrast near the 5% line, comes out otherwise in another "
+            "block of 30 seeds: the pooled word is the one to trust.")
+
+
+def rates_answer(found):
+    facts = found["findings"]
+    rates = list(facts["claims_by_rate"])
+    same = facts["same_at_every_rate"]
+    chosen = facts.get("chosen", {})
+    return (f"The article gives no learning rate. Its study again at {len(rates)} rates "
+            f"({', '.join(rates)}: {facts['shared']}; each net's tuned rate "
+            + ", ".join(f"{NETS[n].short} {lr:g}" for n, lr in chosen.items()
+                        if n in (ORIGINAL, BROKEN))
+            + f"; where two coincide, the grid's nearest other rate to {facts['shared']}), "
+            f"over the same {count(facts['rate_seeds'], 'seed')}: "
+            f"{count(len(same), 'claim')} of {len(facts['claims'])} keep their word at every "
+            f"rate" + (f" ({'; '.join(same)})" if same else "") + ".")
+
+
+# ---------------------------------------------------------------- README.md's findings
+
+def with_findings(readme, found):
+    """README.md's text with its findings (between BEGIN and END) written anew."""
+    if BEGIN not in readme or END not in readme:
+        return readme
+    head, rest = readme.split(BEGIN, 1)
+    return head + BEGIN + "\n" + findings_text(found) + END + rest.split(END, 1)[1]
+
+
+def findings_text(found):
+    """README.md's findings: every number from REPORT.json's findings, every term said
+    where it first appears."""
+    facts = found["findings"]
+    lines = []
+    if "tuned" in facts:
+        broken, frozen = facts["tuned"]["broken - original"], facts["tuned"]["frozen - original"]
+        chosen = facts["chosen"]
+        lines += [f"**Does the broken net train as well? {headline(found)}**", "",
+                  f"- *Each net tuned on its own* (its learning rate chosen on validation "
+                  f"images, never the test ones: the original {chosen[ORIGINAL]:g}, the broken "
+                  f"net {chosen[BROKEN]:g}), over {broken['seeds']} fresh seeds, each with four "
+                  f"digit pairs (0/1, 3/8, 4/9, 1/7; a fifth of each pair's images held out): "
+                  f"the broken net's held-out accuracy minus the original's is {said(broken)}. "
+                  f"A control whose conv layers never learn: {said(frozen)}."]
+    if "curve" in facts:
+        words = "; ".join(f"{w} at {', '.join(r)}" for w, r in curve_words(found).items())
+        lines.append(f"- *At one learning rate shared by both* (the article gives none), over "
+                     f"{facts['curve'][facts['shared']]['seeds']} seeds: {words}.")
+    if "budget" in facts:
+        answer = slower_or_lower(facts["budget"])
+        at, last = facts["budget"]["at_500"], facts["budget"]["at_last"]
+        lines.append(f"- *Slower or lower?* Trained {facts['budget']['last']:,} epochs "
+                     f"instead of {facts['budget']['article_epoch']}: **{answer}** (each at its "
+                     f"tuned rate: {points(at)} at epoch {facts['budget']['article_epoch']}, "
+                     f"{points(last)} at epoch {facts['budget']['last']:,}).")
+    if "interventions" in facts:
+        inter = facts["interventions"]
+        lines.append(f"- *Why:* a correct learner given noise of the broken gradients' size "
+                     f"peaks at lr {inter['peak'][MATCHED]}, the broken net at "
+                     f"{inter['peak'][BROKEN]}, the original at {inter['peak'][ORIGINAL]} "
+                     f"(REPORT.md, 'Why').")
+    if "claims" in facts:
+        lines += ["", f"The article's own claims, over {facts['claim_seeds']} seeds at lr "
+                      f"{facts['shared']} (each of its results is one run): how often each "
+                      f"outcome comes out in a run, and, for the claims that compare the nets, "
+                      f"a paired test of the two nets on the same seeds (holds, fails or "
+                      f"unclear at 5%, Holm-corrected).", "",
+                  "| the article says | how often (95%) | for one run | the nets compared |",
+                  "|---|---|---|---|"]
+        for c in facts["claims"]:
+            contrast = "-"
+            if c["contrast"]:
+                shown = (f"broken/original cost {report.rounded(c['median_ratio'], 2)} (median)"
+                         if c["median_ratio"] is not None else
+                         f"only broken all right in {c['discordant'][0]} seeds, only the "
+                         f"original in {c['discordant'][1]}")
+                contrast = f"**{c['verdict']}**: {shown}"
+            lines.append(f"| {c['section']}: \"{c['quote']}\" | {how_often(c)} | "
+                         f"{c['frequency']} | {contrast} |")
+    missing = [p for p in found["made"].get("all_parts", []) if p not in facts["parts"]]
+    if missing:
+        lines += ["", f"Not run yet: {', '.join(missing)} (`python3 make_report.py --part "
+                      f"NAME`)."]
+    return "\n".join(lines) + "\n"
+
+
+def headline(found):
+    """The answer in a sentence, from the tuned evaluation's word and the curve's."""
+    facts = found["findings"]
+    tuned = facts["tuned"]["broken - original"]
+    word, good = tuned["verdict"], tuned.get("equivalence") == "as good"
+    start = ("Yes," if good and word != "worse" else
+             "Nearly, but not quite," if word == "worse" and (
+                 good or abs(tuned["mean_difference"]) < verdicts.MARGIN) else
+             "No," if word == "worse" else "Better," if word == "better" else
+             "Not told apart, nor shown as good,")
+    mixed = "curve" in facts and len(curve_words(found)) > 1
+    return (f"{start} when each net is tuned on its own" + (
+        "; at one shared learning rate it depends on the rate." if mixed else "."))
