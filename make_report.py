@@ -36,7 +36,7 @@ from study import cpus, narrative, reproduction, saved_reports, shipped, tables,
 from study.cli import count
 from study.files import write_file
 from study.records import Checker, Refused, Seeds
-from study.registry import BROKEN, FROZEN, ORIGINAL, SEEDS
+from study.registry import BROKEN, ORIGINAL, SEEDS
 
 if __name__ == "__main__":
     cli.release_signals("make_report.py", held)
@@ -51,8 +51,10 @@ EPOCHS, MOMENTUM, INIT = 500, 0.9, "normal"  # the article's epochs; the nets' d
 LONG = 2000        # the budget's epochs
 ARTICLE_RATES = 3  # the rates the article's claims are judged at
 TUNING = Seeds(1000, 1010)  # the tuning's seeds: no other study draws them
-BUDGET, SETTINGS_SEEDS = Seeds(120, 150), Seeds(150, 180)  # fresh blocks
-ARTICLE_BLOCKS, EVALUATION_BLOCKS, RATE_BLOCKS = 4, 2, 2
+BUDGET, SETTINGS_SEEDS = Seeds(150, 180), Seeds(180, 210)  # fresh blocks
+# Four blocks of the tuned evaluation: 120 seeds, enough for "as good" (93, counted in
+# seeds: verdicts.MIN_SEEDS_AS_GOOD).
+ARTICLE_BLOCKS, EVALUATION_BLOCKS, RATE_BLOCKS = 4, 4, 2
 # The settings the article leaves open, each combination (momentum, initial weights)
 # tuned and evaluated on its own; today's, (0.9, normal), is the report's main line.
 SETTINGS = ((0.9, "lecun"), (0.0, "normal"), (0.0, "lecun"))
@@ -64,9 +66,10 @@ PARTS = {
     "curve": ("the extended study at every rate of the grid, seeds 0:30", None),
     "tuned": ("each net's rate tuned on validation images, then evaluated in blocks", None),
     "article": ("the article's study at 0.001 in four blocks, and at two more rates",
-                "tuned"),
+                ("tuned",)),
     "interventions": ("the interventions and each broken line alone at every rate", None),
-    "budget": (f"{LONG:,} epochs: tuned over rate and epoch, then evaluated", "tuned"),
+    "long-tuning": (f"each net's rate and epoch tuned over {LONG:,} epochs", None),
+    "budget": (f"{LONG:,} epochs at the tuned rates, seeds {BUDGET}", ("tuned", "long-tuning")),
     "settings": ("momentum 0 and LeCun's weights, each tuned and evaluated", None),
 }
 
@@ -127,7 +130,7 @@ def part_studies(part, settings, chosen, scheduler=None):
 
     def tuned_by(tuning):
         return ["--tuned", os.path.relpath(saved_path(tuning), HERE)]
-    tuning = f"tuning-{tag(TUNING)}"
+    tuning, long_tuning = f"tuning-{tag(TUNING)}", f"budget-tuning-{tag(TUNING)}"
     if part == "curve":
         yield study(f"curve-{tag(block(0))}", "curve",
                     ["--extended", *rates_args(GRID), *common(), "--alignment", "--seeds",
@@ -158,12 +161,12 @@ def part_studies(part, settings, chosen, scheduler=None):
                     ["--extended", *rates_args(GRID), "--nets", "green", "red", "noise",
                      "scaled", *common(), "--seeds", str(block(0))], cpu(0),
                     f"the interventions ({len(GRID)} rates), seeds {block(0)}")
-    elif part == "budget":
-        long_tuning = f"budget-tuning-{tag(TUNING)}"
+    elif part == "long-tuning":
         yield study(long_tuning, "budget-tuning",
                     ["--extended", *rates_args(GRID), *common(LONG), "--tune", "--seeds",
                      str(TUNING)], cpu(0), f"the tuning over {LONG:,} epochs, seeds {TUNING}")
-        rates = budget_rates(chosen(tuning), chosen(long_tuning))
+    elif part == "budget":
+        rates = budget_rates(chosen(tuning), chosen(long_tuning, over_epochs=True))
         yield study(f"budget-{tag(BUDGET)}", "budget",
                     ["--extended", *rates_args(rates), *common(LONG), "--seeds", str(BUDGET)],
                     cpu(0), f"the budget at lr {', '.join(f'{lr:g}' for lr in rates)}, "
@@ -200,10 +203,10 @@ def other_rates(chosen):
 
 
 def budget_rates(tuned, long_tuned):
-    """The budget's rates: each net's (the frozen control's too) as the tuning at the
-    article's epochs chose it, and as the tuning over rate and epoch chose it."""
-    return sorted({choice[net] for choice in (tuned, long_tuned)
-                   for net in (ORIGINAL, BROKEN, FROZEN)})
+    """The budget's rates: the original's and the broken net's, as the tuning at the
+    article's epochs chose them, and as the tuning over rate and epoch chose them (the
+    frozen control trains at each of them too)."""
+    return sorted({choice[net] for choice in (tuned, long_tuned) for net in (ORIGINAL, BROKEN)})
 
 
 def saved_path(name):
@@ -345,18 +348,22 @@ def train_parts(parts, settings, fresh=False, scheduler=None):
     found = shipped.load(OUT)
     order = list(PARTS)
 
-    def chosen(name):
-        """The rates a shipped tuning study chose."""
+    def chosen(name, over_epochs=False):
+        """The rates a shipped tuning study chose: at its last epoch, or over_epochs,
+        with the epoch (reproduction.best_rate_and_epoch)."""
         entry, runs = found[name]
-        return {net: row["lr"] for net, row in tables.tuning(
-            runs, shipped.study_settings(entry)).items()}
+        settings = shipped.study_settings(entry)
+        if over_epochs:
+            return {net: reproduction.best_rate_and_epoch(runs, settings["lrs"], net)["lr"]
+                    for net in settings["nets"]}
+        return {net: row["lr"] for net, row in tables.tuning(runs, settings).items()}
     start = time.perf_counter()
     for at, part in enumerate(parts):
-        needs = PARTS[part][1]
-        if needs and needs not in parts[:at] and not any(
-                entry["part"] == needs for entry, _ in found.values()):
-            raise NotShipped(f"part {part} needs part {needs}: run make_report.py --part "
-                             f"{needs} first")
+        for needs in PARTS[part][1] or ():
+            if needs not in parts[:at] and not any(entry["part"] == needs
+                                                   for entry, _ in found.values()):
+                raise NotShipped(f"part {part} needs part {needs}: run make_report.py "
+                                 f"--part {needs} first")
         for i, study in enumerate(part_studies(part, settings, chosen, scheduler)):
             index = order.index(part) * 100 + i
             entry = found.get(study.name, (None,))[0]

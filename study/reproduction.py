@@ -256,17 +256,17 @@ def alignment_over_training(curve):
 
 # ---------------------------------------------------------------- the budget
 
-def best_rate_and_epoch(study, net):
+def best_rate_and_epoch(runs, lrs, net):
     """A net's learning rate and epoch chosen together on the validation images of a
-    tuning study over many epochs: the best mean validation accuracy over every seed of
-    every pair at any checkpoint epoch, ties to the smaller rate, then the earlier epoch
-    (early stopping chosen on validation; the test images never looked at)."""
+    tuning study's runs over many epochs: the best mean validation accuracy over every
+    seed of every pair at any checkpoint epoch, ties to the smaller rate, then the earlier
+    epoch (early stopping chosen on validation; the test images never looked at)."""
     best = None
-    for lr in study.settings["lrs"]:
-        runs = [r for r in study.runs if (r["net"], r["lr"]) == (net, lr)]
-        for i, c in enumerate(runs[0]["checkpoints"]):
+    for lr in lrs:
+        found = [r for r in runs if (r["net"], r["lr"]) == (net, lr)]
+        for i, c in enumerate(found[0]["checkpoints"]):
             mean = verdicts.snapped(float(np.mean([r["checkpoints"][i]["validation_accuracy"]
-                                                    for r in runs])))
+                                                    for r in found])))
             if best is None or mean > best[0]:
                 best = (mean, lr, c["epoch"])
     return dict(lr=best[1], epoch=best[2], validation=best[0])
@@ -298,7 +298,8 @@ def budget(long_tuning, study, tuning):
             comparisons.append(dict(compact(row), nets=[BROKEN, ORIGINAL], epoch=e,
                                     lr=lrs[BROKEN] if label != "tuned" else None, lrs=lrs,
                                     pairing=label))
-    early = {net: best_rate_and_epoch(long_tuning, net) for net in nets}
+    early = {net: best_rate_and_epoch(long_tuning.runs, long_tuning.settings["lrs"], net)
+             for net in nets}
     answer = None
     if all((net, early[net]["lr"]) in runs for net in (ORIGINAL, BROKEN)):
         answer = compact(compared(

@@ -28,6 +28,7 @@ def small_report(make_report, monkeypatch, folder):
     monkeypatch.setattr(cpus, "distinct", lambda *args, **kwargs: SETTINGS)
     for name, value in [("SEEDS", 3), ("GRID", (0.0003, 0.001, 0.003)), ("WIDE", (0.001, 0.003)),
                         ("TUNING", Seeds(1000, 1003)), ("ARTICLE_BLOCKS", 2),
+                        ("EVALUATION_BLOCKS", 2),
                         ("BUDGET", Seeds(300, 303)), ("SETTINGS_SEEDS", Seeds(303, 306)),
                         ("SETTINGS", ((0.0, "lecun"),)), ("OUT", str(folder)),
                         ("SAVED", str(folder / "reports")),
@@ -63,7 +64,7 @@ def test_parts_ship_their_runs_which_resume_and_render_the_same_report(tmp_path,
     readme(tmp_path)
     assert make_report.main(["--part", "curve"]) == 0  # one part: the others not yet run
     err = capsys.readouterr().err
-    assert "not yet run: tuned, article, interventions, budget, settings" in err
+    assert "not yet run: tuned, article, interventions, long-tuning, budget, settings" in err
     text = (tmp_path / "REPORT.md").read_text()
     assert text.count("*Not run yet: `python3 make_report.py --part") >= 5
     assert "${" not in text and "\n\n\n" not in text
