@@ -44,13 +44,13 @@ from study import cluster, running, saved_reports
 from study.cli import Parser, UsageError, number
 from study.files import check_path, claim_output, plot_format, put, written_through
 from study.records import Seeds
-from study.registry import ARTICLE_PAIR, EXTENDED, HELD_OUT, PAIRS, SEEDS, one_in
+from study.registry import (ARTICLE_PAIR, EXTENDED, HELD_OUT, MAX_RATES, MAX_SEEDS, PAIRS,
+                            SEEDS, one_in)
 
 if __name__ == "__main__":
     cli.release_signals("compare.py", held)
 
 FORMATS = ("text", "markdown", "csv", "json")
-MAX_SEEDS = 10_000  # seeds a study: a million runs, more than any machine here trains
 
 
 EPILOG = """Output: the report goes to stdout (or --out), progress and messages to stderr. Each of
@@ -101,7 +101,8 @@ def parse_args(argv):
                         help="measure each broken gradient against the true one")
     parser.add_argument("--lr", type=number(float, 0), nargs="+", metavar="LR",
                         help="learning rate (default the nets': 0.001; 0.01 on four samples); "
-                             "several sweep them: every net at every rate, on the same seeds")
+                             "several sweep them: every net at every rate, on the same seeds "
+                             f"(at most {MAX_RATES})")
     parser.add_argument("--tune", action="store_true",
                         help="judge each run on a validation fifth of its training images, "
                              "never the test images, and choose each net's best --lr")
@@ -178,6 +179,8 @@ def check_rates(args):
     if args.lr and len(set(args.lr)) < len(args.lr):
         twice = sorted({lr for lr in args.lr if args.lr.count(lr) > 1})
         raise UsageError(f"--lr gives {' and '.join(f'{lr:g}' for lr in twice)} more than once")
+    if args.lr and len(args.lr) > MAX_RATES:
+        raise UsageError(f"--lr gives {len(args.lr)} rates; a study takes at most {MAX_RATES}")
     args.lr = sorted(args.lr) if args.lr else None
     if args.tune and (not args.lr or len(args.lr) < 2):
         raise UsageError("--tune chooses among rates: give two or more, --lr A B ...")

@@ -576,6 +576,8 @@ def test_digits_4samples_help_and_missing_sklearn(tmp_path):
     (["--seed", "-1"], "unrecognized arguments: --seed -1; did you mean --seeds?"),
     (["--lr"], "argument --lr: expected at least one argument"),
     (["--lr", "0.001", "0.001"], "--lr gives 0.001 more than once"),
+    (["--lr", *(f"{i}e-4" for i in range(1, 102))],
+     "--lr gives 101 rates; a study takes at most 100"),
     (["--lr", "0.001", "-0.002"], "argument --lr: '-0.002' must be greater than 0"),
     (["--tune", "--lr", "0.001"], "--tune chooses among rates: give two or more"),
     (["--tuned", "no-such-tuning.json"], "--tuned no-such-tuning.json: No such file"),

@@ -51,6 +51,15 @@ def count(n, word, plural=None):
     return f"{n} {word if n == 1 else plural or word + 's'}"
 
 
+def listed(items, most=2):
+    """'a', 'a and b', 'a, b and 3 more': a list said within a one-line error, however long
+    it is."""
+    items = [str(item) for item in items]
+    if len(items) > most:
+        return ", ".join(items[:most]) + f" and {len(items) - most} more"
+    return " and ".join([", ".join(items[:-1]), items[-1]]) if len(items) > 1 else "".join(items)
+
+
 class UsageError(Exception):
     """A bad command line: reported in one line, exit status 2."""
 
