@@ -118,6 +118,12 @@ def parse_args(argv):
     parser.add_argument("--scheduler", metavar="ADDRESS",
                         help="run the batches on a Dask cluster: its scheduler's address, "
                              "such as tcp://host:8786 (needs dask[distributed])")
+    parser.add_argument("--stall-seconds", type=number(float, 5, low_ok=True), metavar="S",
+                        help="with --scheduler: a worker that sends no heartbeat for S "
+                             "seconds is removed, its batch trained by another; a scheduler "
+                             "that neither answers nor finishes a batch for as long, or no "
+                             "worker left, ends the study (default "
+                             f"{cluster.STALL_SECONDS}, at least 5)")
     parser.add_argument("--format", choices=FORMATS, default="text",
                         help="text (default, within 100 columns), markdown, csv (the cost "
                              "and accuracy table) or json (everything)")
@@ -160,6 +166,9 @@ def parse_args(argv):
         check_path(args.out, "--out")
     if args.scheduler is not None:
         cluster.checked_scheduler(args.scheduler)
+    elif args.stall_seconds is not None:
+        raise UsageError("--stall-seconds needs --scheduler: it bounds a Dask cluster's silence")
+    args.stall_seconds = args.stall_seconds or cluster.STALL_SECONDS
     if args.plot is not None:
         check_path(args.plot, "--plot")  # before a .png is added: a folder is refused
         try:

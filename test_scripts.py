@@ -584,6 +584,8 @@ def test_digits_4samples_help_and_missing_sklearn(tmp_path):
     (["--tuned", "README.md"], "--tuned README.md: not JSON"),
     (["--tuned", "x.json", "--lr", "0.001"], "--tuned takes each net's rate from its report"),
     (["--plot", "figure.unknown"], "no .unknown; try .png, .pdf or .svg"),
+    (["--stall-seconds", "60"], "--stall-seconds needs --scheduler"),
+    (["--stall-seconds", "1", "--scheduler", "tcp://127.0.0.1:1"], "'1' must be at least 5"),
 ])
 def test_compare_bad_input_gives_one_line_and_exit_2_before_training(args, message, capsys):
     start = time.perf_counter()

@@ -164,13 +164,14 @@ def train_and_report(args, argv):
         jobs = local_jobs(args.jobs)
     try:
         start = time.perf_counter()
-        results, n_batches = training.run_study(runs, settings, min(jobs, len(runs)), cluster)
+        results, n_batches = training.run_study(runs, settings, min(jobs, len(runs)), cluster,
+                                                args.stall_seconds)
         seconds = time.perf_counter() - start
         environment = (cpus.environment() if cluster is None
                        else cluster_environment(cluster, args.scheduler))
     finally:
         if cluster is not None:
-            cluster.close()
+            dask_cluster.disconnect(cluster)
     steps = sum(args.epochs * run["train_size"] for run in runs)
     title = (f"Beyond the article: the frozen-conv control and {in_words(len(PAIRS))} digit "
              "pairs" if args.extended

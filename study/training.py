@@ -177,17 +177,18 @@ def watched_loky():
 
 
 
-def run_study(runs, settings, jobs, cluster=None):
+def run_study(runs, settings, jobs, cluster=None, stall_seconds=dask_cluster.STALL_SECONDS):
     """Every run's results, in the order of runs, and the batches' count.
 
     One batch at a time here with jobs 1; else on jobs worker processes (joblib's,
     which stop when the study does: on Ctrl-C, on a failed run, or when it exits), or
-    with a cluster (a dask.distributed Client), as tasks of its workers.
+    with a cluster (a dask.distributed Client), as tasks of its workers, the study ended
+    if the cluster stalls for stall_seconds (cluster.on_cluster).
     """
     groups = batches(runs, jobs)
     progress = progress_line(groups, jobs, "Dask worker" if cluster else "process")
     if cluster:
-        done = dask_cluster.on_cluster(cluster, groups, settings, train_batch)
+        done = dask_cluster.on_cluster(cluster, groups, settings, train_batch, stall_seconds)
     elif jobs == 1:
         done = (train_batch(group, settings) for group in groups)
     else:
