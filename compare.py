@@ -41,7 +41,7 @@ import os
 
 import original_net
 from study import cluster, running, saved_reports
-from study.cli import Parser, UsageError, number
+from study.cli import Parser, UsageError, listed, number
 from study.files import check_path, claim_output, plot_format, put, written_through
 from study.records import Seeds
 from study.registry import (ARTICLE_PAIR, EXTENDED, HELD_OUT, MAX_RATES, MAX_SEEDS, PAIRS,
@@ -148,9 +148,9 @@ def parse_args(argv):
                  and (tuple(value) if isinstance(value, list) else value)
                  != parser.get_default(key)]
         option = f"--{reading.replace('_', '-')}"
-        if given:
-            raise UsageError(f"{option} reads saved reports: it takes "
-                             f"{', '.join('--' + t for t in takes)}, not {', '.join(given)}")
+        if given:  # within 100 columns however many were given
+            raise UsageError(f"{option} takes only {listed(['--' + t for t in takes], 3)}: "
+                             f"not {listed(given, 1)}")
         if len(getattr(args, reading)) < 2:
             raise UsageError(f"{option} needs two or more saved reports")
     if not reading and args.digits[0] == args.digits[1]:
@@ -187,7 +187,9 @@ def check_rates(args):
     to choose from; an evaluation that takes its rates from a tuning report (read here)."""
     if args.lr and len(set(args.lr)) < len(args.lr):
         twice = sorted({lr for lr in args.lr if args.lr.count(lr) > 1})
-        raise UsageError(f"--lr gives {' and '.join(f'{lr:g}' for lr in twice)} more than once")
+        raise UsageError(f"--lr gives {listed([f'{lr:g}' for lr in twice])} more than once"
+                         if len(twice) <= 2 else f"--lr gives {len(twice)} rates more than "
+                         f"once: {listed([f'{lr:g}' for lr in twice])}")
     if args.lr and len(args.lr) > MAX_RATES:
         raise UsageError(f"--lr gives {len(args.lr)} rates; a study takes at most {MAX_RATES}")
     args.lr = sorted(args.lr) if args.lr else None

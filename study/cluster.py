@@ -123,8 +123,10 @@ def connect(address):
     except ValueError as error:
         raise NoCluster(f"--scheduler {address}: {error}") from None
     kind = identity(address, timeout)["type"]
-    if kind != "Scheduler":  # a worker's address, say
-        raise NoCluster(f"{address} is a Dask {kind.lower()}, not a scheduler")
+    if kind != "Scheduler":  # a worker's address, say (what answers there names its kind)
+        raise NoCluster(f"{address} is a Dask {kind.lower()}, not a scheduler"
+                        if kind.isalpha() and len(kind) <= 20 else
+                        f"{address} is no Dask scheduler")
     try:
         with warnings.catch_warnings():  # another version on the cluster: its workers'
             warnings.simplefilter("ignore")  # imports below say what matters
@@ -160,8 +162,11 @@ def ship(client):
             client.upload_file(path)  # on sys.path, also of workers started later
             client.run(import_afresh)
         except Exception as error:  # the worker's import failed: its message says why
-            raise NoCluster(f"the Dask workers cannot import the study package "
-                            f"({type(error).__name__}: {str(error).splitlines()[0][:50]})"
+            said = "the Dask workers cannot import the study: "
+            why = (str(error).splitlines() or [""])[0]  # 'No module named numpy'
+            if not (isinstance(error, ImportError) and why):
+                why = f"{type(error).__name__}: {why}"
+            raise NoCluster(said + cli.clipped(why, cli.ROOM - len(said))
                             ) from None
 
 

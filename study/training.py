@@ -16,7 +16,7 @@ import original_net
 from study import cli, cluster as dask_cluster, lockstep, records
 from study.cli import count
 from study.records import Seeds, key
-from study.registry import ARTICLE_PAIR, HELD_OUT
+from study.registry import ARTICLE_PAIR, HELD_OUT, NETS
 
 MAX_BATCH = 60  # runs in a lock-step batch: more saves little time a run, costs memory
 
@@ -91,9 +91,12 @@ def finish(groups, jobs):
 
 
 def name(run):
-    pair = ("" if run["digits"] == ARTICLE_PAIR
-            else f", digits {run['digits'][0]}/{run['digits'][1]}")
-    return f"{run['experiment']}{pair}, {run['net']}, lr {run['lr']:g}, seed {run['seed']}"
+    """A run as an error line names it: 'Result 3, 3/8, broken, lr 0.001, seed 4' (the
+    pair where it is not the article's; the net's short name: the line fits 100 columns)."""
+    a, b = run["digits"]
+    pair = "" if (a, b) == ARTICLE_PAIR else f", {a}/{b}"
+    return (f"{run['experiment']}{pair}, {NETS[run['net']].short}, lr {run['lr']:g}, "
+            f"seed {run['seed']}")
 
 
 def train_batch(batch, settings, stop=None):
@@ -122,7 +125,10 @@ def train_batch(batch, settings, stop=None):
     except lockstep.RunDiverged as error:
         who = (f"one run of {batch[0]['experiment']}" if error.run is None
                else name(batch[error.run]))
-        raise StudyError(f"{who}: {error.where}") from None
+        said = f"{who}: {error.where}"  # 'diverged in epoch 7 (overflow)'; if too long, the
+        if len(said) > cli.ROOM:  # cause is left out
+            said = f"{who}: {error.where.split(' (')[0]}"
+        raise StudyError(said) from None
     results = []
     for r, run in enumerate(batch):
         x_train, y_train, x_held, y_held = data[run["seed"], run["digits"]]

@@ -51,9 +51,10 @@ def test_side_by_side_reads_saved_reports_and_names_what_differs(tmp_path, short
     for args, message, code in [((a, b), "judges none of the article's claims", 2),
                                 ((a,), "needs two or more", 2),
                                 ((tmp_path / "missing.json", a), "No such file", 2),
-                                ((a, a, "--seeds", "3"), "it takes --out, not --seeds", 2)]:
+                                ((a, a, "--seeds", "3"), "takes only --out: not --seeds", 2)]:
         status, out, err = side_by_side(*args)
         assert status == code and err.count("\n") == 1 and message in err and out == "", args
+        assert len(err.replace(str(b), "b.json").replace(str(tmp_path), "t")) <= 101  # was 115
     written = tmp_path / "side.txt"
     assert side_by_side(a, a, "--out", written)[0] == 0 and written.read_text() == same
 
