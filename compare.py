@@ -41,17 +41,16 @@ import os
 
 import original_net
 from study import cluster, running, saved_reports, training
-from study.cli import Parser, UsageError, number
+from study.cli import Parser, UsageError, listed, number
 from study.files import check_path, claim_output, plot_format, put, written_through
 from study.records import Seeds
-from study.registry import (ARTICLE_PAIR, EXTENDED, HELD_OUT, NETS, PAIRS, SEEDS, net_of,
-                            one_in)
+from study.registry import (ARTICLE_PAIR, EXTENDED, HELD_OUT, MAX_RATES, MAX_SEEDS, NETS, PAIRS,
+                            SEEDS, net_of, one_in)
 
 if __name__ == "__main__":
     cli.release_signals("compare.py", held)
 
 FORMATS = ("text", "markdown", "csv", "json")
-MAX_SEEDS = 10_000  # seeds a study: a million runs, more than any machine here trains
 
 
 EPILOG = """Output: the report goes to stdout (or --out), progress and messages to stderr. Each of
@@ -117,7 +116,8 @@ def parse_args(argv):
                         help="measure each broken gradient against the true one")
     parser.add_argument("--lr", type=number(float, 0), nargs="+", metavar="LR",
                         help="learning rate (default the nets': 0.001; 0.01 on four samples); "
-                             "several sweep them: every net at every rate, on the same seeds")
+                             "several sweep them: every net at every rate, on the same seeds "
+                             f"(at most {MAX_RATES})")
     parser.add_argument("--tune", action="store_true",
                         help="judge each run on a validation fifth of its training images, "
                              "never the test images, and choose each net's best --lr")
@@ -136,6 +136,12 @@ def parse_args(argv):
     parser.add_argument("--scheduler", metavar="ADDRESS",
                         help="run the batches on a Dask cluster: its scheduler's address, "
                              "such as tcp://host:8786 (needs dask[distributed])")
+    parser.add_argument("--stall-seconds", type=number(float, 5, low_ok=True), metavar="S",
+                        help="with --scheduler: a worker that sends no heartbeat for S "
+                             "seconds is removed, its batch trained by another; a scheduler "
+                             "that neither answers nor finishes a batch for as long, or no "
+                             "worker left, ends the study (default "
+                             f"{cluster.STALL_SECONDS}, at least 5)")
     parser.add_argument("--format", choices=FORMATS, default="text",
                         help="text (default, within 100 columns), markdown, csv (the cost "
                              "and accuracy table) or json (everything)")
@@ -160,9 +166,9 @@ def parse_args(argv):
                  and (tuple(value) if isinstance(value, list) else value)
                  != parser.get_default(key)]
         option = f"--{reading.replace('_', '-')}"
-        if given:
-            raise UsageError(f"{option} reads saved reports: it takes "
-                             f"{', '.join('--' + t for t in takes)}, not {', '.join(given)}")
+        if given:  # within 100 columns however many were given
+            raise UsageError(f"{option} takes only {listed(['--' + t for t in takes], 3)}: "
+                             f"not {listed(given, 1)}")
         if len(getattr(args, reading)) < 2:
             raise UsageError(f"{option} needs two or more saved reports")
     if not reading and args.digits[0] == args.digits[1]:
@@ -183,6 +189,9 @@ def parse_args(argv):
         check_path(args.out, "--out")
     if args.scheduler is not None:
         cluster.checked_scheduler(args.scheduler)
+    elif args.stall_seconds is not None:
+        raise UsageError("--stall-seconds needs --scheduler: it bounds a Dask cluster's silence")
+    args.stall_seconds = args.stall_seconds or cluster.STALL_SECONDS
     if args.plot is not None:
         check_path(args.plot, "--plot")  # before a .png is added: a folder is refused
         try:
@@ -201,7 +210,11 @@ def check_rates(args):
     to choose from; an evaluation that takes its rates from a tuning report (read here)."""
     if args.lr and len(set(args.lr)) < len(args.lr):
         twice = sorted({lr for lr in args.lr if args.lr.count(lr) > 1})
-        raise UsageError(f"--lr gives {' and '.join(f'{lr:g}' for lr in twice)} more than once")
+        raise UsageError(f"--lr gives {listed([f'{lr:g}' for lr in twice])} more than once"
+                         if len(twice) <= 2 else f"--lr gives {len(twice)} rates more than "
+                         f"once: {listed([f'{lr:g}' for lr in twice])}")
+    if args.lr and len(args.lr) > MAX_RATES:
+        raise UsageError(f"--lr gives {len(args.lr)} rates; a study takes at most {MAX_RATES}")
     args.lr = sorted(args.lr) if args.lr else None
     if args.tune and (not args.lr or len(args.lr) < 2):
         raise UsageError("--tune chooses among rates: give two or more, --lr A B ...")

@@ -613,12 +613,16 @@ def test_digits_4samples_help_and_missing_sklearn(tmp_path):
     (["--seed", "-1"], "unrecognized arguments: --seed -1; did you mean --seeds?"),
     (["--lr"], "argument --lr: expected at least one argument"),
     (["--lr", "0.001", "0.001"], "--lr gives 0.001 more than once"),
+    (["--lr", *(f"{i}e-4" for i in range(1, 102))],
+     "--lr gives 101 rates; a study takes at most 100"),
     (["--lr", "0.001", "-0.002"], "argument --lr: '-0.002' must be greater than 0"),
     (["--tune", "--lr", "0.001"], "--tune chooses among rates: give two or more"),
     (["--tuned", "no-such-tuning.json"], "--tuned no-such-tuning.json: No such file"),
     (["--tuned", "README.md"], "--tuned README.md: not JSON"),
     (["--tuned", "x.json", "--lr", "0.001"], "--tuned takes each net's rate from its report"),
     (["--plot", "figure.unknown"], "no .unknown; try .png, .pdf or .svg"),
+    (["--stall-seconds", "60"], "--stall-seconds needs --scheduler"),
+    (["--stall-seconds", "1", "--scheduler", "tcp://127.0.0.1:1"], "'1' must be at least 5"),
 ])
 def test_compare_bad_input_gives_one_line_and_exit_2_before_training(args, message, capsys):
     start = time.perf_counter()

@@ -6,9 +6,9 @@ The flow of a study:
                                    -> cluster (a Dask cluster's workers)
                           -> tables -> verdicts (the statistics)
                           -> report (tables as text, markdown, csv, json), figures
-    make_report.py runs compare.py's studies as processes, then reproduction reads
-    their saved reports back (saved_reports, tables) into REPORT.md, REPORT.json, the
-    figures and README.md's findings.
+    make_report.py runs compare.py's studies as processes, ships their runs (shipped:
+    REPORT-runs.csv.gz), then reproduction reads them back (saved_reports, tables) into
+    REPORT.json and the figures, and narrative into REPORT.md and README.md's findings.
 
 What each module holds:
 
@@ -30,7 +30,8 @@ What each module holds:
     saved_reports  saved reports read and checked, side by side and pooled
     shipped        the runs behind REPORT.md, shipped beside it: written and read back
     running        a study run from compare.py's command line
-    reproduction   the reproduction report from make_report.py's saved studies
+    reproduction   the reproduction report's numbers, from make_report.py's shipped runs
+    narrative      REPORT.md and README.md's findings, in words, from those numbers
 
 Where to add:
 - a claim of the article: verdicts.CLAIMS (its test and its words);
@@ -42,9 +43,9 @@ Where to add:
 Imports go one way, down these floors (tests/test_layout.py checks it):
 
     5  compare.py, make_report.py
-    4  running, reproduction
-    3  training, tables, saved_reports
-    2  lockstep, report, coverage, cluster, shipped
+    4  running, reproduction, narrative
+    3  training, tables, saved_reports, coverage
+    2  lockstep, report, cluster, shipped
     1  alignment, interventions, records, verdicts, files, figures, digits_4samples.py
     0  registry, cli, cpus, original_net.py, broken_net.py
 """

@@ -51,6 +51,24 @@ def count(n, word, plural=None):
     return f"{n} {word if n == 1 else plural or word + 's'}"
 
 
+WIDTH = 100  # the widest line a script says, its error lines included
+ROOM = WIDTH - len("compare.py: error: ")  # what a study's error line says after its start
+
+
+def clipped(text, room):
+    """text cut to room characters, '...' marking a cut."""
+    return text if len(text) <= room else text[:max(room - 3, 0)] + "..."
+
+
+def listed(items, most=2):
+    """'a', 'a and b', 'a, b and 3 more': a list said within a one-line error, however long
+    it is."""
+    items = [str(item) for item in items]
+    if len(items) > most:
+        return ", ".join(items[:most]) + f" and {len(items) - most} more"
+    return " and ".join([", ".join(items[:-1]), items[-1]]) if len(items) > 1 else "".join(items)
+
+
 class UsageError(Exception):
     """A bad command line: reported in one line, exit status 2."""
 

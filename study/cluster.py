@@ -123,8 +123,10 @@ def connect(address):
     except ValueError as error:
         raise NoCluster(f"--scheduler {address}: {error}") from None
     kind = identity(address, timeout)["type"]
-    if kind != "Scheduler":  # a worker's address, say
-        raise NoCluster(f"{address} is a Dask {kind.lower()}, not a scheduler")
+    if kind != "Scheduler":  # a worker's address, say (what answers there names its kind)
+        raise NoCluster(f"{address} is a Dask {kind.lower()}, not a scheduler"
+                        if kind.isalpha() and len(kind) <= 20 else
+                        f"{address} is no Dask scheduler")
     try:
         with warnings.catch_warnings():  # another version on the cluster: its workers'
             warnings.simplefilter("ignore")  # imports below say what matters
@@ -160,8 +162,11 @@ def ship(client):
             client.upload_file(path)  # on sys.path, also of workers started later
             client.run(import_afresh)
         except Exception as error:  # the worker's import failed: its message says why
-            raise NoCluster(f"the Dask workers cannot import the study package "
-                            f"({type(error).__name__}: {str(error).splitlines()[0][:50]})"
+            said = "the Dask workers cannot import the study: "
+            why = (str(error).splitlines() or [""])[0]  # 'No module named numpy'
+            if not (isinstance(error, ImportError) and why):
+                why = f"{type(error).__name__}: {why}"
+            raise NoCluster(said + cli.clipped(why, cli.ROOM - len(said))
                             ) from None
 
 
@@ -178,37 +183,61 @@ def import_afresh():
 NO_WORKERS_SECONDS = 10  # how long a cluster may have no worker mid-study (a nanny
 # restarts a killed worker in seconds; a scheduler keeps tasks waiting for one for ever)
 
+# How long a study waits for a scheduler that neither answers nor finishes a batch, or
+# for a worker that sends no heartbeat (a process stopped, its machine hung). A worker
+# heartbeats every 0.5 s while it trains, so this need not wait out a batch; it is all
+# the same longer than any: the longest batch of make_report's studies (60 runs
+# of Result 2 at 500 epochs, with the ablation and the alignment measure) took 131 s on
+# one core of this 2-core AMD EPYC, and 600 s leaves a worker four times slower room.
+# compare.py --stall-seconds changes it.
+STALL_SECONDS = 600
+ASK_SECONDS = 1  # how often the cluster is asked how it is
 
-def on_cluster(client, groups, settings, train_batch):
+
+class Watch:
+    """What the study knows of its cluster: when it last answered, or a batch last
+    finished; and, once the watch ends the study, why (said)."""
+
+    def __init__(self, address, stall_seconds):
+        self.address, self.stall_seconds = address, stall_seconds
+        self.heard = time.monotonic()  # the scheduler answered, or a batch finished
+        self.said = None  # why the watch cancelled the study's tasks
+        self.stopped = threading.Event()
+
+
+def on_cluster(client, groups, settings, train_batch, stall_seconds=STALL_SECONDS):
     """The batches' results (train_batch of each group) as the cluster's workers finish
     them, through joblib's Dask backend; on Ctrl-C (or any stop) every task still wanted
-    is cancelled, and the cluster stays up for others. NoCluster if the scheduler is lost or the cluster has had
-    no workers for NO_WORKERS_SECONDS: then the tasks are cancelled (by the client, or by
-    watch_workers), and the wait for their results ends."""
+    is cancelled, and the cluster stays up for others. NoCluster if the scheduler is lost,
+    or watch_cluster ends the study (no workers, or a scheduler or workers silent for
+    stall_seconds): then the tasks are cancelled, and the wait for their results ends."""
     from concurrent.futures import CancelledError
 
     from joblib import Parallel, delayed, parallel_config
     address = client.scheduler.address
-    stopped, no_workers = threading.Event(), threading.Event()
-    threading.Thread(target=watch_workers, args=(client, stopped, no_workers),
-                     name="watch_workers", daemon=True).start()
+    watch = Watch(address, stall_seconds)
+    threading.Thread(target=watch_cluster, args=(client, watch), name="watch_cluster",
+                     daemon=True).start()
     try:
         with parallel_config(backend="dask", client=client):
-            yield from Parallel(n_jobs=-1, return_as="generator_unordered")(
-                delayed(train_batch)(group, settings, StopWhenCancelled()) for group in groups)
+            for result in Parallel(n_jobs=-1, return_as="generator_unordered")(
+                    delayed(train_batch)(group, settings, StopWhenCancelled())
+                    for group in groups):
+                watch.heard = time.monotonic()
+                yield result
     except CancelledError as error:  # distributed's FutureCancelledError
-        if no_workers.is_set():
-            raise NoCluster(f"the Dask cluster at {address} has had no workers for "
-                            f"{NO_WORKERS_SECONDS} s") from None
+        if watch.said:
+            raise NoCluster(watch.said) from None
         reason = getattr(error, "reason", "scheduler-connection-lost")
         raise NoCluster(f"lost the Dask scheduler at {address} mid-study"
                         if reason == "scheduler-connection-lost" else
                         f"the Dask cluster at {address} cancelled the study ({reason})") from None
     finally:
-        stopped.set()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            cancel_all(client)
+        watch.stopped.set()
+        if not (watch.said or "").startswith("the Dask scheduler"):  # it would not answer
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                cancel_all(client)
 
 
 def cancel_all(client):
@@ -220,19 +249,93 @@ def cancel_all(client):
         client.cancel([Future(key, client) for key in keys])
 
 
-def watch_workers(client, stopped, no_workers):
-    """Until stopped is set, the cluster's workers counted every second: once there have
-    been none for NO_WORKERS_SECONDS, no_workers is set and the study's tasks cancelled
-    (the scheduler would keep them waiting for a worker for ever)."""
-    since = None
-    while not stopped.wait(1):
+def cancel_here(client, reason):
+    """Every task of the client's cancelled on the client's side alone, as distributed
+    cancels them when it loses the scheduler: for a scheduler that does not answer."""
+    def cancel():
+        for state in list(client.futures.values()):
+            state.cancel(reason=reason, msg=reason)
+    client.loop.add_callback(cancel)
+
+
+def disconnect(client):
+    """The client closed, within CONNECT_SECONDS even if its scheduler does not answer."""
+    try:
+        client.close(timeout=CONNECT_SECONDS)
+    except Exception:  # a scheduler that stalled or is gone: nothing more to tell it
+        pass
+
+
+def watch_cluster(client, watch):
+    """Until watch.stopped is set, the scheduler asked every ASK_SECONDS for its workers
+    and when it last heard from each. The study's tasks are cancelled, and watch.said
+    says why, once the cluster has had no workers for NO_WORKERS_SECONDS; once the
+    scheduler has not answered, nor a batch finished, for watch.stall_seconds; or once
+    every worker has sent no heartbeat for as long. A silent worker while others still
+    answer is removed from the cluster (the scheduler's own remove_worker, as its
+    worker-ttl would), and its batch goes to another worker; if the scheduler will not
+    remove it, the study ends. (The scheduler's worker-ttl, five minutes by default and
+    not the client's to set, restarts a silent worker through its nanny, which cannot end
+    a stopped process: the batch waited for ever.)"""
+    import asyncio
+    heard, empty = {}, None  # each worker's last heartbeat, and when it changed here
+    while not watch.stopped.wait(ASK_SECONDS):
+        now = time.monotonic()
         try:
-            workers = len(client.nthreads())
+            answer = client.sync(client.scheduler.identity, n_workers=-1, callback_timeout=max(
+                ASK_SECONDS, watch.stall_seconds - (now - watch.heard)))
+        except (TimeoutError, asyncio.TimeoutError):
+            if time.monotonic() - watch.heard >= watch.stall_seconds:
+                end(client, watch, f"the Dask scheduler at {watch.address} has not answered "
+                                   f"for {watch.stall_seconds:g} s")
+                return
+            continue
         except Exception:  # the scheduler is gone: the client cancels the tasks itself
             return
-        since = None if workers else since or time.monotonic()
-        if (since is not None and time.monotonic() - since >= NO_WORKERS_SECONDS
-                and not stopped.is_set()):
-            no_workers.set()
-            cancel_all(client)
+        watch.heard = now = time.monotonic()
+        workers = {address: worker.get("last_seen") for address, worker in
+                   answer.get("workers", {}).items()}
+        empty = None if workers else empty or now
+        if empty is not None and now - empty >= NO_WORKERS_SECONDS:
+            end(client, watch, f"the Dask cluster at {watch.address} has had no workers for "
+                               f"{NO_WORKERS_SECONDS} s")
             return
+        heard = {address: heard[address] if address in heard and heard[address][0] == seen
+                 else (seen, now) for address, seen in workers.items()
+                 if seen is not None}  # an older scheduler may not say
+        silent = [address for address, (_, at) in heard.items()
+                  if now - at >= watch.stall_seconds]
+        if silent and (len(silent) == len(workers)
+                       or not remove_workers(client, silent, watch.stall_seconds)):
+            which = ("its workers have" if len(silent) == len(workers) else  # or not removed
+                     f"{len(silent)} of its {len(workers)} workers "
+                     + ("has" if len(silent) == 1 else "have"))
+            end(client, watch, f"the Dask cluster at {watch.address}: {which} sent no "
+                               f"heartbeat for {watch.stall_seconds:g} s")
+            return
+
+
+def end(client, watch, said):
+    """The study ended by its watch: why, and its tasks cancelled (on this side alone when
+    the scheduler does not answer)."""
+    if watch.stopped.is_set():
+        return
+    watch.said = said
+    if said.startswith("the Dask scheduler"):
+        cancel_here(client, "stalled")
+    else:
+        cancel_all(client)
+
+
+def remove_workers(client, addresses, timeout):
+    """The workers at addresses removed from the cluster by its scheduler, their tasks
+    handed to others (a function defined here is sent to the scheduler whole: the
+    scheduler has not the study's code); False if it has not within timeout seconds."""
+    async def remove(dask_scheduler):
+        for address in addresses:
+            await dask_scheduler.remove_worker(address, stimulus_id="study-silent-worker")
+    try:
+        client.run_on_scheduler(remove, callback_timeout=timeout)
+        return True
+    except Exception:  # the scheduler runs no pickled code, does not answer, or is gone
+        return False

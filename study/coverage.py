@@ -365,6 +365,156 @@ def run(pops, seeds=SEEDS, pairs=4, studies=STUDIES, resamples=RESAMPLES, seed=0
     return results
 
 
+# ---------------------------------------------------------------- the seed as the unit
+
+SEED_METHODS = ("seed-t", "seed-bca", "pair-welch")
+BY_SEED = (10, 15, 20, 30, 60, 120)  # seeds a study (each with its K pairs)
+
+
+@dataclass
+class SeedPopulation:
+    """A study's population as the design draws it: whole seeds, each a vector of its K
+    digit pairs' values (they share the seed's initial weights). Studies draw S seeds
+    with replacement."""
+    name: str
+    kind: str       # "shipped" (the curve's runs) or "synthetic"
+    seeds: object   # (seeds, K)
+
+    def true_mean(self):
+        return float(np.mean(self.seeds))
+
+    def draw(self, s, studies, rng):
+        """(studies, s, K): studies studies of s whole seeds."""
+        return self.seeds[rng.integers(0, len(self.seeds), (studies, s))]
+
+
+def seed_intervals(sample, rng, resamples=RESAMPLES, methods=SEED_METHODS):
+    """{method: {confidence: (low, high)}} over studies of whole seeds (studies, S, K):
+    seed-t, the t interval of the seeds' means (verdicts.cluster_interval); seed-bca,
+    their BCa bootstrap (verdicts.cluster_bootstrap); pair-welch, the stratified Welch t
+    of the K pairs as if their values were independent (the interval published before
+    the seed was the unit)."""
+    levels = (CONFIDENCE, TOST_CONFIDENCE)
+    means = sample.mean(axis=-1)
+    out = {}
+    for method in methods:
+        if method == "seed-t":
+            s = means.shape[-1]
+            mean, se = means.mean(axis=-1), means.std(axis=-1, ddof=1) / np.sqrt(s)
+            out[method] = {c: (mean - stats.t.ppf((1 + c) / 2, s - 1) * se,
+                               mean + stats.t.ppf((1 + c) / 2, s - 1) * se) for c in levels}
+        elif method == "seed-bca":
+            out[method] = bca_interval([means], levels, resamples, rng)
+        else:
+            strata = [sample[..., k] for k in range(sample.shape[-1])]
+            out[method] = {c: t_interval(strata, c, "welch") for c in levels}
+    return out
+
+
+def simulate_seeds(pop, s, studies=STUDIES, resamples=RESAMPLES, seed=0, methods=SEED_METHODS):
+    """As simulate(), for studies of s whole seeds: per method the coverage of the 95%
+    interval and its misses, and TOST's 'as good' at a true mean of exactly -MARGIN and
+    +MARGIN (no 'as good' where the seeds' means do not vary)."""
+    rng = case_rng(seed, pop.name, pop.seeds.shape[1], s)
+    sample = pop.draw(s, studies, rng)
+    mu = pop.true_mean()
+    flat = np.ptp(sample.mean(axis=-1), axis=-1) == 0
+    out = {"flat": float(flat.mean())}
+    for method, found in seed_intervals(sample, rng, resamples, methods).items():
+        low, high = found[CONFIDENCE]
+        low90, high90 = found[TOST_CONFIDENCE]
+        row = {"cover": float(np.mean((low <= mu) & (mu <= high))),
+               "above": float(np.mean(low > mu)), "below": float(np.mean(high < mu))}
+        for side, delta in (("at-", -MARGIN), ("at+", MARGIN)):
+            good = (-MARGIN < low90 - mu + delta) & (high90 - mu + delta < MARGIN) & ~flat
+            row[side + " rule"] = float(good.mean())
+        out[method] = row
+    return out
+
+
+def shipped_populations(folder, kind="curve"):
+    """Per comparison and rate of the shipped curve study, each seed's vector of its
+    digit pairs' differences a - b (the pairs in PAIRS' order)."""
+    from study import shipped
+    from study.registry import PAIRS
+    found = shipped.load(folder)
+    runs = [r for entry, study_runs in found.values() if entry["kind"] == kind
+            for r in study_runs]
+    if not runs:
+        raise cli.UsageError(f"no shipped {kind} study in {folder or '.'}: "
+                             "make_report.py --part curve ships it")
+    by = {(r["lr"], tuple(r["digits"]), r["net"], r["seed"]): r for r in runs}
+    pops = []
+    for a, b in COMPARED:
+        for lr in sorted({r["lr"] for r in runs}):
+            seeds = sorted({r["seed"] for r in runs})
+            values = [[by[lr, d, a, s]["test_accuracy"] - by[lr, d, b, s]["test_accuracy"]
+                       for d in PAIRS] for s in seeds]
+            pops.append(SeedPopulation(f"{SHORT[a]}-{SHORT[b]} lr {lr:g}", "shipped",
+                                       np.array(values)))
+    return pops
+
+
+def synthetic_seed_populations(seeds=2000, rng_seed=3):
+    """Shapes like ours at their worst, with the seed's pairs tied together: a rare
+    failure that takes all of a seed's pairs at once, or one pair at a time; a noisy bulk
+    whose pairs move together (a seed effect)."""
+    rng = np.random.default_rng(rng_seed)
+    noise = rng.normal(0, 1.5 / 72, (seeds, 4))
+    shared = rng.normal(0, 1.5 / 72, (seeds, 1))
+    p = MARGIN / TYPICAL_LOSS
+    all_fail = np.where(rng.random((seeds, 1)) < p, -TYPICAL_LOSS, noise)
+    one_fail = np.where(rng.random((seeds, 4)) < p, -TYPICAL_LOSS, noise)
+    return [SeedPopulation(name, "synthetic", values) for name, values in (
+        ("noise, independent pairs", noise),
+        ("noise, a seed effect", 0.5 * noise + shared),
+        (f"a seed fails in every pair, p={p:.3f}", all_fail),
+        (f"a pair fails alone, p={p:.3f}", one_fail))]
+
+
+def seed_tables(results, pops, sizes, methods=SEED_METHODS):
+    """The seed design's tables: per kind, method and S, the lowest and median coverage
+    and the worst TOST error at the margin; then each population's coverage."""
+    lines = []
+    for kind in ("shipped", "synthetic"):
+        chosen = [p for p in pops if p.kind == kind]
+        if not chosen:
+            continue
+        lines += [f"summary over {len(chosen)} {kind} populations, whole seeds of "
+                  f"{chosen[0].seeds.shape[1]} pairs:",
+                  f"  {'method':<11}{'S':>4}{'min cover':>10}{'median':>8}{'<94%':>6}"
+                  f"{'max miss':>9}{'TOST max':>9}"]
+        for method in methods:
+            for s in sizes:
+                rows = [results[p.name, s][method] for p in chosen]
+                cover = [r["cover"] for r in rows]
+                miss = max(max(r["above"], r["below"]) for r in rows)
+                tost = max(max(r["at- rule"], r["at+ rule"]) for r in rows)
+                lines.append(f"  {method:<11}{s:>4}{100 * min(cover):>10.1f}"
+                             f"{100 * np.median(cover):>8.1f}{sum(c < 0.94 for c in cover):>6}"
+                             f"{100 * miss:>9.1f}{100 * tost:>9.1f}")
+        lines.append("")
+    for method in methods:
+        lines.append(f"coverage of the 95% interval, {method}, S whole seeds:")
+        lines.append(f"  {'population':<{NAME}}" + "".join(f"{s:>7}" for s in sizes))
+        for pop in pops:
+            lines.append(f"  {pop.name:<{NAME}}" + "".join(
+                f"{100 * results[pop.name, s][method]['cover']:>7.1f}" for s in sizes))
+        lines.append("")
+    return lines
+
+
+def fewest_seeds(results, pops, sizes, method="seed-t", floor=0.90):
+    """The fewest seeds S of sizes from which every shipped population's 95% interval
+    (method) covered its true mean at least floor of the time: the rule's S."""
+    shipped_pops = [p for p in pops if p.kind == "shipped"]
+    for s in sizes:
+        if all(results[p.name, t][method]["cover"] >= floor
+               for p in shipped_pops for t in sizes if t >= s):
+            return s
+    return None
+
+
 # ---------------------------------------------------------------- rare failures
 
 def no_failure(p, seeds):
@@ -578,9 +728,14 @@ def simulate_and_print(argv):
                         + ")")
     parser.add_argument("--one-pair", action="store_true",
                         help="each population as one digit pair, the article's design")
+    parser.add_argument("--by-seed", action="store_true",
+                        help="the design the report runs: whole seeds of the shipped curve "
+                             "(REPORT-runs.csv.gz), each with its 4 pairs (about 60 s)")
     parser.add_argument("--no-synthetic", action="store_true",
                         help="only the reports' populations")
     args = parser.parse_args(argv)
+    if args.by_seed:
+        return by_seed(args)
     pairs = 1 if args.one_pair else 4
     seeds = tuple(args.seeds or (ONE_PAIR_SEEDS if args.one_pair else SEEDS))
     pops = pilot_populations(args.reports) + ([] if args.no_synthetic
@@ -596,6 +751,27 @@ def simulate_and_print(argv):
     lines += rare_failure_lines(args.reports)
     lines.append(f"minimum seeds: {MIN_SEEDS_WORD} for better or worse, "
                  f"{min_seeds_as_good()} for as good (verdicts.py)")
+    print("\n".join(lines), flush=True)
+    cli.say(f"study.coverage: done in {time.time() - began:.0f} s")
+    return 0
+
+
+def by_seed(args):
+    """--by-seed: the seed design's tables, and the fewest seeds it finds."""
+    import os
+    folder = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    pops = shipped_populations(folder) + ([] if args.no_synthetic
+                                          else synthetic_seed_populations())
+    sizes = tuple(args.seeds or BY_SEED)
+    cli.say(f"study.coverage: {len(pops)} populations of whole seeds, {args.studies} "
+            f"studies a size, {', '.join(SEED_METHODS)}")
+    began = time.time()
+    results = {(pop.name, s): simulate_seeds(pop, s, args.studies) for pop in pops
+               for s in sizes}
+    lines = seed_tables(results, pops, sizes)
+    lines.append(f"fewest seeds at which every shipped population was covered at least 90% "
+                 f"(seed-t): {fewest_seeds(results, pops, sizes)}; verdicts.py: "
+                 f"{MIN_SEEDS_WORD} for better or worse, {min_seeds_as_good()} for as good")
     print("\n".join(lines), flush=True)
     cli.say(f"study.coverage: done in {time.time() - began:.0f} s")
     return 0

@@ -1,10 +1,12 @@
 """The files a study writes: checked before any training (check_path), held by one study
 at a time (claim_output), replaced whole or not at all (write_file), and the figure's
 format (plot_format)."""
+import io
 import os
 import stat
 import sys
 import tempfile
+import time
 
 from study import cli
 from study.cli import UsageError
@@ -32,10 +34,8 @@ def check_path(path, option):
     folder = os.path.dirname(target)
     if not os.path.isdir(folder):
         raise UsageError(f"{option} {path}: no such folder {folder}")
-    try:  # the one sure test: make a file there
-        fd, probe = tempfile.mkstemp(dir=folder, prefix=".compare-")
-        os.close(fd)
-        os.unlink(probe)
+    try:  # the one sure test: make a file there (unnamed on Linux: a kill leaves none)
+        tempfile.TemporaryFile(dir=folder, **temporary_name(target)).close()
     except OSError as error:
         raise UsageError(f"{option} {path}: cannot write in {folder} ({error.strerror})") from None
 
@@ -108,17 +108,72 @@ class WriteFailed(cli.Failure):
     """Writing a report or figure failed: one line, exit status 1; an old file stays."""
 
 
-def write_file(path, write):
-    """write(file) writes the content into an open binary file. A regular file (or a
-    symlink's regular target) is replaced whole: written to a temporary file beside it,
-    flushed to the disk and closed, then renamed over it, with the mode a plain write
-    would leave (the old file's, or the umask's); if anything fails, the old file stays
-    as it was. Anything else that exists, a FIFO or /dev/stdout, is written through."""
+def temporary_name(target):
+    """The prefix and suffix of the temporary files of target (a file's real path): hidden
+    beside it, named after it (.NAME.compare-XXXXXXXX.tmp), so that sweep finds them and
+    never touches another's file, or an output lock (.NAME.lock)."""
+    return dict(prefix=f".{os.path.basename(target)[:200]}.compare-", suffix=".tmp")
+
+
+STALE_SECONDS = 60  # a temporary file this old whose writer's lock is free: left by a kill
+
+
+def sweep(target):
+    """The temporary files of target left behind by a writer killed mid-write, removed.
+    write_file holds an flock on its temporary file from just after making it until it
+    is renamed or removed, so a free lock on one older than STALE_SECONDS (the moment
+    between making and locking) is a dead writer's. Nothing is removed without flock."""
+    try:
+        import fcntl
+    except ImportError:
+        return
+    folder, tell = os.path.dirname(target), temporary_name(target)
+    try:
+        entries = [entry.name for entry in os.scandir(folder or ".")]
+    except OSError:
+        return
+    for entry in entries:
+        if not (entry.startswith(tell["prefix"]) and entry.endswith(tell["suffix"])
+                and len(entry) == len(tell["prefix"]) + 8 + len(tell["suffix"])):
+            continue
+        path = os.path.join(folder, entry)
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+                         | getattr(os, "O_NONBLOCK", 0))
+        except OSError:
+            continue
+        try:
+            found = os.fstat(fd)
+            if stat.S_ISREG(found.st_mode) and time.time() - found.st_mtime >= STALE_SECONDS:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a live writer's: refused
+                if os.path.samestat(found, os.stat(path)):
+                    os.unlink(path)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+
+def write_file(path, content):
+    """content (bytes, or write(file), which writes it into an open binary file) to path.
+    A regular file (or a symlink's regular target) is replaced whole: the bytes made in
+    memory first (a figure takes seconds to draw), then written to a temporary file
+    beside it, flushed to the disk, and renamed over it, with the mode a plain write
+    would leave (the old file's, or the umask's); if anything fails, the old file stays as
+    it was. A temporary file that a kill left there is removed by the next write of the
+    file (sweep). Anything else that exists, a FIFO or /dev/stdout, is written through."""
     try:
         if written_through(path):
             with open(path, "wb") as file:
-                write(file)
+                if isinstance(content, bytes):
+                    file.write(content)
+                else:
+                    content(file)
             return
+        if not isinstance(content, bytes):
+            made = io.BytesIO()
+            content(made)
+            content = made.getbuffer()
         target = os.path.realpath(path)
         if os.path.exists(target):
             mode = stat.S_IMODE(os.stat(target).st_mode)
@@ -126,27 +181,38 @@ def write_file(path, write):
             umask = os.umask(0)
             os.umask(umask)
             mode = 0o666 & ~umask
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".compare-",
-                                   suffix=os.path.splitext(target)[1])
+        sweep(target)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target), **temporary_name(target))
         try:
             with os.fdopen(fd, "wb") as file:
-                write(file)
+                hold(file)  # until renamed or removed: sweep leaves it alone
+                file.write(content)
                 file.flush()
                 os.fsync(file.fileno())
-            os.chmod(tmp, mode)
-            os.replace(tmp, target)
+                os.chmod(tmp, mode)
+                os.replace(tmp, target)
         except BaseException:
-            os.unlink(tmp)
+            if os.path.lexists(tmp):
+                os.unlink(tmp)
             raise
     except OSError as error:
         raise WriteFailed(f"cannot write {path}: {error.strerror or error}; "
                           "nothing was replaced") from None
 
 
+def hold(file):
+    """An flock on an open file, where the system has one (sweep's sign of a live writer)."""
+    try:
+        import fcntl
+        fcntl.flock(file.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except (ImportError, OSError):
+        pass
+
+
 def put(text, out):
     """The report to the file out (said on stderr), or to stdout."""
     if out:
-        write_file(out, lambda file: file.write(text.encode()))
+        write_file(out, text.encode())
         print(f"compare.py: wrote {out}", file=sys.stderr)
     else:
         print(text, end="", flush=True)

@@ -13,7 +13,7 @@ import string
 from study import report, verdicts
 from study.cli import count
 from study.records import Seeds
-from study.reproduction import block_claim, pooled_rows
+from study.tables import pooled_rows
 from study.registry import BROKEN, FROZEN, MATCHED, NETS, ORIGINAL, PAIRS, SCALED
 
 TEMPLATE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs",
@@ -549,6 +549,10 @@ def claims_answer(found):
             f"seen). Its {len(contrasts)} comparative claims, one net against the other on the "
             f"same seed, are also tested as paired contrasts, Holm-corrected together: "
             f"{tally}.")
+
+
+def block_claim(block, label):
+    return next(c for c in block["claims"] if c["label"] == label)
 
 
 def blocks_table(found):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import TypedDict
 
 from study import cli
-from study.registry import EXPERIMENTS, NETS, middle_epoch
+from study.registry import DIGIT_IMAGES, EXPERIMENTS, NETS, middle_epoch
 
 
 # ---------------------------------------------------------------- a block of seeds
@@ -130,7 +130,7 @@ def run_from_json(checker, i, item, settings):
     def get(name, test, what):
         return checker.get(f"runs[{i}].{name}", test, what, within=(item, name))
     seeds, on = Seeds.of(settings), judged_on(settings)
-    size = get(f"{on}_size", lambda v: is_int(v, 1), "a count of images")
+    size = get(f"{on}_size", lambda v: is_int(v, 1, DIGIT_IMAGES), "a count of images")
     history = get("history", lambda v: isinstance(v, list) and len(v) == settings["epochs"]
                   and all(is_number(c, 0) for c in v), f"{settings['epochs']} epoch costs")
     experiment = get("experiment", lambda v: v in settings["experiments"], "an experiment")
@@ -138,15 +138,17 @@ def run_from_json(checker, i, item, settings):
                        "a digit pair of the study"))
     net = get("net", lambda v: v in settings["nets"], "a net of the study")
     rates = rates_of(settings, net)
+    said = f"{' or '.join(map(str, rates))}, its rates"
     run = planned(experiment, digits, net,
                   get("seed", lambda v: is_int(v) and v in seeds, "one of the study's seeds"),
                   settings["train_sizes"].get(f"{digits[0]}/{digits[1]}"),
-                  get("lr", lambda v: v in rates, f"{' or '.join(map(str, rates))}, its rates"))
+                  get("lr", lambda v: v in rates,
+                      said if len(said) <= 24 else f"one of its {len(rates)} rates"))
     run = trained(run, history, get("stuck", lambda v: isinstance(v, bool), "true or false"),
                   get("train_accuracy", lambda v: is_number(v, 0, 1), "a share"),
                   get(f"{on}_right", lambda v: is_int(v, 0, size), f"0 to {size}"), size,
                   on=on)
-    get(f"{on}_accuracy", lambda v: v == run[f"{on}_accuracy"], f"{on}_right / {on}_size")
+    get(f"{on}_accuracy", lambda v: v == run[f"{on}_accuracy"], "right / size")
     epochs = checkpoint_epochs(settings["epochs"])
     fields = ("epoch", "cost", "train_accuracy", f"{on}_accuracy")
 

@@ -45,6 +45,9 @@ ARTICLE_TEST_SIZE = 10    # the article's test images
 EXTENDED = "Result 3"     # the extended study's head: the network section's sizes
 PAIRS = ((0, 1), (3, 8), (4, 9), (1, 7))  # the extended study's digit pairs (1: the second)
 SEEDS = 30                # a study's seeds by default, and a block's in make_report.py
+MAX_SEEDS = 10_000        # seeds a study at most: a million runs, more than any machine trains
+MAX_RATES = 100           # learning rates a study at most (make_report sweeps 8)
+DIGIT_IMAGES = 1797       # images in sklearn's load_digits: the most a digit pair splits
 HELD_OUT = 5              # the extended study tests on one image in HELD_OUT: a fifth
 
 ARTICLE_MIDDLE = 250      # the epoch of the article's Result 1: "lower cost at epoch 250"

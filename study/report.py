@@ -618,9 +618,22 @@ def text_report(study, tables, fmt):
     return "\n\n".join(part for part in sections(study, tables, fmt).values() if part) + "\n"
 
 
+def short_text(settings):
+    """Said once, at the top, when a study has too few seeds for any word: why its words
+    say so, and what it would take."""
+    seeds = settings["seeds"]
+    if seeds >= verdicts.MIN_SEEDS_WORD:
+        return ""
+    return (f"With {count(seeds, 'seed')}, this study is too short for any word: a "
+            f"comparison's word needs {verdicts.MIN_SEEDS_WORD} seeds ('as good' "
+            f"{verdicts.MIN_SEEDS_AS_GOOD}), and how often a claim's outcome comes out needs "
+            f"about 30 for its interval to say much (its words say 'too few seeds' below). "
+            f"Run --seeds 30 or more (the default is 30).")
+
+
 def sections(study, tables, fmt):
     """The text or markdown report's sections by id, in order (empty where the study has
-    none): title, describe, tuning, sweep, cost, accuracy, claims, pooled, pairs,
+    none): title, describe, short, tuning, sweep, cost, accuracy, claims, pooled, pairs,
     reading, alignment. A sweep's text keeps to the sweep, the claims by rate and the
     pooled rows (its tables per digit pair and rate: --format markdown or json)."""
     summary, claim_rows, comparison_rows, aligned = (
@@ -634,6 +647,7 @@ def sections(study, tables, fmt):
     return dict(
         title="# " + study["title"] if markdown else paragraph(study["title"], markdown),
         describe="\n".join(paragraph(line, markdown) for line in describe(study)),
+        short=paragraph(short_text(settings), markdown),
         tuning=join(tuning_section(tables.get("tuning"), markdown)),
         sweep=join(sweep_section(tables.get("sweep"), markdown)),
         cost=join([heading("Cost", "median (interquartile range) over the runs that learned"

@@ -14,6 +14,7 @@ import numpy as np
 from original_net import STUCK_LEVEL, binomial_tail
 from study import saved_reports, shipped, tables, verdicts
 from study.records import ALIGNED, Checker, Seeds
+from study.tables import pooled_rows
 from study.registry import BROKEN, FROZEN, NETS, ORIGINAL, PAIRS, middle_epoch
 
 KEPT = ("claims", "comparisons", "sweep", "tuning", "results", "alignment")  # a block's tables
@@ -125,11 +126,6 @@ def by_rate(kind, shared):
     for lr in sorted({row["lr"] for row in swept}):
         found[f"{lr:g}"] = [row for row in swept if row["lr"] == lr]
     return dict(sorted(found.items(), key=lambda item: float(item[0])))
-
-
-def pooled_rows(comparisons, nets=None):
-    """The pooled rows of comparisons (of the nets a, b, if given)."""
-    return [r for r in comparisons if r["pooled"] and (nets is None or r["nets"] == list(nets))]
 
 
 # ---------------------------------------------------------------- joined studies

@@ -37,7 +37,7 @@ def check_memory(runs, settings):
     free = available_memory()
     if free and need > free / 2:
         raise UsageError(f"--epochs {settings['epochs']:,}: {len(runs):,} runs' epoch costs "
-                         f"need {need / 2 ** 30:,.0f} GiB; {free / 2 ** 30:,.0f} GiB are free")
+                         f"need {need / 2 ** 30:,.0f} GiB, {free / 2 ** 30:,.0f} free")
 
 
 def available_memory():
@@ -116,13 +116,14 @@ def train_and_report(args, argv):
         jobs = local_jobs(args.jobs)
     try:
         start = time.perf_counter()
-        results, n_batches = training.run_study(runs, settings, min(jobs, len(runs)), cluster)
+        results, n_batches = training.run_study(runs, settings, min(jobs, len(runs)), cluster,
+                                                args.stall_seconds)
         seconds = time.perf_counter() - start
         environment = (cpus.environment() if cluster is None
                        else cluster_environment(cluster, args.scheduler))
     finally:
         if cluster is not None:
-            cluster.close()
+            dask_cluster.disconnect(cluster)
     steps = sum(args.epochs * run["train_size"] for run in runs)
     title = (f"Beyond the article: the frozen-conv control and {in_words(len(PAIRS))} digit "
              "pairs" if args.extended
@@ -155,12 +156,11 @@ def tuned_settings(tuning, settings, seeds):
     UsageError where they overlap, or where the tuning's settings differ."""
     differ = [key for key in TUNED_SAME if tuning["settings"][key] != settings[key]]
     if differ:
-        raise UsageError(f"--tuned {tuning['file']}: its {', '.join(differ)} differ from "
-                         f"this study's: evaluate with the options it was tuned with")
+        raise UsageError(f"--tuned {tuning['file']}: its {cli.listed(differ)} differ from "
+                         "this study's")
     tuned_on = tuning["seeds"]
     if seeds.first < tuned_on.stop and tuned_on.first < seeds.stop:
-        raise UsageError(f"--tuned {tuning['file']}: tuned on seeds {tuned_on}; evaluate on "
-                         f"other seeds than {seeds}")
+        raise UsageError(f"--tuned {tuning['file']}: seeds {tuned_on} overlap --seeds")
     return dict(tuned=tuning["lrs"], tuning_seeds=[tuned_on.first, tuned_on.stop],
                 tuning_report=tuning["file"])
 

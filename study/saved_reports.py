@@ -3,13 +3,15 @@ side (--side-by-side), and pooled into one study (--pool).
 
 A damaged or foreign file is refused in one line that names the file and the field.
 """
-import datetime
 import os
+import stat
 import textwrap
 
+import original_net
 from study import records, registry, report, verdicts
-from study.cli import UsageError, count
+from study.cli import UsageError, count, listed
 from study.records import Checker, Seeds, is_int, is_number, is_pair, is_text
+from study.registry import DIGIT_IMAGES, MAX_RATES, MAX_SEEDS
 
 VERDICTS = ("holds", "fails", "unclear", "holds once", "fails once", "no seeds",
             *verdicts.FREQUENCY)
@@ -21,15 +23,43 @@ class NotAReport(UsageError):
     1)."""
 
 
+# The largest file read as a report. A report's bulk is its runs' epoch costs, about 19
+# characters each: the largest study at one rate, the command line's 10,000 seeds and 500
+# epochs, the extended one with the ablation (200,000 runs), writes 1.9 GB; make_report's
+# largest, the curve (2,880 runs), about 30 MB. Reading one costs about five times its
+# size in memory (its bytes, its text, and three times it as Python objects, measured):
+# 10 GiB at this bound. Larger sweeps are refused, said so.
+MAX_REPORT_BYTES = 2 * 2 ** 30
+
+
 def load(path, option):
-    """A saved report's JSON (NotAReport if the file cannot be read, is no JSON, or holds
-    no study)."""
+    """A saved report's JSON (NotAReport if the file cannot be read, is no regular file or
+    is larger than MAX_REPORT_BYTES, both said before it is read, is no JSON, or holds no
+    study)."""
     import json
-    try:
-        with open(path) as file:
-            data = json.load(file)
+    try:  # without waiting: a FIFO is opened, seen to be one and refused, never read
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as error:
         raise NotAReport(f"{option} {path}: {error.strerror or error}") from None
+    with open(fd, "rb") as file:
+        mode, size = os.fstat(fd).st_mode, os.fstat(fd).st_size
+        if not stat.S_ISREG(mode):
+            kind = ("a folder" if stat.S_ISDIR(mode) else "a FIFO" if stat.S_ISFIFO(mode)
+                    else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else
+                    "no regular file")
+            raise NotAReport(f"{option} {path}: {kind}, not a saved report")
+        content = bytearray()
+        try:  # in parts: a file that grows as it is read is read to the bound, no further
+            while size <= MAX_REPORT_BYTES and len(content) <= MAX_REPORT_BYTES and (
+                    part := file.read(2 ** 20)):
+                content += part
+        except OSError as error:
+            raise NotAReport(f"{option} {path}: {error.strerror or error}") from None
+    if size > MAX_REPORT_BYTES or len(content) > MAX_REPORT_BYTES:
+        raise NotAReport(f"{option} {path}: larger than any report compare.py reads "
+                         f"({MAX_REPORT_BYTES // 2 ** 30} GiB)")
+    try:
+        data = json.loads(content)
     except (ValueError, RecursionError):
         raise NotAReport(f"{option} {path}: not JSON; give reports of compare.py "
                          "--format json") from None
@@ -39,17 +69,34 @@ def load(path, option):
     return Checker(path, data, option)
 
 
-def study_of(checker):
-    """The checked parts of a saved report's study: settings and environment."""
+def is_list(value, test, most, distinct=False):
+    """value is a list of 1 to most items, each passing test (and none twice, if
+    distinct)."""
+    return (isinstance(value, list) and 1 <= len(value) <= most and all(map(test, value))
+            and (not distinct or len(set(map(repr, value))) == len(value)))
+
+
+def study_of(checker, pooled=False):
+    """The checked parts of a saved report's study: settings and environment, each
+    bounded as compare.py's command line bounds it, before anything is made from it.
+    pooled: the report may be a pooled one, of as many studies as its seed_blocks."""
     get = checker.get
+    blocks = checker.data["study"]
+    for part in ("settings", "seed_blocks"):
+        blocks = blocks.get(part) if isinstance(blocks, dict) else None
+    most = MAX_SEEDS * (len(blocks) if pooled and isinstance(blocks, list) and blocks else 1)
+    seeds = get("study.settings.seeds", lambda v: is_int(v, 1, most), f"1 to {most} seeds")
     settings = dict(
-        seeds=get("study.settings.seeds", lambda v: is_int(v, 1), "a count of seeds"),
-        first_seed=get("study.settings.first_seed", lambda v: is_int(v, 0), "a seed"),
-        epochs=get("study.settings.epochs", lambda v: is_int(v, 1), "a count of epochs"),
-        lrs=get("study.settings.lrs", lambda v: isinstance(v, list) and v and all(
-            is_number(x) and x > 0 for x in v) and v == sorted(set(v)),
-            "a list of learning rates, each once, in order"),
-        momentum=get("study.settings.momentum", lambda v: is_number(v, 0, 1), "a momentum"),
+        seeds=seeds,
+        first_seed=get("study.settings.first_seed", lambda v: is_int(v, 0, 2 ** 63 - seeds),
+                       "0 to 2**63 - seeds"),
+        epochs=get("study.settings.epochs", lambda v: is_int(v, 1, original_net.MAX_EPOCHS),
+                   f"1 to {original_net.MAX_EPOCHS:,} epochs"),
+        lrs=get("study.settings.lrs", lambda v: is_list(
+            v, lambda x: is_number(x) and x > 0, MAX_RATES) and v == sorted(set(v)),
+            f"1 to {MAX_RATES} rising rates > 0"),
+        momentum=get("study.settings.momentum", lambda v: is_number(v, 0) and v < 1,
+                     "0 or more, below 1"),
         init=get("study.settings.init", lambda v: v in ("normal", "lecun"), "normal or lecun")
         if "init" in checker.data["study"]["settings"] else "normal",  # before --init: normal
         data=get("study.settings.data", is_text, "text"),
@@ -57,7 +104,7 @@ def study_of(checker):
     if "tuned" in checker.data["study"]["settings"]:
         settings["tuned"] = get("study.settings.tuned", lambda v: isinstance(v, dict) and all(
             net in registry.NETS and x in settings["lrs"] for net, x in v.items()),
-            "each net's rate, one of its rates")
+            "a rate of lrs a net")
     environment = {key: get(f"study.environment.{key}", is_text, "text")
                    for key in ("python", "numpy", "blas", "cpu", "system", "setting")}
     environment["cpus"] = get("study.environment.cpus", lambda v: is_int(v, 1) or is_text(v),
@@ -67,17 +114,29 @@ def study_of(checker):
 
 def settings_of(checker):
     """The checked settings that say what a saved study trained: its experiments, nets,
-    digit pairs and their sizes, and its flags."""
+    digit pairs (each once) and their sizes (images of load_digits), and its flags."""
     get = checker.get
+    digits = get("study.settings.digits", lambda v: is_list(v, is_pair, 90, distinct=True),
+                 "digit pairs, each once")
+    pairs = {f"{a}/{b}" for a, b in digits}
+
+    def sizes(v, beside=None):  # each pair's images; with the test's, within load_digits
+        return (isinstance(v, dict) and set(v) == pairs and all(
+            is_int(n, 1, DIGIT_IMAGES - (beside[pair] if beside else 0))
+            for pair, n in v.items()))
+    test = get("study.settings.test_sizes", sizes,
+               f"1 to {DIGIT_IMAGES} images a pair")
     return dict(
-        experiments=get("study.settings.experiments", lambda v: isinstance(v, list) and all(
-            e in registry.EXPERIMENTS for e in v), "a list of the article's experiments"),
-        nets=get("study.settings.nets", lambda v: isinstance(v, list) and all(
-            n in registry.NETS for n in v), "a list of nets"),
-        digits=get("study.settings.digits", lambda v: isinstance(v, list) and v and all(
-            map(is_pair, v)), "a list of digit pairs"),
-        test_sizes=get("study.settings.test_sizes", lambda v: isinstance(v, dict), "sizes"),
-        train_sizes=get("study.settings.train_sizes", lambda v: isinstance(v, dict), "sizes"),
+        experiments=get("study.settings.experiments", lambda v: is_list(
+            v, lambda e: is_text(e) and e in registry.EXPERIMENTS, len(registry.EXPERIMENTS),
+            distinct=True),
+            "its experiments, each once"),
+        nets=get("study.settings.nets", lambda v: is_list(
+            v, lambda n: is_text(n) and n in registry.NETS, len(registry.NETS), distinct=True),
+            "nets, each once"),
+        digits=digits, test_sizes=test,
+        train_sizes=get("study.settings.train_sizes", lambda v: sizes(v, test),
+                        f"1 to {DIGIT_IMAGES} images with test"),
         four_samples=get("study.settings.four_samples", lambda v: isinstance(v, bool),
                          "a flag"),
         extended=get("study.settings.extended", lambda v: isinstance(v, bool), "a flag"))
@@ -115,11 +174,10 @@ def side_by_side(paths):
     reports = []
     for path in paths:
         checker = load(path, "--side-by-side")
-        settings, env = study_of(checker)
+        settings, env = study_of(checker, pooled=True)
         claims = claims_of(checker, settings["seeds"])
         if not claims:
-            raise NotAReport(f"--side-by-side {path}: judges none of the article's claims (the "
-                             "extended study, or other digits)")
+            raise NotAReport(f"--side-by-side {path}: judges none of the article's claims")
         seeds = report.seeds_text(settings)
         setup = (f"{seeds}, {count(settings['epochs'], 'epoch')}, {report.rates_text(settings)}"
                  f", momentum {settings['momentum']}, {settings['data']}")
@@ -162,9 +220,23 @@ SAME = ("epochs", "lrs", "momentum", "init", "data", "experiments", "digits", "t
 
 
 def runs_of(checker, settings):
-    """The checked runs of a saved report with these settings."""
-    return [records.run_from_json(checker, i, item, settings)
-            for i, item in enumerate(checker.items("runs"))]
+    """The checked runs of a saved report with these settings: as many as its settings
+    plan (every seed, experiment, digit pair, net and rate), each once."""
+    if "tuned" in settings:
+        checker.get("study.settings.tuned", lambda v: set(v) == set(settings["nets"]),
+                    "a rate for each net")
+    planned = settings["seeds"] * len(settings["experiments"]) * len(settings["digits"]) * sum(
+        len(records.rates_of(settings, net)) for net in settings["nets"])
+    checker.get("runs", lambda v: isinstance(v, list) and len(v) == planned,
+                f"the {planned:,} runs it plans")
+    runs, seen = [], {}
+    for i, item in enumerate(checker.items("runs")):
+        run = records.run_from_json(checker, i, item, settings)
+        if records.key(run) in seen:
+            checker.refuse(f"runs[{i}]", f"is runs[{seen[records.key(run)]}] again")
+        seen[records.key(run)] = i
+        runs.append(run)
+    return runs
 
 
 def pool(paths, say):
@@ -185,7 +257,8 @@ def block_of(checker):
     settings, env = study_of(checker)
     settings.update(settings_of(checker), title=checker.get("study.title", is_text, "text"),
                     wall_seconds=checker.get("study.wall_seconds", lambda v: is_number(v, 0),
-                                             "seconds"))
+                                             "seconds"),
+                    date=checker.get("study.date", is_text, "a date"))
     settings["digits"] = [tuple(p) for p in settings["digits"]]
     return settings, env
 
@@ -196,15 +269,14 @@ def pool_blocks(blocks, say):
     for path, settings, *_ in blocks[1:]:
         differ = [key for key in SAME if settings.get(key) != first.get(key)]
         if differ:
-            raise NotAReport(f"--pool {path}: its {', '.join(differ)} differ from "
-                             f"{blocks[0][0]}'s; pool blocks of one study, which differ in "
-                             f"their seeds and CPU alone")
+            raise NotAReport(f"--pool {path}: its {listed(differ)} differ from "
+                             f"{blocks[0][0]}'s")
     taken = {}
     for path, settings, *_ in blocks:
         for seed in Seeds.of(settings):
             if seed in taken:
-                raise NotAReport(f"--pool {path}: seed {seed} is also in {taken[seed]}; pool "
-                                 "blocks of other seeds (a seed counts once)")
+                raise NotAReport(f"--pool {path}: seed {seed} is also in {taken[seed]}: a "
+                                 "seed counts once")
             taken[seed] = path
     nets = [n for n in first["nets"] if all(n in s["nets"] for _, s, *_ in blocks)]
     left = [n for _, s, *_ in blocks for n in s["nets"] if n not in nets]
@@ -218,7 +290,7 @@ def pool_blocks(blocks, say):
     study = dict(
         title=first["title"] + f", pooled over {len(blocks)} reports",
         command="python3 compare.py --pool " + " ".join(os.path.basename(p) for p, *_ in blocks),
-        date=datetime.date.today().isoformat(),
+        date=max(s["date"] for _, s, *_ in blocks),  # the newest block's: the same any day
         settings=dict(settings, digits=[list(p) for p in settings["digits"]]),
         environment=blocks[0][2],
         blocks=[dict(file=os.path.basename(path), first_seed=s["first_seed"], seeds=s["seeds"],
@@ -237,8 +309,7 @@ def tuning_of(path):
     checker = load(path, "--tuned")
     settings, _ = study_of(checker)
     if not settings["tune"]:
-        raise NotAReport(f"--tuned {path}: not a --tune report (its runs were judged on test "
-                         "images); give the report of compare.py --tune")
+        raise NotAReport(f"--tuned {path}: not a --tune report; give one of compare.py --tune")
     settings.update(settings_of(checker))
     lrs = {net: checker.get(f"tuning.{net}.lr", lambda v: v in settings["lrs"],
                             "one of the study's rates") for net in settings["nets"]}

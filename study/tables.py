@@ -170,3 +170,8 @@ def tuning(results, settings):
                           wins={f"{lr:g}": share for lr, share in
                                 verdicts.rate_wins(by_rate).items()})
     return found
+
+
+def pooled_rows(comparisons, nets=None):
+    """The pooled rows of comparisons (of the nets a, b, if given)."""
+    return [r for r in comparisons if r["pooled"] and (nets is None or r["nets"] == list(nets))]

@@ -17,13 +17,21 @@ from study import cli, cluster as dask_cluster, lockstep, records
 from study.alignment import MEASURES
 from study.cli import UsageError, count
 from study.records import Seeds, key
-from study.registry import ARTICLE_PAIR, ARTICLE_TEST_SIZE, HELD_OUT, PAIRS, one_in
+from study.registry import ARTICLE_PAIR, ARTICLE_TEST_SIZE, HELD_OUT, NETS, PAIRS, one_in
 
 MAX_BATCH = 60  # runs in a lock-step batch: more saves little time a run, costs memory
 
 
 class StudyError(cli.Failure):
-    """A run failed: reported in one line naming it, exit status 1."""
+    """A run failed: reported in one line naming it, exit status 1. 'Result 2, 3/8,
+    original, lr 0.001, seed 4: diverged in epoch 7 (overflow)'; where that is too long
+    for one line, without its cause."""
+
+    def __init__(self, said):
+        said = str(said)
+        if len(said) > cli.ROOM and " (" in said:
+            said = said.rsplit(" (", 1)[0]
+        super().__init__(said)
 
 
 # ---------------------------------------------------------------- the runs
@@ -157,9 +165,12 @@ def finish(groups, jobs):
 
 
 def name(run):
-    pair = ("" if run["digits"] == ARTICLE_PAIR
-            else f", digits {run['digits'][0]}/{run['digits'][1]}")
-    return f"{run['experiment']}{pair}, {run['net']}, lr {run['lr']:g}, seed {run['seed']}"
+    """A run as an error line names it: 'Result 3, 3/8, broken, lr 0.001, seed 4' (the
+    pair where it is not the article's; the net's short name: the line fits 100 columns)."""
+    a, b = run["digits"]
+    pair = "" if (a, b) == ARTICLE_PAIR else f", {a}/{b}"
+    return (f"{run['experiment']}{pair}, {NETS[run['net']].short}, lr {run['lr']:g}, "
+            f"seed {run['seed']}")
 
 
 def train_batch(batch, settings, stop=None):
@@ -297,17 +308,18 @@ def watched_loky():
 
 
 
-def run_study(runs, settings, jobs, cluster=None):
+def run_study(runs, settings, jobs, cluster=None, stall_seconds=dask_cluster.STALL_SECONDS):
     """Every run's results, in the order of runs, and the batches' count.
 
     One batch at a time here with jobs 1; else on jobs worker processes (joblib's,
     which stop when the study does: on Ctrl-C, on a failed run, or when it exits), or
-    with a cluster (a dask.distributed Client), as tasks of its workers.
+    with a cluster (a dask.distributed Client), as tasks of its workers, the study ended
+    if the cluster stalls for stall_seconds (cluster.on_cluster).
     """
     groups = batches(runs, jobs)
     progress = progress_line(groups, jobs, "Dask worker" if cluster else "process")
     if cluster:
-        done = dask_cluster.on_cluster(cluster, groups, settings, train_batch)
+        done = dask_cluster.on_cluster(cluster, groups, settings, train_batch, stall_seconds)
     elif jobs == 1:
         done = (train_batch(group, settings) for group in groups)
     else:

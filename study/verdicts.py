@@ -127,7 +127,7 @@ def log_ratio(a, b, where):
     with np.errstate(divide="ignore", invalid="ignore"):
         value = np.log(np.float64(a) / np.float64(b))
     if not np.isfinite(value):
-        raise NotJudged(f"{where}: the cost ratio {a:g}/{b:g} is not a finite number")
+        raise NotJudged(f"{where}: the cost ratio {a:g}/{b:g} is not finite")
     return float(value)
 
 

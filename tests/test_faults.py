@@ -263,6 +263,82 @@ def test_a_worker_killed_mid_study_is_restarted_and_the_runs_are_those_of_one_pr
     assert there["runs"] == here["runs"]  # bit for bit: every epoch's cost, every accuracy
 
 
+# ---------------------------------------------------------------- the cluster stalls mid-study
+
+STALL = 5  # --stall-seconds: the least compare.py takes
+
+
+@pytest.mark.slow
+def test_a_scheduler_stopped_mid_study_ends_it_in_one_line_within_the_stall_bound(
+        dask_cluster, tmp_path):
+    """A hung scheduler (SIGSTOP: its connections stay open, nothing answers) is not a lost
+    one: the study asks it, waits --stall-seconds, and ends, writing nothing."""
+    out = tmp_path / "study.json"
+    process = study(*LONG, "--format", "json", "--out", str(out),
+                    "--scheduler", dask_cluster.address, "--stall-seconds", str(STALL))
+    read_until(process.stderr, "Ctrl-C stops")
+    time.sleep(2)
+    os.killpg(dask_cluster.scheduler.pid, signal.SIGSTOP)
+    try:
+        stdout, err, seconds = ended(process, STALL + 30)
+    finally:
+        os.killpg(dask_cluster.scheduler.pid, signal.SIGCONT)
+    assert process.returncode == 1 and stdout == ""
+    assert one_line(err) == (f"compare.py: error: the Dask scheduler at {dask_cluster.address} "
+                             f"has not answered for {STALL} s")
+    assert seconds < STALL + 10
+    assert os.listdir(tmp_path) == []  # no report, no temporary file, no lock
+    print(f"the study ended {seconds:.1f} s after its scheduler stopped")
+
+
+@pytest.mark.slow
+def test_a_worker_stopped_mid_study_is_removed_and_its_batch_trained_by_another(
+        dask_cluster, tmp_path):
+    """A hung worker sends no heartbeat: after --stall-seconds the study has the scheduler
+    remove it, its batch goes to the other worker, and the runs are those of one process."""
+    args = ["--seeds", "2", "--epochs", "60", "--format", "json"]
+    process = study(*args, "--out", str(tmp_path / "dask.json"),
+                    "--scheduler", dask_cluster.address, "--stall-seconds", str(STALL))
+    read_until(process.stderr, "Ctrl-C stops")
+    victim = dask_cluster.busy_worker()
+    os.kill(victim, signal.SIGSTOP)
+    try:
+        _, err, seconds = ended(process, STALL + 60)
+        assert process.returncode == 0, err
+        assert dask_cluster.worker_count() == 1  # the stopped worker, removed
+    finally:
+        os.kill(victim, signal.SIGCONT)
+    assert f"compare.py: wrote {tmp_path / 'dask.json'}" in err
+    one = subprocess.run([sys.executable, "compare.py", *args, "--jobs", "1", "--out",
+                          str(tmp_path / "one.json")], cwd=HERE, capture_output=True,
+                         timeout=120)
+    assert one.returncode == 0
+    there, here = (json.loads((tmp_path / name).read_text()) for name in ("dask.json",
+                                                                          "one.json"))
+    assert there["runs"] == here["runs"]  # bit for bit: every epoch's cost, every accuracy
+    print(f"the study ended {seconds:.1f} s after one of its workers stopped")
+
+
+@pytest.mark.slow
+def test_every_worker_stopped_mid_study_ends_it_in_one_line(dask_cluster, tmp_path):
+    """No worker left that answers: the study ends after --stall-seconds, writing nothing."""
+    process = study(*LONG, "--format", "json", "--out", str(tmp_path / "study.json"),
+                    "--scheduler", dask_cluster.address, "--stall-seconds", str(STALL))
+    read_until(process.stderr, "Ctrl-C stops")
+    time.sleep(2)
+    os.killpg(dask_cluster.workers.pid, signal.SIGSTOP)  # the nanny and its two workers
+    try:
+        stdout, err, seconds = ended(process, STALL + 30)
+    finally:
+        os.killpg(dask_cluster.workers.pid, signal.SIGCONT)
+    assert process.returncode == 1 and stdout == ""
+    assert one_line(err) == (f"compare.py: error: the Dask cluster at {dask_cluster.address}: "
+                             f"its workers have sent no heartbeat for {STALL} s")
+    assert seconds < STALL + 10
+    assert os.listdir(tmp_path) == []
+    assert dask_cluster.scheduler.poll() is None  # the scheduler is left up
+
+
 # ---------------------------------------------------------------- nothing of a study is left
 
 @pytest.mark.slow

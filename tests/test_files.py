@@ -1,6 +1,7 @@
 """study/files.py: a report and a figure written whole or not at all."""
 import os
 import shlex
+import signal
 import stat
 import subprocess
 import sys
@@ -10,7 +11,7 @@ import pytest
 
 import compare
 from study import files
-from tests.helpers import HERE, blocked, run
+from tests.helpers import HERE, blocked, in_session, kill_session, run, wait_for
 
 
 @pytest.mark.slow
@@ -162,3 +163,77 @@ def test_a_device_given_to_plot_is_written_through(capsys):
     assert compare.main(["--seeds", "1", "--epochs", "1", "--jobs", "1", "--plot",
                          "/dev/null"]) == 0
     assert not os.path.exists("/dev/null.png") and "no extension" not in capsys.readouterr().err
+
+
+# ---------------------------------------- a kill at any moment of a write leaves no file
+
+DRIVER = """import os, sys, time
+sys.path.insert(0, {here!r})
+import compare
+from study import running
+folder, mode = {folder!r}, {mode!r}
+
+
+def stop(what):
+    print(what, flush=True)
+    time.sleep(60)  # killed here
+
+
+if mode == "probe":  # check_path's file, made to see that the folder is writable
+    real_open = os.open
+
+    def slow_open(path, *args, **kwargs):
+        fd = real_open(path, *args, **kwargs)
+        if os.path.dirname(os.fspath(path)) == folder or os.fspath(path) == folder:
+            stop("probing")
+        return fd
+    os.open = slow_open
+elif mode == "draw":  # the figure drawn (matplotlib takes seconds)
+    real_draw = running.draw
+    running.draw = lambda *args: (stop("drawing"), real_draw(*args))
+else:  # the bytes written to the temporary file
+    os.fsync = lambda fd: stop("writing")
+sys.exit(compare.main(["--seeds", "1", "--epochs", "1", "--jobs", "1", "--plot",
+                       os.path.join(folder, "c.png")]))
+"""
+
+
+def temporary_files(folder):
+    return [name for name in os.listdir(folder) if ".compare-" in name]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["probe", "draw", "write"])
+def test_a_study_killed_while_it_writes_its_figure_leaves_no_temporary_file(
+        tmp_path, monkeypatch, mode):
+    """SIGKILL while check_path tries the folder, while the figure is drawn, or while its
+    bytes are written: no temporary file is left (a probe has no name; the figure is
+    drawn in memory), or, killed in the write itself, the next write of the figure
+    removes it (files.sweep), and only it."""
+    pytest.importorskip("matplotlib")
+    folder = tmp_path / "figures"
+    folder.mkdir()
+    (tmp_path / "drive.py").write_text(DRIVER.format(here=str(HERE), folder=str(folder),
+                                                     mode=mode))
+    driver = in_session([sys.executable, "drive.py"], cwd=tmp_path)
+    try:
+        wait_for(driver.stdout, {"probe": "probing", "draw": "drawing",
+                                 "write": "writing"}[mode])
+        os.kill(driver.pid, signal.SIGKILL)
+        driver.wait(timeout=10)
+    finally:
+        kill_session(driver)
+    if mode != "write":
+        assert temporary_files(folder) == []
+        return
+    left, = temporary_files(folder)  # the kill came with the bytes half written
+    other = folder / ".d.png.compare-abcdefgh.tmp"  # another figure's: not this one's to sweep
+    other.write_bytes(b"")
+    live = folder / ".c.png.compare-livewrit.tmp"  # another study writing c.png right now
+    with open(live, "wb") as writing:
+        files.hold(writing)
+        monkeypatch.setattr(files, "STALE_SECONDS", 0)
+        files.write_file(str(folder / "c.png"), lambda file: file.write(b"figure"))
+    assert sorted(temporary_files(folder)) == sorted([other.name, live.name])
+    assert ".c.png.lock" in os.listdir(folder)  # the killed study's lock, for the next to take
+    assert (folder / "c.png").read_bytes() == b"figure"

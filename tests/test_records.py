@@ -53,7 +53,7 @@ def test_a_saved_run_reads_back_as_the_run_training_made():
 
 
 @pytest.mark.parametrize("change, message", [
-    (dict(test_accuracy=0.5), "runs[0].test_accuracy is not test_right / test_size"),
+    (dict(test_accuracy=0.5), "runs[0].test_accuracy is not right / size"),
     (dict(seed=2), "runs[0].seed is not one of the study's seeds"),
     (dict(net="broken green,red"), "runs[0].net is not a net of the study"),
     (dict(history=[1.0]), "runs[0].history is not 2 epoch costs"),
