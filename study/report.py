@@ -223,10 +223,9 @@ def power_of_ten_text(x):
     return f"{x:.0e}".replace("e-0", "e-")
 
 
-MARK_NOTE = (f"{verdicts.BORDERLINE} marks a borderline word, one whose p-value is near enough "
-             f"to the {LEVEL} line that another study may well give another (holds or fails with a "
-             f"Holm p above {power_of_ten_text(verdicts.FIRM_HOLM_P)}, unclear with a p below "
-             f"{verdicts.FIRM_UNCLEAR_P:g}; python3 -m study.verdicts --calibrate)")
+MARK_NOTE = (f"{verdicts.BORDERLINE} marks a borderline holds or fails, one whose Holm p-value is "
+             f"above {power_of_ten_text(verdicts.FIRM_HOLM_P)}: another study may well give "
+             f"another word (python3 -m study.verdicts --calibrate)")
 
 
 CLAIMS_NOTE = ("how often each outcome came out: in how many seeds (its exact "
