@@ -845,9 +845,9 @@ def calibration_table(pops, words):
     """The calibration's lines: per population, its words and how often they came back,
     firm and marked (holds and fails; unclear carries no mark); then the totals, and
     last 'firm words replicated: K of N (P)'. Returns (lines, passed)."""
-    lines = [f"{'claim kind':<13}{'power':>6}{'effect':>8}{'holds':>7}{'fails':>7}"
-             f"{'unclear':>9}{'firm':>7}{'firm again':>12}{'marked again':>14}"
-             f"{'unclear again':>15}"]
+    lines = [f"{'claim kind':<13}{'power':>6}{'effect':>8}{'holds':>6}{'fails':>6}"
+             f"{'unclear':>8}{'firm':>6}{'firm again':>11}{'marked again':>13}"
+             f"{'unclear again':>14}"]
     firm = again = 0
     for i, (kind, power, effect) in enumerate(pops):
         rows = [w for w in words if w[0] == i]
@@ -858,10 +858,10 @@ def calibration_table(pops, words):
         unclear = [w[1] == w[3] for w in rows if w[1] == "unclear"]
         firm, again = firm + len(sure), again + sum(sure)
         lines.append(f"{kind:<13}{power:>6.2f}{effect:>8.3f}" + "".join(
-            f"{c:>{w}}" for c, w in zip(counts, (7, 7, 9)))
-            + f"{len(sure) / len(rows):>7.2f}" + "".join(
+            f"{c:>{w}}" for c, w in zip(counts, (6, 6, 8)))
+            + f"{len(sure) / len(rows):>6.2f}" + "".join(
                 f"{np.mean(s):>{w}.2f}" if s else f"{'-':>{w}}"
-                for s, w in ((sure, 12), (shaky, 14), (unclear, 15))))
+                for s, w in ((sure, 11), (shaky, 13), (unclear, 14))))
     share = again / firm if firm else 0.0
     passed = share >= 0.9 and firm >= 100
     lines += ["", "holds, fails, unclear: the words of the studies; firm: the share of them "
