@@ -864,8 +864,8 @@ def calibration_table(pops, words):
                 for s, w in ((sure, 11), (shaky, 13), (unclear, 14))))
     share = again / firm if firm else 0.0
     passed = share >= 0.9 and firm >= 100
-    lines += ["", "holds, fails, unclear: the words of the studies; firm: the share of them "
-              "that hold or fail without the mark;",
+    lines += ["", "holds, fails, unclear: the words of the studies;",
+              "firm: the share of them that hold or fail without the mark;",
               "firm again: of the firm words, the share whose replication gave the same word;",
               "marked again: the same for the words with the mark (a mark says this may be low);",
               "unclear again: the same for unclear, which is no finding and carries no mark",
