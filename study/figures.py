@@ -1,9 +1,18 @@
 """The figures of a study: its runs' cost curves, alignment and test accuracy per seed
 (plot), and a sweep's held-out accuracy against the learning rate (sweep_plot).
 matplotlib is imported where it is used."""
+import textwrap
+
 import numpy as np
 
 from study.registry import NETS
+
+
+def titled(fig, title):
+    """The figure's title, wrapped to its width (about 11 characters an inch)."""
+    if title:
+        width = int(fig.get_size_inches()[0] * 11)
+        fig.suptitle(textwrap.fill(title, width), fontsize=11)
 
 
 def panel_title(group):
@@ -95,8 +104,7 @@ def plot(results, group_of, alignment, path, fmt, title=""):
             ax.legend([Line2D([], [], ls="", marker="o", color="k"),
                        Line2D([], [], ls="", marker="o", mfc="none", color="k")],
                       ["learned", "did not learn"], fontsize=8, loc="lower left")
-    if title:
-        fig.suptitle(title, fontsize=11)
+    titled(fig, title)
     fig.tight_layout()
     fig.savefig(path, format=fmt, dpi=100)
     plt.close(fig)
@@ -151,8 +159,7 @@ def sweep_plot(sweep_rows, path, fmt, chosen=None, title=None):
             labels.append("its tuned rate")
         top.legend(handles, labels, fontsize=8, loc="lower left")
         bottom.legend(handles[:len(nets)], labels[:len(nets)], fontsize=7, loc="upper left")
-    if title:
-        fig.suptitle(title, fontsize=11)
+    titled(fig, title)
     fig.tight_layout()
     fig.savefig(path, format=fmt, dpi=100)
     plt.close(fig)
@@ -202,7 +209,7 @@ def budget_plot(budget, path, fmt, title):
     bottom.legend([Line2D([], [], ls="", marker="o", color=c) for c in WORD_COLOURS.values()],
                   ["worse", "better", "not told apart"], fontsize=8, loc="lower right")
     bottom.grid(alpha=0.3)
-    fig.suptitle(title, fontsize=11)
+    titled(fig, title)
     fig.tight_layout()
     fig.savefig(path, format=fmt, dpi=100)
     plt.close(fig)

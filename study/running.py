@@ -165,15 +165,17 @@ def tuned_settings(tuning, settings, seeds):
                 tuning_report=tuning["file"])
 
 
-def draw(found, settings, file, fmt):
-    """The study's figure into file: a sweep's accuracy against the learning rate (with
-    each net's chosen rate when it tunes); else its runs' curves."""
+def draw(found, settings, file, fmt, title=""):
+    """The study's figure into file, titled with what it shows (the study, its rates and
+    seeds): a sweep's accuracy against the learning rate (with each net's chosen rate
+    when it tunes); else its runs' curves."""
+    title = f"{title}: {report.rates_text(settings)}, {report.seeds_text(settings)}"
     if found["sweep"]:
         chosen = {net: row["lr"] for net, row in found["tuning"].items()}
-        figures.sweep_plot(found["sweep"], file, fmt, chosen or None)
+        figures.sweep_plot(found["sweep"], file, fmt, chosen or None, title)
     else:
         figures.plot(found["runs"], tables.group_of(settings), settings["alignment"], file,
-                     fmt)
+                     fmt, title)
 
 
 def write_report(args, study, results, settings):
@@ -195,7 +197,8 @@ def write_report(args, study, results, settings):
         stdout_failed = error
     if args.plot:
         try:
-            write_file(args.plot, lambda file: draw(found, settings, file, args.plot_format))
+            write_file(args.plot, lambda file: draw(found, settings, file, args.plot_format,
+                                                    study["title"]))
             print(f"compare.py: wrote {args.plot}", file=sys.stderr)
         except WriteFailed as error:
             cli.say(f"compare.py: error: {error}")

@@ -1,27 +1,61 @@
-"""README.md: its findings are REPORT.json's, word for word and number for number, and its
-commands are the ones CI runs."""
+"""README.md and REPORT.md: rendered from the shipped runs alone, byte for byte what is
+committed; README's findings are REPORT.json's, every number of them in REPORT.md; its
+commands are the ones CI runs; a five-minute read."""
 import json
 import re
+import shutil
 
-from study import reproduction
+import pytest
+
+from study import narrative, shipped
 from tests.helpers import HERE
 
 
-def test_every_number_of_the_findings_comes_from_report_json():
-    """The findings between the markers are what make_report writes from REPORT.json's
-    findings: a number edited by hand, or a report regenerated without the README, fails."""
+def findings_block(readme):
+    return readme.split(narrative.BEGIN, 1)[1].split(narrative.END, 1)[0]
+
+
+def test_every_number_of_the_findings_comes_from_report_json_and_is_in_report_md():
+    """The findings between the markers are what make_report writes from REPORT.json: a
+    number edited by hand, or a report regenerated without the README, fails; and a reader
+    finds each of their numbers in REPORT.md."""
     readme = (HERE / "README.md").read_text()
     found = json.loads((HERE / "REPORT.json").read_text())
-    block = readme.split(reproduction.BEGIN, 1)[1].split(reproduction.END, 1)[0]
-    assert block == "\n" + reproduction.findings_text(found["findings"])
-    numbers = set(re.findall(r"\d+\.\d+|\d+", block))
-    assert len(numbers) > 20  # the block says something
-    edited = block.replace(numbers.pop(), "123456789", 1)
-    assert edited != "\n" + reproduction.findings_text(found["findings"])
-    assert readme.index(reproduction.BEGIN) < len("\n".join(readme.splitlines()[:40]))
+    block = findings_block(readme)
+    assert block == "\n" + narrative.findings_text(found)
+    numbers = set(re.findall(r"[-+]?\d+\.\d+|\d+", block))
+    assert len(numbers) > 10  # the block says something
+    edited = block.replace(sorted(numbers)[0], "123456789", 1)
+    assert edited != "\n" + narrative.findings_text(found)
+    report = (HERE / "REPORT.md").read_text()
+    missing = [n for n in numbers if n not in report]
+    assert missing == []
+    assert readme.index(narrative.BEGIN) < len("\n".join(readme.splitlines()[:40]))
+
+
+def test_the_readme_is_a_five_minute_read_that_shows_the_way_in():
+    readme = (HERE / "README.md").read_text()
+    assert len(readme) < 8000
+    first_screen = "\n".join(readme.splitlines()[:25])
+    assert "walkthrough.ipynb" in first_screen and '-m "not slow"' in first_screen
 
 
 def test_the_readmes_test_command_is_the_one_ci_runs():
     readme = (HERE / "README.md").read_text().splitlines()
-    command = next(line.split("&& ", 1)[1] for line in readme[:10] if "pytest" in line)
+    command = next(line.split("&& ", 1)[1] for line in readme[:12] if "pytest" in line)
     assert command in (HERE / ".ci" / "run").read_text()
+
+
+@pytest.mark.slow
+def test_the_report_renders_from_the_shipped_runs_as_committed(tmp_path, monkeypatch):
+    """What make_report.py --render writes on a fresh clone, from REPORT-runs.csv.gz and
+    REPORT-studies.json alone (no reports/): the committed REPORT.md, REPORT.json and
+    README.md, byte for byte."""
+    import make_report
+    for name in (shipped.RUNS, shipped.STUDIES, "README.md"):
+        shutil.copy(HERE / name, tmp_path / name)
+    monkeypatch.setattr(make_report, "OUT", str(tmp_path))
+    monkeypatch.setattr(make_report, "SAVED", str(tmp_path / "reports"))
+    assert make_report.main(["--render"]) == 0
+    for name in ("REPORT.md", "REPORT.json", "README.md"):
+        assert (tmp_path / name).read_bytes() == (HERE / name).read_bytes(), name
