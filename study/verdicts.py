@@ -509,7 +509,6 @@ def stratified_interval(strata, confidence=CONFIDENCE):
     TOST's 90% interval (its skew correction held TOST's error at the margin nearest 5%
     where rare failures make a tail). A stratum of one value adds that value, fixed;
     None with fewer than two values in every stratum."""
-    from scipy import stats
     strata = [np.asarray(s, dtype=float) for s in strata if len(s)]
     total = sum(len(s) for s in strata)
     varied = [s for s in strata if len(s) > 1]
@@ -520,17 +519,25 @@ def stratified_interval(strata, confidence=CONFIDENCE):
     def mean(*samples, axis=-1):
         return (sum(np.sum(s, axis=axis) for s in samples) + fixed) / total
 
-    estimate = mean(*varied)
+    return bca(varied, mean, confidence)
+
+
+def bca(samples, statistic, confidence, paired=False):
+    """scipy.stats.bootstrap's BCa interval of statistic over samples (RESAMPLES, seeded):
+    the estimate itself where every resample is alike (the values do not vary), the
+    percentile interval where BCa is undefined."""
+    from scipy import stats
+    estimate = statistic(*samples)
     with warnings.catch_warnings():  # a degenerate bootstrap is handled below
         warnings.simplefilter("ignore")
-        result = stats.bootstrap(varied, mean, n_resamples=RESAMPLES, method="BCa",
-                                 confidence_level=confidence,
+        result = stats.bootstrap(samples, statistic, paired=paired, n_resamples=RESAMPLES,
+                                 method="BCa", confidence_level=confidence,
                                  random_state=np.random.default_rng(0))
     boot = result.bootstrap_distribution
-    if np.ptp(boot) == 0:  # every resample alike: the values do not vary within strata
+    if np.ptp(boot) == 0:
         return Interval(snapped(estimate), snapped(estimate))
     low, high = result.confidence_interval
-    if not (np.isfinite(low) and np.isfinite(high)):  # BCa undefined: percentiles instead
+    if not (np.isfinite(low) and np.isfinite(high)):
         low, high = np.percentile(boot, [50 * (1 - confidence), 50 * (1 + confidence)])
     return Interval(snapped(low), snapped(high))
 
@@ -572,7 +579,6 @@ def cluster_bootstrap(clusters, confidence=CONFIDENCE):
     (each with its digit pairs' values): TOST's 90% interval (its skew correction holds
     TOST's error at the margin nearest 5% where rare failures make a tail); None with
     fewer than two seeds."""
-    from scipy import stats
     clusters = [np.asarray(c, dtype=float) for c in clusters if len(c)]
     if len(clusters) < 2:
         return None
@@ -581,19 +587,7 @@ def cluster_bootstrap(clusters, confidence=CONFIDENCE):
 
     def mean(s, n, axis=-1):
         return np.sum(s, axis=axis) / np.sum(n, axis=axis)
-    estimate = mean(sums, counts)
-    with warnings.catch_warnings():  # a degenerate bootstrap is handled below
-        warnings.simplefilter("ignore")
-        result = stats.bootstrap((sums, counts), mean, paired=True, n_resamples=RESAMPLES,
-                                 method="BCa", confidence_level=confidence,
-                                 random_state=np.random.default_rng(0))
-    boot = result.bootstrap_distribution
-    if np.ptp(boot) == 0:  # every resample alike: the seeds do not vary
-        return Interval(snapped(estimate), snapped(estimate))
-    low, high = result.confidence_interval
-    if not (np.isfinite(low) and np.isfinite(high)):  # BCa undefined: percentiles instead
-        low, high = np.percentile(boot, [50 * (1 - confidence), 50 * (1 + confidence)])
-    return Interval(snapped(low), snapped(high))
+    return bca((sums, counts), mean, confidence, paired=True)
 
 
 def cluster_mean(clusters):
