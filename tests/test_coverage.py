@@ -96,5 +96,19 @@ def test_the_coverage_command_prints_its_tables_within_100_columns():
     lines = result.stdout.splitlines()
     assert max(map(len, lines)) <= 100
     assert "coverage of the 95% interval, t-welch, 4 pairs x n seeds:" in lines
-    assert lines[-1] == "minimum seeds: 40 for better or worse, 93 for as good (verdicts.py)"
+    assert lines[-1] == (f"minimum seeds: {verdicts.MIN_SEEDS_WORD} for better or worse, "
+                         f"{verdicts.MIN_SEEDS_AS_GOOD} for as good (verdicts.py)")
     assert result.stderr.startswith("study.coverage: 9 populations as 4 pairs")
+
+
+@pytest.mark.slow
+def test_the_seed_design_is_measured_on_the_shipped_curve():
+    """--by-seed: populations of whole seeds of the shipped curve (and synthetic ones):
+    each interval's coverage, and the fewest seeds the rule takes."""
+    result = run("-m", "study.coverage", "--by-seed", "--studies", "20", "--seeds", "10,30")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert max(map(len, lines)) <= 100
+    assert any(line.startswith("summary over 24 shipped populations") for line in lines)
+    assert "coverage of the 95% interval, seed-t, S whole seeds:" in lines
+    assert lines[-1].startswith("fewest seeds at which every shipped population")
