@@ -49,10 +49,11 @@ def phrase(row, prefix=""):
     if word in ("worse", "better"):
         return f"{word}, but by less than the {MARGIN}-point margin" if within else word
     if word == "no difference shown":
-        return (f"as good (within the {MARGIN}-point margin)" if within else
-                f"not told apart, nor shown within the {MARGIN}-point margin"
-                if good == "not shown as good" else
-                f"not told apart ({report.equivalence_said(row, prefix)})")
+        return {"as good": f"as good (within the {MARGIN}-point margin)",
+                "not shown as good": f"not told apart, nor shown within the {MARGIN}-point "
+                                     f"margin",
+                "too few seeds": "not told apart (too few seeds for 'as good')"}.get(
+            good, "not told apart")
     return {"too few seeds": "too few seeds for a word",
             "no variation": "alike in every seed"}.get(word, word)
 

@@ -36,8 +36,9 @@ def printed(notebook):
 def test_the_notebook_runs_with_the_requirements():
     text, kinds = printed(executed())
     assert "data: scikit-learn's digits | maps: pictures (matplotlib)" in text
-    assert "image/png" in kinds
+    assert "image/png" in kinds and "text/markdown" in kinds  # the report's own words
     assert "350 training images, 10 test images; 500 epochs" in text
+    assert "wording is not available here" not in text
 
 
 @pytest.mark.slow
