@@ -111,7 +111,6 @@ def test_parts_ship_their_runs_which_resume_and_render_the_same_report(tmp_path,
     trained.clear()
     assert make_report.main([]) == 0 and trained == []
     assert capsys.readouterr().err.count(": shipped, reused") == 13
-    assert make_report.main(["--render"]) == 0
     after = {name: (tmp_path / name).read_bytes() for name in before}
     assert after == before
     assert make_report.main(["--status"]) == 0
