@@ -11,11 +11,11 @@ for each, no "as good" without variation) are what it found. docs/METHODS.md giv
 numbers.
 
 Candidates, all of the stratified mean (stratum weights n_k / N):
-- bca: verdicts.stratified_interval, vectorised here over many studies (the same
+- bca: stratified_interval, vectorised here over many studies (the same
   arithmetic; a test holds it to verdicts' own); the simulation draws RESAMPLES (1999)
   resamples, verdicts 9999;
 - t-pooled: mean +- t(N - K) SE, and t-welch: Welch-Satterthwaite's degrees of freedom
-  (verdicts.t_interval), where SE^2 = sum_k (n_k / N)^2 s_k^2 / n_k;
+  (t_interval), where SE^2 = sum_k (n_k / N)^2 s_k^2 / n_k;
 - t-skew, explored and not kept: Welch's with a skewness correction (skew_t_interval).
 
 Populations: per comparison (broken - original, frozen - original, broken - frozen) and
@@ -34,10 +34,10 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import special, stats
 
-from study import cli
+from study import cli, verdicts
 from study.cli import count
 from study.verdicts import (ALPHA, CONFIDENCE, FAILURE_COST, MARGIN, MIN_SEEDS_WORD,
-                            min_seeds_as_good, seeds_to_see, stratified_parts, t_interval)
+                            min_seeds_as_good, seeds_to_see)
 
 TOST_CONFIDENCE = 1 - 2 * ALPHA
 RESAMPLES = 1999     # bootstrap resamples in the simulation (verdicts: 9999)
@@ -54,6 +54,71 @@ NAME = 36  # the width of a population's name in the tables
 
 
 # ---------------------------------------------------------------- intervals
+
+# The pooled intervals before the seed was the unit (a digit pair a stratum, its seeds
+# independent): the candidates this module measured then, and measures again.
+
+def stratified_parts(strata):
+    """(mean, SE, df N - K, Welch df) of the stratified mean of strata, arrays of shape
+    (..., n_k) whose leading axes are independent studies: weights n_k / N, SE^2 =
+    sum (n_k / N)^2 s_k^2 / n_k (s_k with ddof 1: every n_k at least 2), and the
+    Welch-Satterthwaite degrees of freedom (nan where SE is 0)."""
+    strata = [np.asarray(s, dtype=float) for s in strata]
+    sizes = [s.shape[-1] for s in strata]
+    if min(sizes) < 2:
+        raise ValueError("every stratum needs two values for its variance")
+    total = sum(sizes)
+    mean = sum(np.sum(s, axis=-1) for s in strata) / total
+    terms = [(n / total) ** 2 * np.var(s, axis=-1, ddof=1) / n for s, n in zip(strata, sizes)]
+    variance = sum(terms)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        welch = variance ** 2 / sum(v ** 2 / (n - 1) for v, n in zip(terms, sizes))
+    return mean, np.sqrt(variance), float(total - len(strata)), welch
+
+
+def t_interval(strata, confidence=CONFIDENCE, df="welch"):
+    """The stratified t interval (low, high): mean +- t((1 + confidence) / 2, df) SE, df
+    Welch-Satterthwaite's ("welch") or N - K ("pooled"); the mean itself where SE is 0.
+    Vectorised over studies (stratified_parts)."""
+    from scipy import stats
+    mean, se, pooled, welch = stratified_parts(strata)
+    dof = np.broadcast_to(pooled if df == "pooled" else welch, np.shape(mean))
+    dof = np.where(np.isfinite(dof), dof, 1.0)  # SE 0: any df gives a half-width of 0
+    half = stats.t.ppf((1 + confidence) / 2, dof) * se
+    return mean - half, mean + half
+
+
+def pooled_interval(strata, confidence=CONFIDENCE):
+    """The interval behind the pooled words before the seed was the unit: the stratified t
+    interval with Welch's degrees of freedom, each pair's own variance; None where a
+    stratum has fewer than two values."""
+    strata = [np.asarray(s, dtype=float) for s in strata if len(s)]
+    if not strata or min(map(len, strata)) < 2:
+        return None
+    low, high = t_interval(strata, confidence)
+    return verdicts.Interval(verdicts.snapped(low), verdicts.snapped(high))
+
+
+def stratified_interval(strata, confidence=CONFIDENCE):
+    """The bootstrap interval (BCa) of stratified_mean(strata), resampling within each
+    stratum (scipy.stats.bootstrap resamples each sample on its own), so that the
+    interval counts only the variation within digit pairs, as the paired design does:
+    TOST's 90% interval (its skew correction held TOST's error at the margin nearest 5%
+    where rare failures make a tail). A stratum of one value adds that value, fixed;
+    None with fewer than two values in every stratum."""
+    strata = [np.asarray(s, dtype=float) for s in strata if len(s)]
+    total = sum(len(s) for s in strata)
+    varied = [s for s in strata if len(s) > 1]
+    if not varied:
+        return None
+    fixed = sum(float(np.sum(s)) for s in strata if len(s) == 1)
+
+    def mean(*samples, axis=-1):
+        return (sum(np.sum(s, axis=axis) for s in samples) + fixed) / total
+
+    return verdicts.bca(varied, mean, confidence)
+
+
 
 def skew_t_interval(strata, confidence=CONFIDENCE):
     """Explored, not a candidate: the Welch t interval with a second-order (Cornish-
@@ -99,7 +164,7 @@ def _quantile(boot_sorted, p):
 
 def bca_interval(strata, confidences=(CONFIDENCE,), resamples=RESAMPLES, rng=None,
                  chunk_values=12_000_000):
-    """verdicts.stratified_interval for many studies at once: {confidence: (low, high)}.
+    """stratified_interval for many studies at once: {confidence: (low, high)}.
 
     strata: arrays of shape (S, n_k), S studies. As verdicts does (n_k >= 2 here): each
     stratum is resampled on its own with rng.integers(0, n_k, (resamples, n_k)) (the

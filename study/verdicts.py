@@ -2,12 +2,15 @@
 
 docs/METHODS.md says what each rule is and why; here is how it is computed:
 
-- claims: a yes or no per seed (rate_test: exact binomial, Clopper-Pearson) or a cost
-  ratio per seed (cost_test: Wilcoxon signed-rank on the log ratios, the median ratio's
-  order-statistic interval); Holm over the family (judge, article_claims);
+- claims: how often each outcome came out (share_of: the share of seeds, its
+  Clopper-Pearson interval, a frequency word); the comparative ones also as paired
+  contrasts (cost_test: Wilcoxon signed-rank on the log ratios, the median ratio's
+  order-statistic interval; McNemar's test of all right), Holm over the contrasts
+  (judge, article_claims);
 - the mark: is_borderline, checked by `python3 -m study.verdicts --calibrate` (calibrate);
 - nets compared: per digit pair as description (comparisons), and pooled over the pairs
-  as the answer (pooled_comparison: stratified bootstrap mean, TOST, McNemar).
+  as the answer, each seed a cluster (pooled_comparison: the t interval over seeds, TOST
+  on a bootstrap of whole seeds, the failures' test on seeds).
 """
 import math
 import sys
@@ -416,7 +419,7 @@ def comparisons(compared):
 # "As good": the 90% interval of the mean difference in held-out test accuracy within 2
 # points either way (docs/METHODS.md says why 2).
 MARGIN = 0.02
-RESAMPLES = 9999  # bootstrap resamples behind each stratified bootstrap interval
+RESAMPLES = 9999  # bootstrap resamples behind each bootstrap interval
 # The pooled words' rules, in seeds, measured on populations like ours (python3 -m
 # study.coverage; docs/METHODS.md, "Nets compared"): better or worse needs
 # MIN_SEEDS_WORD seeds; "as good" needs enough seeds that a failure rate which alone
@@ -458,68 +461,6 @@ def stratified_mean(strata):
     """The mean of every value of the strata (a list of 1-d arrays): each stratum
     weighed by its size."""
     return snapped(sum(np.sum(s) for s in strata) / sum(len(s) for s in strata))
-
-
-def stratified_parts(strata):
-    """(mean, SE, df N - K, Welch df) of the stratified mean of strata, arrays of shape
-    (..., n_k) whose leading axes are independent studies: weights n_k / N, SE^2 =
-    sum (n_k / N)^2 s_k^2 / n_k (s_k with ddof 1: every n_k at least 2), and the
-    Welch-Satterthwaite degrees of freedom (nan where SE is 0)."""
-    strata = [np.asarray(s, dtype=float) for s in strata]
-    sizes = [s.shape[-1] for s in strata]
-    if min(sizes) < 2:
-        raise ValueError("every stratum needs two values for its variance")
-    total = sum(sizes)
-    mean = sum(np.sum(s, axis=-1) for s in strata) / total
-    terms = [(n / total) ** 2 * np.var(s, axis=-1, ddof=1) / n for s, n in zip(strata, sizes)]
-    variance = sum(terms)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        welch = variance ** 2 / sum(v ** 2 / (n - 1) for v, n in zip(terms, sizes))
-    return mean, np.sqrt(variance), float(total - len(strata)), welch
-
-
-def t_interval(strata, confidence=CONFIDENCE, df="welch"):
-    """The stratified t interval (low, high): mean +- t((1 + confidence) / 2, df) SE, df
-    Welch-Satterthwaite's ("welch") or N - K ("pooled"); the mean itself where SE is 0.
-    Vectorised over studies (stratified_parts)."""
-    from scipy import stats
-    mean, se, pooled, welch = stratified_parts(strata)
-    dof = np.broadcast_to(pooled if df == "pooled" else welch, np.shape(mean))
-    dof = np.where(np.isfinite(dof), dof, 1.0)  # SE 0: any df gives a half-width of 0
-    half = stats.t.ppf((1 + confidence) / 2, dof) * se
-    return mean - half, mean + half
-
-
-def pooled_interval(strata, confidence=CONFIDENCE):
-    """The interval behind the pooled words better and worse, and every pooled 95%
-    interval: the stratified t interval with Welch's degrees of freedom, each pair's own
-    variance (it covered the true mean best on populations like ours); None where a
-    stratum has fewer than two values."""
-    strata = [np.asarray(s, dtype=float) for s in strata if len(s)]
-    if not strata or min(map(len, strata)) < 2:
-        return None
-    low, high = t_interval(strata, confidence)
-    return Interval(snapped(low), snapped(high))
-
-
-def stratified_interval(strata, confidence=CONFIDENCE):
-    """The bootstrap interval (BCa) of stratified_mean(strata), resampling within each
-    stratum (scipy.stats.bootstrap resamples each sample on its own), so that the
-    interval counts only the variation within digit pairs, as the paired design does:
-    TOST's 90% interval (its skew correction held TOST's error at the margin nearest 5%
-    where rare failures make a tail). A stratum of one value adds that value, fixed;
-    None with fewer than two values in every stratum."""
-    strata = [np.asarray(s, dtype=float) for s in strata if len(s)]
-    total = sum(len(s) for s in strata)
-    varied = [s for s in strata if len(s) > 1]
-    if not varied:
-        return None
-    fixed = sum(float(np.sum(s)) for s in strata if len(s) == 1)
-
-    def mean(*samples, axis=-1):
-        return (sum(np.sum(s, axis=axis) for s in samples) + fixed) / total
-
-    return bca(varied, mean, confidence)
 
 
 def bca(samples, statistic, confidence, paired=False):
@@ -624,10 +565,10 @@ def difference_word(interval):
 class Difference(NamedTuple):
     """A pooled mean difference judged by the rules above."""
     mean: float                   # the stratified mean; None without seeds
-    interval: object              # its 95% interval (pooled_interval), or None
+    interval: object              # its 95% interval (cluster_interval), or None
     word: str                     # worse, better, no difference shown; too few seeds,
     #                               no variation
-    equivalence_interval: object  # TOST's 90% interval (stratified_interval), or None
+    equivalence_interval: object  # TOST's 90% interval (cluster_bootstrap), or None
     equivalence: str              # as good, not shown as good; too few seeds, no variation
 
 

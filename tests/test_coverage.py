@@ -17,19 +17,19 @@ def test_the_stratified_t_interval_by_hand():
     Welch df = (245/3)^2 / (19^2/2 + (80/3)^2/3 + 36^2/1)."""
     mean, se = 0.1 / 9, 0.01 * np.sqrt(245 / 243)
     welch = (245 / 3) ** 2 / (19 ** 2 / 2 + (80 / 3) ** 2 / 3 + 36 ** 2 / 1)
-    got_mean, got_se, pooled, got_welch = verdicts.stratified_parts(STRATA)
+    got_mean, got_se, pooled, got_welch = coverage.stratified_parts(STRATA)
     assert (got_mean, got_se) == pytest.approx((mean, se), abs=1e-15)
     assert pooled == 6 and got_welch == pytest.approx(welch, rel=1e-12)
     for confidence, df in [(0.95, "pooled"), (0.90, "pooled"), (0.95, "welch"), (0.90, "welch")]:
         q = stats.t.ppf((1 + confidence) / 2, 6 if df == "pooled" else welch)
-        assert verdicts.t_interval(STRATA, confidence, df) == pytest.approx(
+        assert coverage.t_interval(STRATA, confidence, df) == pytest.approx(
             (mean - q * se, mean + q * se), abs=1e-12)
-    assert verdicts.pooled_interval(STRATA) == pytest.approx(
+    assert coverage.pooled_interval(STRATA) == pytest.approx(
         (-0.017074506443117754, 0.039296728665339974), abs=1e-12)  # Welch, 95%
     one = [np.array([0.0, 0.02, 0.04, -0.02])]  # one pair: Welch's df is N - 1 = 3
     half = 3.182446305284263 * 0.01 * np.sqrt(5 / 3)
-    assert verdicts.pooled_interval(one) == pytest.approx((0.01 - half, 0.01 + half), abs=1e-12)
-    assert verdicts.pooled_interval([np.zeros(30), np.array([0.5])]) is None  # no variance
+    assert coverage.pooled_interval(one) == pytest.approx((0.01 - half, 0.01 + half), abs=1e-12)
+    assert coverage.pooled_interval([np.zeros(30), np.array([0.5])]) is None  # no variance
 
 
 def test_the_fewest_seeds_for_each_word():
@@ -70,7 +70,7 @@ def test_rounding_noise_about_zero_is_zero():
 
 
 def test_the_simulations_bootstrap_is_verdicts_own():
-    """coverage.bca_interval, vectorised over studies, against verdicts.stratified_interval
+    """coverage.bca_interval, vectorised over studies, against coverage.stratified_interval
     one study at a time, with the same resamples."""
     rng = np.random.default_rng(7)
     for trial in range(6):
@@ -78,7 +78,7 @@ def test_the_simulations_bootstrap_is_verdicts_own():
         strata = [np.round(rng.choice([0, 0, 0, 1, -1, 2, -30], n) / 72, 12)
                   if trial % 2 else rng.normal(0, 0.05, n) for n in sizes]
         for confidence in (0.95, 0.90):
-            theirs = verdicts.stratified_interval(strata, confidence)
+            theirs = coverage.stratified_interval(strata, confidence)
             ours = coverage.bca_interval([s[None] for s in strata], (confidence,),
                                          verdicts.RESAMPLES, np.random.default_rng(0))
             low, high = ours[confidence]

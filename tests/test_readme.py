@@ -24,7 +24,7 @@ def test_every_number_of_the_findings_comes_from_report_json_and_is_in_report_md
     block = findings_block(readme)
     assert block == "\n" + narrative.findings_text(found)
     numbers = set(re.findall(r"[-+]?\d+\.\d+|\d+", block))
-    assert len(numbers) > 10  # the block says something
+    assert len(numbers) > 5  # the block says something
     edited = block.replace(sorted(numbers)[0], "123456789", 1)
     assert edited != "\n" + narrative.findings_text(found)
     report = (HERE / "REPORT.md").read_text()

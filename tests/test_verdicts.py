@@ -6,7 +6,7 @@ import pytest
 from scipy import stats
 
 import original_net
-from study import report, verdicts
+from study import coverage, report, verdicts
 from tests.helpers import BROKEN, fake_run, judged
 
 
@@ -224,18 +224,18 @@ def test_the_stratified_interval_resamples_within_each_stratum():
     # all 40 values would vary by about 0.14 either way).
     strata = [np.zeros(10), np.ones(30)]
     assert verdicts.stratified_mean(strata) == 0.75      # each value counted once
-    assert verdicts.stratified_interval(strata) == (0.75, 0.75)
+    assert coverage.stratified_interval(strata) == (0.75, 0.75)
     # On a large normal sample the interval is the textbook one, mean +- 1.96 SE.
     rng = np.random.default_rng(5)
     strata = [rng.normal(0.1, 1, 400), rng.normal(-0.1, 2, 400)]
     se = np.sqrt(sum(s.var(ddof=1) / len(s) for s in strata)) / 2
-    low, high = verdicts.stratified_interval(strata)
+    low, high = coverage.stratified_interval(strata)
     mean = verdicts.stratified_mean(strata)
     assert low == pytest.approx(mean - 1.96 * se, abs=0.1 * se)
     assert high == pytest.approx(mean + 1.96 * se, abs=0.1 * se)
-    narrower = verdicts.stratified_interval(strata, 0.90)  # TOST's: 1.645 SE
+    narrower = coverage.stratified_interval(strata, 0.90)  # TOST's: 1.645 SE
     assert narrower.high - narrower.low == pytest.approx(2 * 1.645 * se, rel=0.08)
-    assert verdicts.stratified_interval([[0.3], [0.5]]) is None  # no stratum varies
+    assert coverage.stratified_interval([[0.3], [0.5]]) is None  # no stratum varies
 
 
 def test_tost_calls_as_good_only_when_the_90_percent_interval_is_inside_the_margin():
