@@ -402,7 +402,7 @@ def why_answer(found):
         return not_run("curve")
     facts = found["findings"]
     sizes = facts.get("sizes", {})
-    starts = found["alignment_over_training"]["starts"]
+    starts = found["alignment_starts"]
     text = [alignment_sentence(found)]
     if starts:
         text.append(starts_sentence(starts))
@@ -428,7 +428,7 @@ def why_answer(found):
 
 
 def alignment_sentence(found):
-    rows = found["alignment_over_training"]["rows"]
+    rows = found["alignment_over_training"]
     shared = found["made"]["shared"]
     at = {(r["epoch"], r["learned"]): r for r in rows if r["net"] == BROKEN and r["lr"] == shared}
     epochs = sorted({e for e, _ in at})
@@ -493,7 +493,7 @@ def why_table(found):
 def alignment_table(found):
     if "curve" not in found:
         return ""
-    rows = [r for r in found["alignment_over_training"]["rows"] if r["net"] == BROKEN]
+    rows = [r for r in found["alignment_over_training"] if r["net"] == BROKEN]
     header = ["lr", "learned", "runs"] + [f"W1 cosine @{e}" for e in
                                           sorted({r["epoch"] for r in rows})] + [
         "W1 norm ratio @1", "W1 norm ratio @last"]

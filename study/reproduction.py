@@ -74,9 +74,11 @@ def gather(studies, config):
         curve = kind["curve"][0]
         report["curve"] = {key: curve.tables[key] for key in ("sweep", "comparisons",
                                                                "alignment")}
-        report["alignment_over_training"] = alignment_over_training(curve)
+        report["alignment_over_training"], report["alignment_starts"] = (
+            alignment_over_training(curve))
         if kind.get("interventions"):
-            report["interventions"] = interventions(curve, kind["interventions"][0])
+            report["interventions"], report["intervention_comparisons"] = interventions(
+                curve, kind["interventions"][0])
     if kind.get("tuning"):
         report["tuning"] = kind["tuning"][0].tables["tuning"]
     if kind.get("tuned"):
@@ -198,7 +200,7 @@ def interventions(curve, study):
     """Each intervention net (and each broken line alone) at every rate of the curve, on
     its seeds, beside the broken net and the original (the curve's runs of the same
     seeds: the same splits and initial weights): its sweep row, and its pooled
-    comparisons against the broken net and the original ({rows, comparisons})."""
+    comparisons against the broken net and the original: (rows, comparisons)."""
     nets = study.settings["nets"]
     rows, comparisons = [], []
     for lr in study.settings["lrs"]:
@@ -210,7 +212,7 @@ def interventions(curve, study):
             for other, name in ((broken, BROKEN), (original, ORIGINAL)):
                 row = compared(runs, other, net, name, f"all {len(PAIRS)} pairs, lr {lr:g}")
                 comparisons.append(dict(row, lr=lr))
-    return dict(rows=rows, comparisons=comparisons)
+    return rows, comparisons
 
 
 def alignment_over_training(curve):
@@ -218,8 +220,8 @@ def alignment_over_training(curve):
     rate of the curve, over every run that learned and every run that did not: per epoch
     of OVER_TRAINING (those the study reached), the median cosine and norm ratio of W1
     and W2 (the JSON contract: net, lr, epoch, learned, cosine, norm_ratio), with the
-    runs counted; and whether the runs that did not learn started worse aligned (epoch 1's
-    W1 cosine, stuck against learned: the Mann-Whitney test)."""
+    runs counted; and, per rate, whether the runs that did not learn started worse aligned
+    (epoch 1's W1 cosine, stuck against learned: the Mann-Whitney test): (rows, starts)."""
     from scipy import stats
     rows, starts = [], []
     aligned = [r for r in curve.runs if ALIGNED[0] in r["checkpoints"][0]]
@@ -247,7 +249,7 @@ def alignment_over_training(curve):
                                    stuck_median=float(np.median(first[False])),
                                    learned_median=float(np.median(first[True])),
                                    p_value=float(test.pvalue)))
-    return dict(rows=rows, starts=starts)
+    return rows, starts
 
 
 # ---------------------------------------------------------------- the budget
@@ -450,10 +452,10 @@ def intervention_facts(report):
     against the broken net and the original; and the broken net's own at each rate."""
     facts = {}
     sweep = {(r["net"], r["lr"]): r for r in report["curve"]["sweep"]}
-    for row in report["interventions"]["rows"]:
+    for row in report["interventions"]:
         facts.setdefault(row["net"], {})[f"{row['lr']:g}"] = dict(
             accuracy=row["mean_test_accuracy"], stuck=row["stuck"], runs=row["runs"])
-    for row in report["interventions"]["comparisons"]:
+    for row in report["intervention_comparisons"]:
         against = "broken" if row["nets"][1] == BROKEN else "original"
         facts[row["nets"][0]][f"{row['lr']:g}"][against] = compact(row)
     for net in (BROKEN, ORIGINAL):
@@ -499,7 +501,7 @@ def figures(report, studies):
             f"gradient's direction")
     if "curve" in report:
         rows = report["curve"]["sweep"] + [dict(r, experiment="Result 3") for r in
-                                           report.get("interventions", {}).get("rows", [])]
+                                           report.get("interventions", [])]
         chosen = {net: row["lr"] for net, row in report.get("tuning", {}).items()}
         seeds = report["curve"]["sweep"][0]["seeds"]
         out["REPORT-curve.png"] = lambda file: draw.sweep_plot(

@@ -93,9 +93,22 @@ def test_parts_ship_their_runs_which_resume_and_render_the_same_report(tmp_path,
     assert saved["runs_count"] == sum(1 for _ in shipped_rows(tmp_path))
     assert saved["runs_file"] == shipped.RUNS
     for key in ("interventions", "alignment_over_training", "budget", "settings_study"):
-        assert saved[key], key
-    assert {row["net"] for row in saved["interventions"]["rows"]} == {
+        assert saved[key], key  # the JSON contracts of issues 41 and 42
+    assert {row["net"] for row in saved["interventions"]} == {
         "broken green", "broken red", "matched noise", "scaled true"}
+    assert {"net", "lr", "digits", "seeds", "mean_test_accuracy", "interval", "stuck"} <= set(
+        saved["interventions"][0])
+    assert {"net", "lr", "epoch", "learned", "cosine", "norm_ratio"} <= set(
+        saved["alignment_over_training"][0])
+    assert set(saved["alignment_over_training"][0]["cosine"]) == {"W1", "W2"}
+    budget = saved["budget"]
+    assert {"net", "lr", "epoch", "mean_test_accuracy", "interval", "stuck"} <= set(
+        budget["rows"][0])
+    assert {"nets", "lr", "epoch", "mean_difference", "interval", "verdict"} <= set(
+        budget["comparisons"][0])
+    assert {"momentum", "init", "tuning", "comparisons"} <= set(saved["settings_study"][0])
+    assert all("checkpoints" in run for run in json.loads(
+        (tmp_path / "reports" / "curve-0-3.json").read_text())["runs"])
     for claim in saved["pooled"]["article"]["claims"]:  # the JSON contract of issue 40
         assert {"share", "share_interval", "contrast"} <= set(claim)
     pooled = [c for c in saved["pooled"]["tuned"]["comparisons"] if c["pooled"]]
