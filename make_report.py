@@ -1,5 +1,7 @@
-"""Regenerate REPORT.md, the reproduction report, its figures, REPORT.json and the findings
-in README.md, from the runs shipped beside them (REPORT-runs.csv.gz, REPORT-studies.json).
+"""Train the reproduction report's studies in parts, ship their runs, and render the report.
+
+REPORT.md, its figures, REPORT.json and the findings in README.md all come from the runs
+shipped beside them (REPORT-runs.csv.gz, REPORT-studies.json).
 
     python3 make_report.py --render        # the report from the shipped runs (seconds)
     python3 make_report.py --status        # which parts are shipped, and their times
@@ -430,14 +432,20 @@ def render():
             "findings" + (f"; not yet run: {', '.join(missing)}" if missing else ""))
 
 
+def planned_count(part):
+    """How many studies a part trains."""
+    return {"tuned": 1 + EVALUATION_BLOCKS, "article": ARTICLE_BLOCKS + RATE_BLOCKS,
+            "settings": 2 * len(SETTINGS)}.get(part, 1)
+
+
 def status():
-    """Each part: its studies shipped, and the minutes they took."""
+    """Each part: its studies shipped of those it trains, and the minutes they took."""
     found = shipped.load(OUT)
-    print(f"{'part':<14} {'shipped':>8} {'minutes':>8}  what")
+    print(f"{'part':<14} {'studies':>8} {'minutes':>8}  what")
     for part, (what, _) in PARTS.items():
         studies = [entry for entry, _ in found.values() if entry["part"] == part]
         minutes = sum(entry["study"]["wall_seconds"] for entry in studies) / 60
-        print(f"{part:<14} {len(studies):>8} {minutes:>8.0f}  {what}")
+        print(f"{part:<14} {len(studies):>4} of {planned_count(part)} {minutes:>6.0f}  {what}")
     return 0
 
 

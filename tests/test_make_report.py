@@ -128,7 +128,8 @@ def test_parts_ship_their_runs_which_resume_and_render_the_same_report(tmp_path,
     assert after == before
     assert make_report.main(["--status"]) == 0
     status = capsys.readouterr().out
-    assert "budget" in status and "shipped" in status.splitlines()[0]
+    assert "budget" in status and "studies" in status.splitlines()[0]
+    assert "tuned             3 of 3" in status and "settings          2 of 2" in status
 
 
 def shipped_rows(folder):
