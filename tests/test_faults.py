@@ -269,26 +269,32 @@ STALL = 5  # --stall-seconds: the least compare.py takes
 
 
 @pytest.mark.slow
-def test_a_scheduler_stopped_mid_study_ends_it_in_one_line_within_the_stall_bound(
-        dask_cluster, tmp_path):
+@pytest.mark.parametrize("stopped", ["scheduler", "workers"])
+def test_a_stalled_cluster_ends_the_study_in_one_line_within_the_stall_bound(
+        dask_cluster, tmp_path, stopped):
     """A hung scheduler (SIGSTOP: its connections stay open, nothing answers) is not a lost
-    one: the study asks it, waits --stall-seconds, and ends, writing nothing."""
-    out = tmp_path / "study.json"
-    process = study(*LONG, "--format", "json", "--out", str(out),
+    one, nor are hung workers (they send no heartbeat): the study waits --stall-seconds,
+    and ends in one line, writing nothing, the cluster left up."""
+    process = study(*LONG, "--format", "json", "--out", str(tmp_path / "study.json"),
                     "--scheduler", dask_cluster.address, "--stall-seconds", str(STALL))
     read_until(process.stderr, "Ctrl-C stops")
     time.sleep(2)
-    os.killpg(dask_cluster.scheduler.pid, signal.SIGSTOP)
+    group = getattr(dask_cluster, stopped).pid  # the scheduler, or the nanny and its workers
+    os.killpg(group, signal.SIGSTOP)
     try:
         stdout, err, seconds = ended(process, STALL + 30)
     finally:
-        os.killpg(dask_cluster.scheduler.pid, signal.SIGCONT)
+        os.killpg(group, signal.SIGCONT)
     assert process.returncode == 1 and stdout == ""
-    assert one_line(err) == (f"compare.py: error: the Dask scheduler at {dask_cluster.address} "
-                             f"has not answered for {STALL} s")
+    assert one_line(err) == (
+        f"compare.py: error: the Dask scheduler at {dask_cluster.address} has not answered "
+        f"for {STALL} s" if stopped == "scheduler" else
+        f"compare.py: error: the Dask cluster at {dask_cluster.address}: its workers have "
+        f"sent no heartbeat for {STALL} s")
     assert seconds < STALL + 10
     assert os.listdir(tmp_path) == []  # no report, no temporary file, no lock
-    print(f"the study ended {seconds:.1f} s after its scheduler stopped")
+    assert dask_cluster.scheduler.poll() is None  # the scheduler is left up
+    print(f"the study ended {seconds:.1f} s after its {stopped} stopped")
 
 
 @pytest.mark.slow
@@ -317,26 +323,6 @@ def test_a_worker_stopped_mid_study_is_removed_and_its_batch_trained_by_another(
                                                                           "one.json"))
     assert there["runs"] == here["runs"]  # bit for bit: every epoch's cost, every accuracy
     print(f"the study ended {seconds:.1f} s after one of its workers stopped")
-
-
-@pytest.mark.slow
-def test_every_worker_stopped_mid_study_ends_it_in_one_line(dask_cluster, tmp_path):
-    """No worker left that answers: the study ends after --stall-seconds, writing nothing."""
-    process = study(*LONG, "--format", "json", "--out", str(tmp_path / "study.json"),
-                    "--scheduler", dask_cluster.address, "--stall-seconds", str(STALL))
-    read_until(process.stderr, "Ctrl-C stops")
-    time.sleep(2)
-    os.killpg(dask_cluster.workers.pid, signal.SIGSTOP)  # the nanny and its two workers
-    try:
-        stdout, err, seconds = ended(process, STALL + 30)
-    finally:
-        os.killpg(dask_cluster.workers.pid, signal.SIGCONT)
-    assert process.returncode == 1 and stdout == ""
-    assert one_line(err) == (f"compare.py: error: the Dask cluster at {dask_cluster.address}: "
-                             f"its workers have sent no heartbeat for {STALL} s")
-    assert seconds < STALL + 10
-    assert os.listdir(tmp_path) == []
-    assert dask_cluster.scheduler.poll() is None  # the scheduler is left up
 
 
 # ---------------------------------------------------------------- nothing of a study is left
