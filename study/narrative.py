@@ -541,10 +541,9 @@ def claims_values(found):
 
 
 def how_often(c):
-    """'16 of 120 (13%; 95% 7.8 to 21%)'."""
+    """'16 of 120 (7.8-21%)': the seeds it held in, and its share's 95% interval."""
     low, high = c["share_interval"]
-    return (f"{c['held']} of {c['seeds']} ({report.percent(c['share'])}; {report.CI} "
-            f"{report.percent(low, False)} to {report.percent(high)})")
+    return f"{c['held']} of {c['seeds']} ({report.percent(low, False)}-{report.percent(high)})"
 
 
 def claims_answer(found):
@@ -654,7 +653,7 @@ def findings_text(found):
                       f"outcome comes out in a run, and, for the claims that compare the nets, "
                       f"a paired test of the two nets on the same seeds (holds, fails or "
                       f"unclear at 5%, Holm-corrected).", "",
-                  "| the article says | how often (95%) | for one run | the nets compared |",
+                  "| the article says | seeds (95% share) | for one run | the nets compared |",
                   "|---|---|---|---|"]
         for c in facts["claims"]:
             contrast = "-"

@@ -209,8 +209,10 @@ def how_often_text(row):
 
 
 def percent(share, sign=True):
-    """A share in percent, to two significant digits: '13%', '7.8%', '100%'."""
-    return f"{rounded(100 * share, 2)}{'%' if sign else ''}"
+    """A share in percent, whole from 10 up, else to two significant digits: '13%',
+    '7.8%', '100%'."""
+    p = 100 * share
+    return (f"{p:.0f}" if p >= 10 else f"{p:.2g}") + ("%" if sign else "")
 
 
 def once_text(row):
