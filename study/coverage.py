@@ -834,9 +834,10 @@ def by_seed(args):
     results = {(pop.name, s): simulate_seeds(pop, s, args.studies) for pop in pops
                for s in sizes}
     lines = seed_tables(results, pops, sizes)
-    lines.append(f"fewest seeds at which every shipped population was covered at least 90% "
-                 f"(seed-t): {fewest_seeds(results, pops, sizes)}; verdicts.py: "
-                 f"{MIN_SEEDS_WORD} for better or worse, {min_seeds_as_good()} for as good")
+    lines.append(f"fewest seeds from which every shipped population was covered at least 90% "
+                 f"(seed-t): {fewest_seeds(results, pops, sizes) or 'none of these'}")
+    lines.append(f"verdicts.py: {MIN_SEEDS_WORD} seeds for better or worse, "
+                 f"{min_seeds_as_good()} for as good")
     print("\n".join(lines), flush=True)
     cli.say(f"study.coverage: done in {time.time() - began:.0f} s")
     return 0

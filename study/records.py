@@ -159,7 +159,7 @@ def run_from_json(checker, i, item, settings):
                 and all(is_number(c[f], -1, math.inf) for f in ALIGNED if f in c))
     run["checkpoints"] = get("checkpoints", lambda v: isinstance(v, list) and len(v) == len(
         epochs) and all(map(checkpoint, v, epochs)) and len({len(c) for c in v}) == 1,
-        f"the cost and {on} accuracy at the {len(epochs)} checkpoint epochs")
+        f"its {len(epochs)} checkpoints")
     return run
 
 

@@ -60,11 +60,11 @@ def test_a_saved_run_reads_back_as_the_run_training_made():
     (dict(digits=[3, 3]), "runs[0].digits is not a digit pair of the study"),
     (dict(stuck=1), "runs[0].stuck is not true or false"),
     (dict(lr=0.002), "runs[0].lr is not 0.001, its rates"),
-    (dict(checkpoints=CHECKPOINTS[:1]), "runs[0].checkpoints is not the cost and test accuracy at the 2 checkpoint epochs"),
+    (dict(checkpoints=CHECKPOINTS[:1]), "runs[0].checkpoints is not its 2 checkpoints"),
     (dict(checkpoints=[CHECKPOINTS[0], dict(CHECKPOINTS[1], test_accuracy=2)]),
-     "runs[0].checkpoints is not the cost and test accuracy"),
+     "runs[0].checkpoints is not its 2 checkpoints"),
     (dict(checkpoints=[CHECKPOINTS[0], dict(CHECKPOINTS[1], W1_cosine=0.5)]),
-     "runs[0].checkpoints is not the cost")])
+     "runs[0].checkpoints is not its 2")])
 def test_a_damaged_run_is_refused_naming_its_field(change, message):
     checker = records.Checker("a.json", {}, "--pool")
     with pytest.raises(records.Refused, match="^" + re.escape(f"--pool a.json: {message}")):

@@ -37,16 +37,22 @@ def test_compare_runs_every_experiment_and_net_over_the_seeds(short_compare):
     assert len(report["runs"]) == 6 * seeds and report["study"]["settings"]["four_samples"] is False
     assert all(r["digits"] == [0, 1] for r in report["runs"])
     assert [c["label"] for c in report["claims"]] == [c.label for c in verdicts.CLAIMS]
-    for claim in report["claims"]:
-        assert set(claim) >= {"held", "seeds", "interval", "verdict", "p_value", "p_adjusted",
-                              "borderline", "trained_held", "trained_seeds", "trained_verdict"}
-        assert "replication" not in claim
-        assert claim["seeds"] == seeds and claim["verdict"] in ("holds", "fails", "unclear")
+    for claim in report["claims"]:  # the JSON contract: a share, and the contrasts
+        assert set(claim) >= {"held", "seeds", "share", "share_interval", "frequency",
+                              "contrast", "verdict", "p_value", "p_adjusted", "borderline",
+                              "trained_held", "trained_seeds", "trained_verdict"}
+        assert claim["seeds"] == seeds and claim["share"] == claim["held"] / seeds
+        ci = stats.binomtest(claim["held"], seeds).proportion_ci(method="exact")
+        assert claim["share_interval"] == pytest.approx([ci.low, ci.high])
+        assert claim["frequency"] in verdicts.FREQUENCY
+        assert claim["contrast"] == (claim["kind"] != "rate")
+        if not claim["contrast"]:
+            assert claim["verdict"] == claim["frequency"] and claim["p_value"] is None
+            continue
+        assert claim["verdict"] in ("holds", "fails", "unclear")
         assert claim["borderline"] == verdicts.is_borderline(
             claim["verdict"], claim["p_value"], claim["p_adjusted"])
         assert claim["p_adjusted"] >= claim["p_value"]
-        ci = stats.binomtest(claim["held"], seeds).proportion_ci(method="exact")
-        assert claim["interval"] == pytest.approx([ci.low, ci.high])
         if claim["kind"] == "cost":
             assert set(claim) >= {"median_ratio", "ratio_interval"}
     pooled = [row for row in report["comparisons"] if row["pooled"]]

@@ -35,7 +35,8 @@ def test_side_by_side_reads_saved_reports_and_names_what_differs(tmp_path, short
     lines = result.stdout.splitlines()
     assert max(map(len, lines)) <= 100
     assert lines[-1] == f"Words differ: {report['claims'][2]['label']}."
-    assert sum(line.startswith(c["label"]) for line in lines for c in report["claims"]) == 8
+    assert sum(line.startswith(c["label"] + " ") for line in lines
+               for c in report["claims"]) == len(report["claims"]) == 9
 
     def side_by_side(*args):  # the rest in this process: quicker
         status = compare.main(["--side-by-side", *map(str, args)])
@@ -92,10 +93,11 @@ BOTH = ("--side-by-side", "--pool")
 @pytest.mark.slow
 @pytest.mark.parametrize("change, message, options", [
     (lambda r: r["claims"][0].pop("verdict"), "claims[0].verdict is missing", BOTH[:1]),
-    (lambda r: r["claims"][1].update(p_adjusted=None), "claims[1].p_adjusted is not a p-value",
+    (lambda r: r["claims"][3].update(p_adjusted=None), "claims[3].p_adjusted is not a p-value",
      BOTH[:1]),
+    (lambda r: r["claims"][1].update(p_value=0.5), "claims[1].p_value is not null", BOTH[:1]),
     (lambda r: r["claims"][2].update(label=7), "claims[2].label is not text", BOTH[:1]),
-    (lambda r: r["claims"][3].update(held="three"), "claims[3].held is not a count", BOTH[:1]),
+    (lambda r: r["claims"][1].update(held="three"), "claims[1].held is not a count", BOTH[:1]),
     (lambda r: r["claims"][4].update(borderline="yes"), "claims[4].borderline is not true",
      BOTH[:1]),
     (lambda r: r.update(claims={}), "claims is not a list", BOTH[:1]),
@@ -146,7 +148,9 @@ def test_pooling_refuses_shared_seeds_and_other_settings(tmp_path, short_compare
     def longer(report):  # another study: a fourth epoch, on other seeds
         report["study"]["settings"].update(first_seed=100, epochs=4)
         for run in report["runs"]:
-            run.update(seed=run["seed"] + 100, history=run["history"] + [1.0])
+            run.update(seed=run["seed"] + 100, history=run["history"] + [1.0],
+                       checkpoints=[dict(run["checkpoints"][-1], epoch=e)
+                                    for e in records.checkpoint_epochs(4)])
     c = tmp_path / "c.json"
     c.write_text(json.dumps(damaged(short_compare[0], longer)))
     assert compare.main(["--pool", str(a), str(c)]) == 2
@@ -159,6 +163,8 @@ def test_pooling_refuses_shared_seeds_and_other_settings(tmp_path, short_compare
                                            extended=True, epochs=3)
         for run in report["runs"]:
             run["history"].pop()
+            run["checkpoints"] = [dict(run["checkpoints"][-1], epoch=e)
+                                  for e in records.checkpoint_epochs(3)]
     c.write_text(json.dumps(damaged(short_compare[0], unlike)))
     assert compare.main(["--pool", str(a), str(c)]) == 2
     err = capsys.readouterr().err
