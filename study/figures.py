@@ -112,8 +112,10 @@ def plot(results, group_of, alignment, path, fmt, title=""):
 
 def sweep_plot(sweep_rows, path, fmt, chosen=None, title=None):
     """Held-out accuracy against the learning rate (log axis): a line per net with its
-    interval as a band; below, the share of its runs that did not learn; each net's
-    chosen rate (chosen: {net: lr}) marked with a ring. One column per experiment."""
+    interval as a band (an intervention net's, registry.Net.redirect, or a broken line's
+    alone, dashed and without band, so that the figure stays readable); below, the share
+    of its runs that did not learn; each net's chosen rate (chosen: {net: lr}) marked
+    with a ring. One column per experiment."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -133,11 +135,12 @@ def sweep_plot(sweep_rows, path, fmt, chosen=None, title=None):
             low, high = ([100 * (r["interval"] or [np.nan, np.nan])[i] for r in rows]
                          for i in (0, 1))
             colour = NETS[net].colour
-            top.plot(lrs, mean, color=colour, marker="o", ms=3.5, lw=1.5,
-                     label=NETS[net].short)
-            top.fill_between(lrs, low, high, color=colour, alpha=0.15, lw=0)
-            bottom.plot(lrs, [100 * r["stuck"] / r["runs"] for r in rows], color=colour,
-                        marker="o", ms=3.5, lw=1.2)
+            plain = NETS[net].redirect or NETS[net].ablation
+            style = dict(color=colour, marker="o", ms=3.5, ls="--" if plain else "-")
+            top.plot(lrs, mean, lw=1.5, label=NETS[net].short, **style)
+            if not plain:
+                top.fill_between(lrs, low, high, color=colour, alpha=0.15, lw=0)
+            bottom.plot(lrs, [100 * r["stuck"] / r["runs"] for r in rows], lw=1.2, **style)
             if chosen and net in chosen:
                 at = [r for r in rows if r["lr"] == chosen[net]]
                 if at:
