@@ -21,6 +21,7 @@ TEMPLATE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__
 BEGIN = "<!-- findings: written by make_report.py from REPORT.json; do not edit by hand -->"
 END = "<!-- end of the findings -->"
 MARGIN = f"{100 * verdicts.MARGIN:g}"
+WORDS = {"no difference shown": "not told apart"}  # a comparison's word as prose says it
 
 
 def not_run(part):
@@ -255,7 +256,8 @@ def tuned_answer(found):
             f"runs, the original in {broken['failed'][1]} (seeds with more failures of one "
             f"net than the other: {broken['discordant'][0]} and {broken['discordant'][1]}, "
             f"exact test p {report.p_text(broken['mcnemar_p'])})." + learned
-            + f" Each block alone: {', '.join(blocks)}. The frozen-conv control, whose conv "
+            + f" Each block alone: {', '.join(WORDS.get(b, b) for b in blocks)}. The "
+            f"frozen-conv control, whose conv "
             f"layers never learn, against the original: {said(frozen)}; the broken net against "
             f"the control: {said(between)}.")
 

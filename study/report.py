@@ -326,16 +326,17 @@ def pooled_section(rows, markdown):
     swept = any("lr" in r for r in rows)
     tuned = any(r.get("tuned") for r in rows)
     title = "Nets compared: the mean difference over every seed and digit pair"
-    note = (f"per seed, a - b of held-out test accuracy, in points (a run that did not learn "
-            f"counts as it ended), averaged over every seed of every digit pair; its {CI} "
-            f"interval (a t interval of each pair's own variance, Welch's degrees of freedom) "
-            f"and the word from it, with at least {verdicts.MIN_SEEDS_WORD} seeds (else 'too "
-            f"few seeds'; 'no variation' where every seed of a pair ties); 'as good': "
-            f"equivalence by TOST at {LEVEL}, the {TOST} bootstrap interval (BCa, within each "
-            f"pair) within {margin} points either way, with at least "
+    note = (f"a - b of held-out test accuracy, in points (a run that did not learn counts as "
+            f"it ended), averaged over every seed of every digit pair, each seed a unit with "
+            f"its pairs (they share its initial weights); its {CI} interval (the t interval "
+            f"over the seeds) and the word from it, with at least {verdicts.MIN_SEEDS_WORD} "
+            f"seeds (else 'too few seeds'; 'no variation' where every seed's mean ties); 'as "
+            f"good': equivalence by TOST at {LEVEL}, the {TOST} bootstrap interval (BCa, of "
+            f"whole seeds) within {margin} points either way, with at least "
             f"{verdicts.MIN_SEEDS_AS_GOOD} seeds; 'stuck': each net's runs that did not learn, "
-            f"'only': the seeds where only a's (only b's) did not, with the exact McNemar test "
-            f"of those; 'learned': the same over the seeds where both nets learned"
+            f"'only': the seeds where a (b) failed in more of its pairs than the other, with "
+            f"the exact test of those (McNemar's, one pair a seed); 'learned': the same over "
+            f"the runs where both nets learned"
             + ("; each net at its tuned rate" if tuned else ""))
     keys = ["group", "a - b"] + (["lr"] if swept else [])
     header = keys + ["seeds", f"mean ({CI})", "word", f"{TOST} (BCa)", "as good",
