@@ -48,7 +48,7 @@ def plot(results, group_of, alignment, path, fmt, title=""):
             runs = of.get((group, net), [])
             learned = np.array([[c["cost"] for c in r["checkpoints"]] for r in runs
                                 if not r["stuck"]])
-            label = f"{net}: {len(runs) - len(learned)}/{len(runs)} stuck"
+            label = f"{NETS[net].short}: {len(runs) - len(learned)}/{len(runs)} stuck"
             if len(learned):
                 low, median, high = np.percentile(learned, [25, 50, 75], axis=0)
                 ax.plot(epochs, median, color=NETS[net].colour, lw=1.4, label=label)
@@ -76,8 +76,11 @@ def plot(results, group_of, alignment, path, fmt, title=""):
                    ylim=(-0.25, 1.05),
                    ylabel="cosine of the broken gradient\nwith the true one (median)"
                    if col == 0 else None)
-            ax.legend([Line2D([], [], color="k"), Line2D([], [], color="k", ls="--")],
-                      ["W1 (W1a, W1b)", "W2 (W2a..W2d)"], fontsize=8, loc="lower right")
+            broken = [net for net in nets if NETS[net].breaks]
+            ax.legend([Line2D([], [], color=NETS[net].colour) for net in broken]
+                      + [Line2D([], [], color="k"), Line2D([], [], color="k", ls="--")],
+                      [NETS[net].short for net in broken] + ["W1 (W1a, W1b)", "W2 (W2a..W2d)"],
+                      fontsize=8, loc="lower right", ncol=2)
             row += 1
         if seeds_row:
             ax = axes[row, col]
