@@ -6,6 +6,7 @@ shipped yet is said so where its section would be.
 One convention for every difference: a - b, in points of held-out accuracy, signed, with
 its 95% interval low to high; one phrase for its word (phrase).
 """
+import math
 import os
 import re
 import string
@@ -417,16 +418,87 @@ def why_answer(found):
     peak = inter["peak"]
     text.append(
         f"Given the broken net's error at every step, a correct learner tells which part of it "
-        f"matters. Its peak rate (the rate of its best mean accuracy): original "
-        f"{peak[ORIGINAL]}, broken {peak[BROKEN]}, matched noise {peak[MATCHED]}, scaled true "
-        f"{peak[SCALED]}, green alone {peak['broken green']}, red alone {peak['broken red']}.")
+        f"matters (the same seeds, splits and initial weights as the curve's). Each net's peak "
+        f"rate, where its mean accuracy is best: original {peak[ORIGINAL]}, broken "
+        f"{peak[BROKEN]}, matched noise {peak[MATCHED]}, scaled true {peak[SCALED]}, green "
+        f"alone {peak['broken green']}, red alone {peak['broken red']}.")
     text.append(intervention_sentence(inter, MATCHED, "The matched noise (the true conv step "
                                       "turned at random to the broken one's cosine, at its "
                                       "length)"))
+    text.append(noise_conclusion(inter))
     text.append(intervention_sentence(inter, SCALED, "The scaled true step (the true conv "
-                                      "step times that cosine, the first-order prediction)"))
-    del sizes
+                                      "step times that cosine)"))
+    text.append(first_order_conclusion(found, inter, sizes))
+    text.append(lines_sentence(inter))
+    text.append("What they do not settle: how the transposed gradients' structure steers "
+                "training (which directions they favour), and whether any of this holds on "
+                "other tasks and nets than these four digit pairs and the article's head.")
     return " ".join(text)
+
+
+def reproduced(inter, net):
+    """The rates at which a net's word against the broken net is better, worse, not told
+    apart ("alike"), or none (too few seeds)."""
+    out = {"alike": [], "better": [], "worse": [], "none": []}
+    for lr, row in inter[net].items():
+        word = row["broken"]["verdict"]
+        out[word if word in ("better", "worse") else
+            "alike" if word == "no difference shown" else "none"].append(lr)
+    return out
+
+
+def noise_conclusion(inter):
+    """Whether the size of the direction error alone explains the broken net's curve."""
+    found = reproduced(inter, MATCHED)
+    if found["none"]:
+        return "Too few seeds to say whether the matched noise reproduces the broken net."
+    if not found["better"] and not found["worse"]:
+        return ("So noise of the broken gradients' angle and length, without their structure, "
+                "is not told apart from the broken net at any rate: the size of the direction "
+                "error is enough to explain the broken net's curve, as far as these seeds can "
+                "tell.")
+    if len(found["better"]) > len(found["worse"]):
+        return (f"So noise of the same angle and length hurts less than the broken lines' "
+                f"error (better at {', '.join(found['better'])}): the size of the direction "
+                f"error does not explain the broken net's curve alone; the structure of the "
+                f"broken lines' error matters, and costs more than its angle says.")
+    return (f"So noise of the same angle and length hurts more than the broken lines' error "
+            f"(worse at {', '.join(found['worse'])}): beside the size of its direction error, "
+            f"the structure of the broken lines' error helps the broken net.")
+
+
+def first_order_conclusion(found, inter, sizes):
+    """Where the first-order prediction says a learner with the broken net's cosine
+    peaks, against where the scaled true step does."""
+    shared = f"{found['made']['shared']:g}"
+    cosine = sizes.get(shared, {}).get("W1_cosine")
+    peak = inter["peak"]
+    if not cosine:
+        return ""
+    predicted = float(peak[ORIGINAL]) / cosine
+    grid = sorted(float(lr) for lr in inter[SCALED])
+    nearest = min(grid, key=lambda lr: abs(math.log(lr / predicted)))
+    return (f"To first order a step at cosine c makes the progress of a true step at rate c "
+            f"times the rate: with W1's median cosine {cosine:.2f} the scaled true step should "
+            f"peak near {predicted:.2g} (the grid's {nearest:g}), {1 / cosine:.1f} times the "
+            f"original's {peak[ORIGINAL]}; it peaks at {peak[SCALED]}"
+            + (", as predicted" if float(peak[SCALED]) == nearest else "")
+            + f", and the broken net at {peak[BROKEN]}: "
+            + ("the broken net behaves as its first-order prediction does." if
+               peak[BROKEN] == peak[SCALED] else
+               "the broken net does not behave as a slower correct learner would.") )
+
+
+def lines_sentence(inter):
+    """Each broken line alone against the original and the broken net, over the grid."""
+    said = []
+    for net, name in (("broken green", "Green alone"), ("broken red", "red alone")):
+        worse = [lr for lr, row in inter[net].items() if row["original"]["verdict"] == "worse"]
+        said.append(f"{name} is worse than the original at "
+                    + (", ".join(worse) if worse else "no rate")
+                    + f" of {len(inter[net])} and did not learn in "
+                      f"{sum(row['stuck'] for row in inter[net].values())} runs")
+    return "; ".join(said) + "."
 
 
 def alignment_sentence(found):
