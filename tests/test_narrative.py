@@ -1,0 +1,44 @@
+"""study/narrative.py: one phrase a comparison, one sign convention, and the budget's
+answer from its numbers."""
+import pytest
+
+from study import narrative
+
+
+def row(mean, low, high, verdict, equivalence, prefix=""):
+    return {prefix + "mean_difference": mean, prefix + "interval": [low, high],
+            prefix + "verdict": verdict, prefix + "equivalence": equivalence}
+
+
+@pytest.mark.parametrize("verdict, equivalence, said", [
+    ("worse", "as good", "worse, but by less than the 2-point margin"),
+    ("worse", "not shown as good", "worse"),
+    ("better", "too few seeds", "better"),
+    ("no difference shown", "as good", "as good (within the 2-point margin)"),
+    ("no difference shown", "not shown as good",
+     "not told apart, nor shown within the 2-point margin"),
+    ("no difference shown", "too few seeds", "not told apart (too few seeds for 'as good')"),
+    ("too few seeds", "too few seeds", "too few seeds for a word"),
+    ("no variation", "no variation", "alike in every seed")])
+def test_each_comparison_is_one_phrase_a_reader_parses_once(verdict, equivalence, said):
+    assert narrative.phrase(row(-0.013, -0.019, -0.007, verdict, equivalence)) == said
+
+
+def test_every_difference_is_a_minus_b_signed_with_its_interval_low_to_high():
+    assert narrative.points(row(-0.0163, -0.028, -0.0046, "worse", "")) == (
+        "-1.6 points (95% -2.8 to -0.46)")
+    assert narrative.points(row(0.021, 0.0085, 0.033, "better", "")) == (
+        "+2.1 points (95% 0.85 to 3.3)")
+    assert narrative.said(row(-0.121, -0.16, -0.081, "worse", "not shown as good")) == (
+        "**worse**: -12.1 points (95% -16 to -8.1)")
+
+
+@pytest.mark.parametrize("at, last, answer", [
+    (("worse", -0.04), ("no difference shown", -0.005), "slower"),
+    (("worse", -0.04), ("worse", -0.035), "lower"),
+    (("worse", -0.04), ("worse", -0.015), "partly slower"),
+    (("no difference shown", -0.004), ("no difference shown", 0.0), "neither")])
+def test_slower_or_lower_is_read_from_the_difference_at_500_and_at_the_end(at, last, answer):
+    facts = dict(at_500=dict(verdict=at[0], mean_difference=at[1]),
+                 at_last=dict(verdict=last[0], mean_difference=last[1]))
+    assert narrative.slower_or_lower(facts) == answer
