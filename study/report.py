@@ -35,12 +35,6 @@ def rounded(x, digits=3):
     return f"{x:.{digits}g}" if 1e-4 <= abs(x) < 1e6 or x == 0 else f"{x:.2e}"
 
 
-def share_text(x):
-    """A share to two decimals, rounded down: a word marked borderline (below 0.9) never
-    shows 0.90. (Shares are counts out of a thousand or fewer.)"""
-    return f"{math.floor(round(x * 1000) / 10) / 100:.2f}"
-
-
 def p_text(p):
     return "<0.0001" if p < 1e-4 else rounded(p, 2)
 

@@ -24,7 +24,7 @@ import json
 import os
 
 from study import files, records
-from study.records import ALIGNED, Refused, Seeds, checkpoint_epochs, judged_on
+from study.records import ALIGNED, Refused, checkpoint_epochs, judged_on
 
 RUNS, STUDIES = "REPORT-runs.csv.gz", "REPORT-studies.json"
 # The table's columns, and what each holds (docs/METHODS.md repeats this).
@@ -186,7 +186,3 @@ def study_settings(entry):
     settings = dict(entry["study"]["settings"])
     settings["digits"] = [tuple(p) for p in settings["digits"]]
     return settings
-
-
-def seeds_of(entry):
-    return Seeds.of(entry["study"]["settings"])
