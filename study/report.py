@@ -3,7 +3,6 @@ csv or json, and its figure. compare.py runs the study (running.py); verdicts.py
 import csv
 import io
 import json
-import math
 import textwrap
 
 from original_net import STUCK_LEVEL
