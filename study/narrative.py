@@ -44,20 +44,9 @@ def points(row, prefix=""):
 
 
 def phrase(row, prefix=""):
-    """A pooled comparison's word in one phrase: worse, better, as good, within the margin
-    or not, or why there is no word."""
-    word, good = row[prefix + "verdict"], row.get(prefix + "equivalence")
-    within = good == "as good"
-    if word in ("worse", "better"):
-        return f"{word}, but by less than the {MARGIN}-point margin" if within else word
-    if word == "no difference shown":
-        return {"as good": f"as good (within the {MARGIN}-point margin)",
-                "not shown as good": f"not told apart, nor shown within the {MARGIN}-point "
-                                     f"margin",
-                "too few seeds": "not told apart (too few seeds for 'as good')"}.get(
-            good, "not told apart")
-    return {"too few seeds": "too few seeds for a word",
-            "no variation": "alike in every seed"}.get(word, word)
+    """A pooled comparison's word in one phrase, as REPORT.json holds it (verdicts.phrase)."""
+    return row.get(prefix + "said") or verdicts.phrase(row[prefix + "verdict"],
+                                                       row.get(prefix + "equivalence"))
 
 
 def said(row, prefix=""):

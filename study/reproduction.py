@@ -324,9 +324,9 @@ def compact(row):
     """A pooled row's numbers as the report states them."""
     return {key: row[key] for key in (
         "seeds", "runs", "unit", "clusters", "mean_difference", "interval", "verdict",
-        "equivalence", "equivalence_interval", "equivalent", "failed", "discordant",
+        "equivalence", "equivalence_interval", "equivalent", "said", "failed", "discordant",
         "mcnemar_p", "learned_mean_difference", "learned_interval", "learned_verdict",
-        "learned_equivalence", "lr", "lrs") if key in row}
+        "learned_equivalence", "learned_said", "lr", "lrs") if key in row}
 
 
 # ---------------------------------------------------------------- the settings

@@ -591,6 +591,23 @@ def judged_difference(clusters, margin=MARGIN):
     return Difference(mean, interval, word, equivalence, good)
 
 
+def phrase(word, equivalence):
+    """A pooled comparison's word in one phrase a reader parses once: worse or better (and
+    within the margin, where TOST says so), as good, not told apart (and why not 'as
+    good'), or why there is no word. README and REPORT.md say this, as REPORT.json holds
+    it (a row's "said")."""
+    margin = f"{100 * MARGIN:g}-point margin"
+    if word in ("worse", "better"):
+        return f"{word}, but by less than the {margin}" if equivalence == "as good" else word
+    if word == "no difference shown":
+        return {"as good": f"as good (within the {margin})",
+                "not shown as good": f"not told apart, nor shown within the {margin}",
+                "too few seeds": "not told apart (too few seeds for 'as good')"}.get(
+            equivalence, "not told apart")
+    return {"too few seeds": "too few seeds for a word",
+            "no variation": "alike in every seed"}.get(word, word)
+
+
 def mcnemar(only_a, only_b):
     """The exact McNemar test: two-sided binomial test of the seeds where only net a
     failed against those where only b did, at 1/2 (1.0 without such seeds)."""
@@ -634,7 +651,7 @@ def pooled_comparison(experiment, group, a, b, strata, margin=MARGIN):
         mean_difference=found.mean, interval=as_list(found.interval),
         verdict=found.word, equivalence_interval=as_list(found.equivalence_interval),
         equivalence=found.equivalence, equivalent=found.equivalence == "as good",
-        margin=margin,
+        said=phrase(found.word, found.equivalence), margin=margin,
         failed=[sum(x["stuck"] for x, _ in runs), sum(y["stuck"] for _, y in runs)],
         discordant=[int(v) for v in only], mcnemar_p=mcnemar(*only),
         failed_difference=cluster_mean(failed),
@@ -644,7 +661,8 @@ def pooled_comparison(experiment, group, a, b, strata, margin=MARGIN):
         learned_verdict=learned.word,
         learned_equivalence_interval=as_list(learned.equivalence_interval),
         learned_equivalence=learned.equivalence,
-        learned_equivalent=learned.equivalence == "as good")
+        learned_equivalent=learned.equivalence == "as good",
+        learned_said=phrase(learned.word, learned.equivalence))
 
 
 # ---------------------------------------------------------------- a learning rate chosen

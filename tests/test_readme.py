@@ -33,6 +33,22 @@ def test_every_number_of_the_findings_comes_from_report_json_and_is_in_report_md
     assert readme.index(narrative.BEGIN) < len("\n".join(readme.splitlines()[:40]))
 
 
+def test_the_words_of_readme_and_report_are_report_jsons():
+    """A comparison's word, in README and REPORT.md, is the phrase REPORT.json holds for
+    its row ("said"): each tuned block's and the pooled tuned answer's."""
+    found = json.loads((HERE / "REPORT.json").read_text())
+    if "tuned" not in found["pooled"]:
+        pytest.skip("the tuned part is not shipped yet")
+    readme, report = ((HERE / name).read_text() for name in ("README.md", "REPORT.md"))
+    rows = [r for r in found["pooled"]["tuned"]["comparisons"] if r["pooled"]]
+    blocks = [r for b in found["blocks"] if b["kind"] == "tuned" for r in b["comparisons"]
+              if r["pooled"]]
+    for row in rows + blocks:
+        assert f"**{row['said']}**" in report, row["said"]
+    answer = next(r for r in rows if r["nets"] == ["broken green,red", "original"])
+    assert f"**{answer['said']}**: " in readme
+
+
 def test_the_readme_is_a_five_minute_read_that_shows_the_way_in():
     readme = (HERE / "README.md").read_text()
     assert len(readme) < 8000
