@@ -159,7 +159,12 @@ def ship(client):
             for name in files:
                 bundle.write(os.path.join(project, name), name)
         try:
-            client.upload_file(path)  # on sys.path, also of workers started later
+            # A worker plugin, not client.upload_file, which also loads the zip on the
+            # scheduler: a scheduler in this process would then import the study from
+            # a zip that Dask later deletes. The plugin also reaches workers started
+            # later; one name, so a newer zip replaces an older.
+            from distributed.diagnostics.plugin import UploadFile
+            client.register_plugin(UploadFile(path), name="study-code")
             client.run(import_afresh)
         except Exception as error:  # the worker's import failed: its message says why
             said = "the Dask workers cannot import the study: "
