@@ -6,7 +6,6 @@ shipped yet is said so where its section would be.
 One convention for every difference: a - b, in points of held-out accuracy, signed, with
 its 95% interval low to high; one phrase for its word (phrase).
 """
-import math
 import os
 import re
 import string
@@ -367,9 +366,9 @@ def settings_answer(found):
                        for x in row["comparisons"]) for row in rows)
             for first in rows[0]["comparisons"] for c in [first["conclusion"]]}
     momenta = ", ".join(sorted({f"{r['momentum']:g}" for r in rows}))
-    return (f"Each combination of momentum ({momenta}) and initial weights (standard normal, the article's; and LeCun's, each weight "
-            f"divided by the root of its fan-in) with every net tuned again on validation images "
-            f"over a grid of its own (ten times the rates without momentum, whose steps are ten "
+    return (f"Each combination of momentum ({momenta}) and initial weights (standard normal, "
+            f"the article's; and LeCun's, each weight divided by the root of its fan-in) with "
+            f"every net tuned again on validation images over a grid of its own (ten times the rates without momentum, whose steps are ten "
             f"times shorter), then evaluated on fresh seeds. The first row is the report's own "
             f"setting. Of its conclusions, across the {len(rows)} settings: "
             + "; ".join(f"{c} keeps its word in {n} of {len(rows)}" for c, n in kept.items())
@@ -388,41 +387,39 @@ def why_values(found):
 
 
 def why_answer(found):
-    """What the interventions show, from their numbers; without them, what the alignment
-    alone can and cannot say."""
+    """What the interventions show, from their numbers, a paragraph a question; without
+    them, what the alignment alone can and cannot say."""
     if "curve" not in found:
         return not_run("curve")
     facts = found["findings"]
-    sizes = facts.get("sizes", {})
     starts = found["alignment_starts"]
-    text = [alignment_sentence(found)]
-    if starts:
-        text.append(starts_sentence(starts))
+    first = [alignment_sentence(found)] + ([starts_sentence(starts)] if starts else [])
     if "interventions" not in found:
-        text.append("The interventions that would say whether the size of this error or its "
-                    "structure holds the broken net back are not run yet: " + not_run(
-                        "interventions"))
-        return " ".join(text)
+        first.append("The interventions that would say whether the size of this error or its "
+                     "structure holds the broken net back are not run yet: " + not_run(
+                         "interventions"))
+        return " ".join(first)
     inter = facts["interventions"]
     peak = inter["peak"]
-    text.append(
+    paragraphs = [first, [
         f"Given the broken net's error at every step, a correct learner tells which part of it "
         f"matters (the same seeds, splits and initial weights as the curve's). Each net's peak "
         f"rate, where its mean accuracy is best: original {peak[ORIGINAL]}, broken "
         f"{peak[BROKEN]}, matched noise {peak[MATCHED]}, scaled true {peak[SCALED]}, green "
-        f"alone {peak['broken green']}, red alone {peak['broken red']}.")
-    text.append(intervention_sentence(inter, MATCHED, "The matched noise (the true conv step "
-                                      "turned at random to the broken one's cosine, at its "
-                                      "length)"))
-    text.append(noise_conclusion(inter))
-    text.append(intervention_sentence(inter, SCALED, "The scaled true step (the true conv "
-                                      "step times that cosine)"))
-    text.append(first_order_conclusion(found, inter, sizes))
-    text.append(lines_sentence(inter))
-    text.append("What they do not settle: how the transposed gradients' structure steers "
-                "training (which directions they favour), and whether any of this holds on "
-                "other tasks and nets than these four digit pairs and the article's head.")
-    return " ".join(text)
+        f"alone {peak['broken green']}, red alone {peak['broken red']}.",
+        intervention_sentence(inter, MATCHED, "The matched noise (the true conv step turned at "
+                              "random to the broken one's cosine, at its length)"),
+        noise_conclusion(inter)], [
+        intervention_sentence(inter, SCALED, "The scaled true step (the true conv step times "
+                              "that cosine: a slower correct learner)"),
+        step_conclusion(found, inter)], [
+        lines_sentence(inter),
+        "What they do not settle: how the transposed gradients' structure steers training "
+        "(which directions they favour, and whether momentum adds up an error that keeps its "
+        "direction from step to step, where noise would cancel: a guess the settings without "
+        "momentum bear on), and whether any of this holds on other tasks and nets than these "
+        "four digit pairs and the article's head."]]
+    return "\n\n".join(" ".join(p) for p in paragraphs)
 
 
 def reproduced(inter, net):
@@ -446,7 +443,12 @@ def noise_conclusion(inter):
                 "is not told apart from the broken net at any rate: the size of the direction "
                 "error is enough to explain the broken net's curve, as far as these seeds can "
                 "tell.")
-    if len(found["better"]) > len(found["worse"]):
+    if found["better"] and found["worse"]:
+        return (f"So the broken lines' error is not noise of its angle and length: the broken "
+                f"net learns better than such noise at {', '.join(found['worse'])} and worse at "
+                f"{', '.join(found['better'])}; the size of its direction error does not "
+                f"explain its curve, the error's structure shapes it too.")
+    if found["better"]:
         return (f"So noise of the same angle and length hurts less than the broken lines' "
                 f"error (better at {', '.join(found['better'])}): the size of the direction "
                 f"error does not explain the broken net's curve alone; the structure of the "
@@ -456,26 +458,32 @@ def noise_conclusion(inter):
             f"the structure of the broken lines' error helps the broken net.")
 
 
-def first_order_conclusion(found, inter, sizes):
-    """Where the first-order prediction says a learner with the broken net's cosine
-    peaks, against where the scaled true step does."""
-    shared = f"{found['made']['shared']:g}"
-    cosine = sizes.get(shared, {}).get("W1_cosine")
+def step_conclusion(found, inter):
+    """Whether the broken net behaves as a slower learner (its peak at a larger rate than
+    the original's, as the scaled true step's would be if the whole net were slowed) or a
+    faster one (its peak at a smaller rate, better than the original below it, worse
+    above): from the peaks and the curve's words."""
     peak = inter["peak"]
-    if not cosine:
-        return ""
-    predicted = float(peak[ORIGINAL]) / cosine
-    grid = sorted(float(lr) for lr in inter[SCALED])
-    nearest = min(grid, key=lambda lr: abs(math.log(lr / predicted)))
-    return (f"To first order a step at cosine c makes the progress of a true step at rate c "
-            f"times the rate: with W1's median cosine {cosine:.2f} the scaled true step should "
-            f"peak near {predicted:.2g} (the grid's {nearest:g}), {1 / cosine:.1f} times the "
-            f"original's {peak[ORIGINAL]}; it peaks at {peak[SCALED]}"
-            + (", as predicted" if float(peak[SCALED]) == nearest else "")
-            + f", and the broken net at {peak[BROKEN]}: "
-            + ("the broken net behaves as its first-order prediction does." if
-               peak[BROKEN] == peak[SCALED] else
-               "the broken net does not behave as a slower correct learner would.") )
+    original, broken, scaled = (float(peak[n]) for n in (ORIGINAL, BROKEN, SCALED))
+    words = {}
+    for row in pooled_rows(found["curve"]["comparisons"], (BROKEN, ORIGINAL)):
+        words.setdefault(row["verdict"], []).append(row["lr"])
+    better, worse = sorted(words.get("better", [])), sorted(words.get("worse", []))
+    text = (f"Slowed by the cosine, the true conv step peaks at {scaled:g}"
+            + (", where the original does" if scaled == original else
+               f", the original at {original:g}")
+            + " (the dense head steps at the full rate in every net, so a slower conv step "
+              "need not move the peak much); ")
+    if broken < original and better and worse and better[-1] < worse[0]:
+        return text + (
+            f"the broken net peaks at {broken:g}, {original / broken:.0f} times lower, and is "
+            f"better than the original at {', '.join(f'{lr:g}' for lr in better)}, worse at "
+            f"{', '.join(f'{lr:g}' for lr in worse)}: it behaves not as a slower learner but "
+            f"as if its steps were larger, at about the true gradient's length.")
+    if broken > original:
+        return text + (f"the broken net peaks at {broken:g}, above the original: as a slower "
+                       f"learner would.")
+    return text + f"the broken net peaks at {broken:g}."
 
 
 def lines_sentence(inter):
@@ -706,8 +714,11 @@ def findings_text(found):
                      f"{points(last)} at epoch {facts['budget']['last']:,}).")
     if "interventions" in facts:
         inter = facts["interventions"]
-        lines.append(f"- *Why:* a correct learner given noise of the broken gradients' size "
-                     f"peaks at lr {inter['peak'][MATCHED]}, the broken net at "
+        noise = reproduced(inter, MATCHED)
+        lines.append(f"- *Why:* not the size of its gradients' error alone: a correct learner "
+                     f"given random noise of that angle and length is worse than the broken net "
+                     f"at {', '.join(noise['worse']) or 'no rate'}, better at "
+                     f"{', '.join(noise['better']) or 'none'}; the broken net peaks at lr "
                      f"{inter['peak'][BROKEN]}, the original at {inter['peak'][ORIGINAL]} "
                      f"(REPORT.md, 'Why').")
     if "claims" in facts:

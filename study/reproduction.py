@@ -57,7 +57,8 @@ def gather(studies, config):
             {s.kind for s in studies.values()}}
     report = dict(made=made(studies, config), runs_file=shipped.RUNS,
                   runs_count=sum(len(s.runs) for s in studies.values()),
-                  blocks=[dict(name=s.name, part=s.part, kind=s.kind, setting=s.entry["cpu"]["name"],
+                  blocks=[dict(name=s.name, part=s.part, kind=s.kind,
+                               setting=s.entry["cpu"]["name"],
                                study=s.entry["study"],
                                **{key: s.tables.get(key, []) for key in KEPT})
                           for s in studies.values()],

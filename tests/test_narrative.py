@@ -1,5 +1,5 @@
 """study/narrative.py: one phrase a comparison, one sign convention, and the budget's
-answer from its numbers."""
+and the interventions' answers from their numbers."""
 import pytest
 
 from study import narrative
@@ -42,3 +42,39 @@ def test_slower_or_lower_is_read_from_the_difference_at_500_and_at_the_end(at, l
     facts = dict(at_500=dict(verdict=at[0], mean_difference=at[1]),
                  at_last=dict(verdict=last[0], mean_difference=last[1]))
     assert narrative.slower_or_lower(facts) == answer
+
+
+def interventions(noise_words, peaks):
+    """The interventions' findings with the matched noise's word against the broken net at
+    each rate (rate: word), and each net's peak rate."""
+    return {narrative.MATCHED: {lr: {"broken": {"verdict": word}}
+                                for lr, word in noise_words.items()},
+            "peak": peaks}
+
+
+@pytest.mark.parametrize("words, says", [
+    ({"0.0001": "worse", "0.001": "better"},
+     "the broken net learns better than such noise at 0.0001 and worse at 0.001"),
+    ({"0.0001": "better", "0.001": "no difference shown"}, "hurts less than the broken"),
+    ({"0.0001": "worse", "0.001": "no difference shown"}, "hurts more than the broken"),
+    ({"0.0001": "no difference shown"}, "is enough to explain"),
+    ({"0.0001": "too few seeds", "0.001": "worse"}, "Too few seeds")])
+def test_the_noise_is_read_both_ways_from_its_words(words, says):
+    assert says in narrative.noise_conclusion(interventions(words, {}))
+
+
+@pytest.mark.parametrize("peaks, words, says", [
+    ({"original": "0.001", "broken green,red": "0.0002", "scaled true": "0.001"},
+     {"better": [0.0001, 0.0002], "worse": [0.0005, 0.001]},
+     "0.0002, 5 times lower, and is better than the original at 0.0001, 0.0002, worse at "
+     "0.0005, 0.001: it behaves not as a slower learner but as if its steps were larger"),
+    ({"original": "0.001", "broken green,red": "0.003", "scaled true": "0.003"},
+     {"worse": [0.0001]}, "above the original: as a slower learner would"),
+    # better above where it is worse: no word about its steps
+    ({"original": "0.001", "broken green,red": "0.0002", "scaled true": "0.001"},
+     {"worse": [0.0001], "better": [0.001]}, "the broken net peaks at 0.0002.")])
+def test_a_faster_or_slower_learner_is_read_from_the_peaks_and_the_curve(peaks, words, says):
+    rows = [{"pooled": True, "nets": [narrative.BROKEN, narrative.ORIGINAL], "lr": lr, "verdict": word}
+            for word, rates in words.items() for lr in rates]
+    found = {"curve": {"comparisons": rows}}
+    assert says in narrative.step_conclusion(found, interventions({}, peaks))
