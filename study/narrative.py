@@ -479,11 +479,25 @@ def step_conclusion(found, inter):
             f"the broken net peaks at {broken:g}, {original / broken:.0f} times lower, and is "
             f"better than the original at {', '.join(f'{lr:g}' for lr in better)}, worse at "
             f"{', '.join(f'{lr:g}' for lr in worse)}: it behaves not as a slower learner but "
-            f"as if its steps were larger, at about the true gradient's length.")
+            f"as if its steps were larger, at about the true gradient's length"
+            + tuned_agrees(found) + ".")
     if broken > original:
         return text + (f"the broken net peaks at {broken:g}, above the original: as a slower "
                        f"learner would.")
     return text + f"the broken net peaks at {broken:g}."
+
+
+def tuned_agrees(found):
+    """Whether the tuning on other seeds' validation images gave the broken net the smaller
+    rate too: the same word drawn again."""
+    chosen = found.get("findings", {}).get("chosen")
+    if not chosen:
+        return ""
+    broken, original = chosen[BROKEN], chosen[ORIGINAL]
+    return (f" (tuned on other seeds' validation images, it too gets the smaller rate: "
+            f"{broken:g} against {original:g})" if broken < original else
+            f" (yet tuned on other seeds' validation images it gets {broken:g}, the original "
+            f"{original:g})")
 
 
 def lines_sentence(inter):
