@@ -150,7 +150,8 @@ def sweep_plot(sweep_rows, path, fmt, chosen=None, title=None):
                     top.plot([chosen[net]], [100 * at[0][f"mean_{on}_accuracy"]], marker="o",
                              ms=11, mfc="none", mec=colour, mew=1.8, ls="")
         top.set(xscale="log", title=experiment if len(experiments) > 1 else None,
-                ylabel=f"mean {on} accuracy, %\n(95% band over seeds)" if col == 0 else None)
+                ylabel=(f"mean {on} accuracy, %\n(band: 95% interval of the mean)"
+                        if col == 0 else None))
         top.grid(alpha=0.3)
         bottom.set(xscale="log", xlabel="learning rate", ylim=(-2, 100),
                    ylabel="runs that did not learn, %" if col == 0 else None)
@@ -198,7 +199,7 @@ def budget_plot(budget, path, fmt, title):
                                    for i in (0, 1)), color=NETS[net].colour, alpha=0.15, lw=0)
     top.axvline(500, color="k", lw=0.8, ls=":")
     top.text(505, top.get_ylim()[0], " epoch 500: the article's", fontsize=8, va="bottom")
-    top.set(ylabel="mean held-out test accuracy, %\n(95% band over seeds)")
+    top.set(ylabel="mean held-out test accuracy, %\n(band: 95% interval of the mean)")
     top.legend(fontsize=8, loc="lower right")
     top.grid(alpha=0.3)
     diffs = sorted((c for c in budget["comparisons"] if c["pairing"] == "tuned"),
