@@ -505,9 +505,9 @@ def lines_sentence(inter):
     said = []
     for net, name in (("broken green", "Green alone"), ("broken red", "red alone")):
         worse = [lr for lr, row in inter[net].items() if row["original"]["verdict"] == "worse"]
-        said.append(f"{name} is worse than the original at "
-                    + (", ".join(worse) if worse else "no rate")
-                    + f" of {len(inter[net])} and did not learn in "
+        said.append(f"{name} is worse than the original at {len(worse)} of "
+                    f"{len(inter[net])} rates" + (f" ({', '.join(worse)})" if worse else "")
+                    + f" and did not learn in "
                       f"{sum(row['stuck'] for row in inter[net].values())} runs")
     return "; ".join(said) + "."
 
