@@ -74,7 +74,8 @@ def test_the_noise_is_read_both_ways_from_its_words(words, says):
     ({"original": "0.001", "broken green,red": "0.0002", "scaled true": "0.001"},
      {"worse": [0.0001], "better": [0.001]}, "the broken net peaks at 0.0002.")])
 def test_a_faster_or_slower_learner_is_read_from_the_peaks_and_the_curve(peaks, words, says):
-    rows = [{"pooled": True, "nets": [narrative.BROKEN, narrative.ORIGINAL], "lr": lr, "verdict": word}
+    rows = [{"pooled": True, "nets": [narrative.BROKEN, narrative.ORIGINAL], "lr": lr,
+             "verdict": word}
             for word, rates in words.items() for lr in rates]
     found = {"curve": {"comparisons": rows}}
     assert says in narrative.step_conclusion(found, interventions({}, peaks))
