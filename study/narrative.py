@@ -370,7 +370,8 @@ def settings_answer(found):
             f"the article's; and LeCun's, each weight divided by the root of its fan-in) with "
             f"every net tuned again on validation images over a grid of its own (ten times "
             f"the rates without momentum, whose steps are ten times shorter), then evaluated "
-            f"on fresh seeds. The first row is the report's own setting. Of its conclusions, across the {len(rows)} settings: "
+            f"on fresh seeds. The first row is the report's own setting. Of its conclusions, "
+            f"across the {len(rows)} settings: "
             + "; ".join(f"{c} keeps its word in {n} of {len(rows)}" for c, n in kept.items())
             + ". 'Worse at the original's best rate' and 'better at the smallest rate' are "
               "judged on the tuning's validation runs (10 seeds), the other two on the "
