@@ -10,7 +10,8 @@ of the broken gradient with the true one:
   long as the broken one: the size of the broken lines' direction error, without its
   structure;
 - "scaled true": the true gradient times c, the progress a broken step makes to first
-  order if it is as long as the true one: a slower but correct learner.
+  order if it is as long as the true one: a slower but correct learner of the conv
+  layers (the dense head steps at the full rate, as in every net).
 
 redirected() is the arithmetic, one row a run, shared by the reference (Redirect, an
 on_step hook for broken_net.train) and the lock-step batches (lockstep.py), so that both
