@@ -240,6 +240,17 @@ def test_every_worker_lost_mid_study_is_said_in_one_line(dask_cluster, tmp_path)
     assert dask_cluster.scheduler.poll() is None  # the scheduler is left up
 
 
+def assert_runs_of_one_process(args, there):
+    """The study of args trained again by one process gives the runs in there, bit for
+    bit: every epoch's cost, every accuracy."""
+    one = subprocess.run([sys.executable, "compare.py", *args, "--jobs", "1", "--out",
+                          str(there.with_name("one.json"))], cwd=HERE, capture_output=True,
+                         timeout=120)
+    assert one.returncode == 0
+    runs = [json.loads(path.read_text())["runs"] for path in (there, there.with_name("one.json"))]
+    assert runs[0] == runs[1]
+
+
 @pytest.mark.slow
 def test_a_worker_killed_mid_study_is_restarted_and_the_runs_are_those_of_one_process(
         dask_cluster, tmp_path):
@@ -254,13 +265,7 @@ def test_a_worker_killed_mid_study_is_restarted_and_the_runs_are_those_of_one_pr
     assert f"compare.py: wrote {tmp_path / 'dask.json'}" in err
     assert victim not in dask_cluster.worker_processes()  # it was killed, and restarted:
     dask_cluster.wait_for_workers(2, 30)
-    one = subprocess.run([sys.executable, "compare.py", *args, "--jobs", "1", "--out",
-                          str(tmp_path / "one.json")], cwd=HERE, capture_output=True,
-                         timeout=120)
-    assert one.returncode == 0
-    there, here = (json.loads((tmp_path / name).read_text()) for name in ("dask.json",
-                                                                          "one.json"))
-    assert there["runs"] == here["runs"]  # bit for bit: every epoch's cost, every accuracy
+    assert_runs_of_one_process(args, tmp_path / "dask.json")
 
 
 # ---------------------------------------------------------------- the cluster stalls mid-study
@@ -315,13 +320,7 @@ def test_a_worker_stopped_mid_study_is_removed_and_its_batch_trained_by_another(
     finally:
         os.kill(victim, signal.SIGCONT)
     assert f"compare.py: wrote {tmp_path / 'dask.json'}" in err
-    one = subprocess.run([sys.executable, "compare.py", *args, "--jobs", "1", "--out",
-                          str(tmp_path / "one.json")], cwd=HERE, capture_output=True,
-                         timeout=120)
-    assert one.returncode == 0
-    there, here = (json.loads((tmp_path / name).read_text()) for name in ("dask.json",
-                                                                          "one.json"))
-    assert there["runs"] == here["runs"]  # bit for bit: every epoch's cost, every accuracy
+    assert_runs_of_one_process(args, tmp_path / "dask.json")
     print(f"the study ended {seconds:.1f} s after one of its workers stopped")
 
 
