@@ -278,15 +278,20 @@ def budget_values(found):
 
 
 def slower_or_lower(facts):
-    """'slower', 'lower' or 'partly slower' from the tuned pairing's difference at epoch
-    500 and at the last epoch."""
-    at, last = facts["at_500"], facts["at_last"]
-    if at is None or last is None:
+    """The budget's answer from the tuned pairing's difference at epoch 500 and at the last
+    epoch, and the paired change of that difference between them over the same seeds
+    (gap_change: 'better' is the gap closing): 'slower' (worse at 500, the gap closed, no
+    longer worse), 'partly slower' (closed in part, still worse), 'lower' (still worse,
+    no closing shown), 'not settled' (no closing shown, yet not told apart at the end),
+    'neither' (not worse at 500 or at the end)."""
+    at, last, change = facts["at_500"], facts["at_last"], facts.get("gap_change")
+    if at is None or last is None or change is None:
         return None
-    if last["verdict"] != "worse":
-        return "slower" if at["verdict"] == "worse" else "neither"
-    shrank = abs(last["mean_difference"]) < 0.5 * abs(at["mean_difference"])
-    return "partly slower" if shrank else "lower"
+    if at["verdict"] != "worse":
+        return "neither" if last["verdict"] != "worse" else "lower"
+    if change["verdict"] == "better":
+        return "partly slower" if last["verdict"] == "worse" else "slower"
+    return "lower" if last["verdict"] == "worse" else "not settled"
 
 
 def budget_answer(found):
@@ -299,6 +304,8 @@ def budget_answer(found):
     verdict = {"slower": "**Slower**: with more epochs the gap closes",
                "lower": "**Lower**: more epochs do not close the gap",
                "partly slower": "**Partly slower**: more epochs close part of the gap",
+               "not settled": "**Not settled**: the gap is not shown to close, nor is the "
+                              "broken net shown worse at the end",
                "neither": "**Neither**: the broken net is not worse at either epoch"}.get(
         answer, "")
     text = (f"Every net at each rate the tunings chose ({rates_text(budget['rates'])}) for "
@@ -306,8 +313,9 @@ def budget_answer(found):
             f"{budget['seeds'][1] - 1}, held-out test accuracy counted every 25 epochs. "
             f"Each at its own tuned rate, the broken net against the original: at epoch "
             f"{facts['article_epoch']}, the article's budget, {said(at)}; at epoch "
-            f"{facts['last']:,}, {said(last)}. "
-            f"{verdict}.")
+            f"{facts['last']:,}, {said(last)}; the difference changed between them by "
+            f"{points(facts['gap_change'])} (the same seeds, paired; more than 0: the gap "
+            f"closing). {verdict}.")
     if early["comparison"]:
         text += (f" Tuned over the rate and the number of epochs together, on validation "
                  f"images (the test images untouched; {chosen}), the broken net is "
@@ -726,7 +734,8 @@ def findings_text(found):
         lines.append(f"- *Slower or lower?* Trained {facts['budget']['last']:,} epochs "
                      f"instead of {facts['budget']['article_epoch']}: **{answer}** (each at its "
                      f"tuned rate: {points(at)} at epoch {facts['budget']['article_epoch']}, "
-                     f"{points(last)} at epoch {facts['budget']['last']:,}).")
+                     f"{points(last)} at epoch {facts['budget']['last']:,}; the gap's change "
+                     f"on the same seeds {points(facts['budget']['gap_change'])}).")
     if "interventions" in facts:
         inter = facts["interventions"]
         noise = reproduced(inter, MATCHED)

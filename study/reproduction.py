@@ -297,6 +297,11 @@ def budget(long_tuning, study, tuning):
             comparisons.append(dict(compact(row), nets=[BROKEN, ORIGINAL], epoch=e,
                                     lr=lrs[BROKEN] if label != "tuned" else None, lrs=lrs,
                                     pairing=label))
+    gap = None
+    if pairings[-1][0] == "tuned":
+        lrs = pairings[-1][1]
+        gap = gap_change(runs[BROKEN, lrs[BROKEN]], runs[ORIGINAL, lrs[ORIGINAL]],
+                         article_epoch(epochs), epochs[-1], majority)
     early = {net: best_rate_and_epoch(long_tuning.runs, long_tuning.settings["lrs"], net)
              for net in nets}
     answer = None
@@ -308,7 +313,31 @@ def budget(long_tuning, study, tuning):
     return dict(epochs=study.settings["epochs"], rates=study.settings["lrs"],
                 seeds=[Seeds.of(study.settings).first, Seeds.of(study.settings).stop], rows=rows,
                 comparisons=comparisons, early_stopping=dict(chosen=early, comparison=answer),
-                tuned=chosen)
+                tuned=chosen, gap_change=gap)
+
+
+def article_epoch(epochs):
+    """The article's budget, epoch 500, among a longer study's checkpoint epochs (a short
+    test study's: its middle)."""
+    return 500 if 500 in epochs and epochs[-1] > 500 else middle_epoch(epochs[-1])
+
+
+def gap_change(broken, original, first, last, majority):
+    """How the broken - original difference changed from epoch first to epoch last, on
+    the same seeds and pairs: per run pair, (b - o at last) - (b - o at first), pooled with
+    each seed a cluster (pooled_comparison's interval; its word 'better': the gap moved
+    the broken net's way). Whether more epochs close the gap is this paired change, not
+    the two epochs' words side by side (with 30 seeds, 'not told apart' at the last epoch
+    can be the seeds' few, not the gap's closing)."""
+    then, now = (at_epoch(broken, e, majority) for e in (first, last))
+    before, after = (at_epoch(original, e, majority) for e in (first, last))
+    keys = [k for k in now if k in after]
+    change = {k: dict(now[k], stuck=False, test_accuracy=now[k]["test_accuracy"]
+                      - after[k]["test_accuracy"]) for k in keys}
+    start = {k: dict(then[k], stuck=False, test_accuracy=then[k]["test_accuracy"]
+                     - before[k]["test_accuracy"]) for k in keys}
+    row = compared(change, start, BROKEN, ORIGINAL, f"the gap's change, epoch {first} to {last}")
+    return dict(compact(row), epochs=[first, last])
 
 
 def at_epoch(runs, epoch, majority):
@@ -474,9 +503,10 @@ def budget_facts(budget_):
     tuned = [c for c in budget_["comparisons"] if c["pairing"] == "tuned"]
     by_epoch = {c["epoch"]: c for c in tuned}
     last = budget_["epochs"]
-    article = 500 if 500 in by_epoch and last > 500 else middle_epoch(last)  # a short test's
+    article = article_epoch(sorted(by_epoch))
     return dict(at_500=by_epoch.get(article), article_epoch=article, at_last=by_epoch.get(last),
-                last=last, early_stopping=budget_["early_stopping"])
+                last=last, early_stopping=budget_["early_stopping"],
+                gap_change=budget_.get("gap_change"))
 
 
 

@@ -33,14 +33,19 @@ def test_every_difference_is_a_minus_b_signed_with_its_interval_low_to_high():
         "**worse**: -12.1 points (95% -16 to -8.1)")
 
 
-@pytest.mark.parametrize("at, last, answer", [
-    (("worse", -0.04), ("no difference shown", -0.005), "slower"),
-    (("worse", -0.04), ("worse", -0.035), "lower"),
-    (("worse", -0.04), ("worse", -0.015), "partly slower"),
-    (("no difference shown", -0.004), ("no difference shown", 0.0), "neither")])
-def test_slower_or_lower_is_read_from_the_difference_at_500_and_at_the_end(at, last, answer):
+@pytest.mark.parametrize("at, last, change, answer", [
+    (("worse", -0.04), ("no difference shown", -0.005), "better", "slower"),
+    (("worse", -0.04), ("worse", -0.035), "no difference shown", "lower"),
+    (("worse", -0.04), ("worse", -0.045), "worse", "lower"),
+    (("worse", -0.04), ("worse", -0.015), "better", "partly slower"),
+    # not told apart at the end, yet no closing shown: 30 seeds' width, not a closed gap
+    (("worse", -0.04), ("no difference shown", -0.03), "no difference shown", "not settled"),
+    (("no difference shown", -0.004), ("no difference shown", 0.0), "no difference shown",
+     "neither")])
+def test_slower_or_lower_is_read_from_the_paired_change_of_the_gap(at, last, change, answer):
     facts = dict(at_500=dict(verdict=at[0], mean_difference=at[1]),
-                 at_last=dict(verdict=last[0], mean_difference=last[1]))
+                 at_last=dict(verdict=last[0], mean_difference=last[1]),
+                 gap_change=dict(verdict=change))
     assert narrative.slower_or_lower(facts) == answer
 
 
