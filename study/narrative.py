@@ -772,6 +772,15 @@ def findings_text(found):
                      f"tuned rate: {points(at)} at epoch {facts['budget']['article_epoch']}, "
                      f"{points(last)} at epoch {facts['budget']['last']:,}; the gap's change "
                      f"on the same seeds {points(facts['budget']['gap_change'])}).")
+    if found.get("settings_study") and len(found["settings_study"]) > 1:
+        rows = found["settings_study"]
+        seen = fates(rows).get("the tuned answer", [])
+        first = next(c for c in rows[0]["comparisons"] if c["conclusion"] == "the tuned answer")
+        lines.append(f"- *Other settings* (momentum 0, LeCun's initial weights; each net tuned "
+                     f"again): the tuned answer, **{phrase(first)}** here, is "
+                     + ", ".join(f"{f} in {seen.count(f)}" for f in ("kept", "no word", "reversed")
+                                 if seen.count(f))
+                     + f" of the {len(seen)} others (REPORT.md, 'The settings').")
     if "interventions" in facts:
         inter = facts["interventions"]
         noise = reproduced(inter, MATCHED)

@@ -109,3 +109,13 @@ def test_each_conclusion_is_kept_reversed_or_left_without_a_word_in_each_other_s
     assert "its tuned answer over 120 seeds; each other setting's over 30" in text
     assert "Without momentum the tuned broken net is **not told apart" in text
     assert "(normal weights): so the shortfall is not shown where momentum is gone" in text
+
+
+def test_the_readme_says_what_the_other_settings_did_to_the_tuned_answer():
+    rows = [setting(0.9, "normal", the_tuned_answer="worse"),
+            setting(0.9, "lecun", the_tuned_answer="worse"),
+            setting(0.0, "normal", the_tuned_answer="no difference shown"),
+            setting(0.0, "lecun", the_tuned_answer="better")]
+    text = narrative.findings_text({"findings": {}, "made": {}, "settings_study": rows})
+    assert "the tuned answer, **worse** here, is kept in 1, no word in 1, reversed in 1 of the " \
+           "3 others" in text
