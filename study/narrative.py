@@ -302,7 +302,8 @@ def budget_answer(found):
                        for n, c in early["chosen"].items())
     answer = slower_or_lower(facts)
     verdict = {"slower": "**Slower**: with more epochs the gap closes",
-               "lower": "**Lower**: more epochs do not close the gap",
+               "lower": "**Lower**: more epochs are not shown to close the gap, still there "
+                        "at the end",
                "partly slower": "**Partly slower**: more epochs close part of the gap",
                "not settled": "**Not settled**: the gap is not shown to close, nor is the "
                               "broken net shown worse at the end",
@@ -313,14 +314,34 @@ def budget_answer(found):
             f"{budget['seeds'][1] - 1}, held-out test accuracy counted every 25 epochs. "
             f"Each at its own tuned rate, the broken net against the original: at epoch "
             f"{facts['article_epoch']}, the article's budget, {said(at)}; at epoch "
-            f"{facts['last']:,}, {said(last)}; the difference changed between them by "
-            f"{points(facts['gap_change'])} (the same seeds, paired; more than 0: the gap "
-            f"closing). {verdict}.")
+            f"{facts['last']:,}, {said(last)}. Paired on the same seeds, the difference "
+            f"changed between them by {points(facts['gap_change'])}, where above 0 is the gap "
+            f"closing. {verdict} (one block of {at['seeds']} seeds, not yet drawn again).")
+    shared = shared_rates(budget, facts)
+    if shared:
+        text += f" Both at one rate, at epoch {facts['article_epoch']} and at the last: {shared}."
     if early["comparison"]:
+        c = early["comparison"]
         text += (f" Tuned over the rate and the number of epochs together, on validation "
-                 f"images (the test images untouched; {chosen}), the broken net is "
-                 f"{said(early['comparison'])}.")
+                 f"images (the test images untouched; {chosen}), the broken net is {said(c)}")
+        if c["failed"][0] != c["failed"][1]:
+            text += (f"; on these seeds the broken net did not learn in {c['failed'][0]} of its "
+                     f"{c['runs']} runs, the original in {c['failed'][1]}, and over the runs "
+                     f"where both learned it is {said(c, 'learned_')}")
+        text += "."
     return text
+
+
+def shared_rates(budget, facts):
+    """'at 0.0003, **worse**: -1.8 points (...), then **...**: ...; ...': the
+    broken net against the original at each rate of the budget, at epoch 500 and the last."""
+    found = {(c["pairing"], c["epoch"]): c for c in budget["comparisons"]}
+    out = []
+    for lr in budget["rates"]:
+        ends = [found.get((f"lr {lr:g}", e)) for e in (facts["article_epoch"], facts["last"])]
+        if all(ends):
+            out.append(f"at {lr:g}, {said(ends[0])}, then {said(ends[1])}")
+    return "; ".join(out)
 
 
 def budget_table(found):
