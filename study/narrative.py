@@ -424,7 +424,8 @@ def settings_answer(found):
             f"'not told apart' there is no word, not a reversal). 'Worse at the original's best "
             f"rate' and 'better at the smallest rate' are judged on the tuning's validation "
             f"runs (10 seeds), the other two on the evaluation's test runs. Of the report's "
-            f"conclusions, in the {len(rows) - 1} other settings: " + "; ".join(counted) + ".")
+            f"conclusions, in the {count(len(rows) - 1, 'other setting')}: " + "; ".join(counted)
+            + ".")
     still = [r for r in rows if r["momentum"] == 0]
     answers = [next((c for c in r["comparisons"] if c["conclusion"] == "the tuned answer"), None)
                for r in still]
@@ -801,7 +802,7 @@ def findings_text(found):
                      f"again): the tuned answer, **{phrase(first)}** here, is "
                      + ", ".join(f"{f} in {seen.count(f)}" for f in ("kept", "no word", "reversed")
                                  if seen.count(f))
-                     + f" of the {len(seen)} others (REPORT.md, 'The settings').")
+                     + f" of {count(len(seen), 'other')} (REPORT.md, 'The settings').")
     if "interventions" in facts:
         inter = facts["interventions"]
         noise = reproduced(inter, MATCHED)

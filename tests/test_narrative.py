@@ -117,5 +117,5 @@ def test_the_readme_says_what_the_other_settings_did_to_the_tuned_answer():
             setting(0.0, "normal", the_tuned_answer="no difference shown"),
             setting(0.0, "lecun", the_tuned_answer="better")]
     text = narrative.findings_text({"findings": {}, "made": {}, "settings_study": rows})
-    assert "the tuned answer, **worse** here, is kept in 1, no word in 1, reversed in 1 of the " \
-           "3 others" in text
+    assert "the tuned answer, **worse** here, is kept in 1, no word in 1, reversed in 1 of " \
+           "3 others (REPORT.md" in text
