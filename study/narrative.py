@@ -482,11 +482,27 @@ def why_answer(found):
         step_conclusion(found, inter)], [
         lines_sentence(inter),
         "What they do not settle: how the transposed gradients' structure steers training "
-        "(which directions they favour, and whether momentum adds up an error that keeps its "
-        "direction from step to step, where noise would cancel: a guess the settings without "
-        "momentum bear on), and whether any of this holds on other tasks and nets than these "
-        "four digit pairs and the article's head."]]
+        f"(which directions they favour{momentum_guess(found)[0]}), and whether any of this "
+        "holds on other tasks and nets than these four digit pairs and the article's head."
+        + momentum_guess(found)[1]]]
     return "\n\n".join(" ".join(p) for p in paragraphs)
+
+
+def momentum_guess(found):
+    """The guess that momentum adds up the broken lines' error, as 'What they do not settle'
+    lists it, and a sentence of what the settings without momentum say of it ('' until
+    the settings part is shipped): (listed, sentence)."""
+    guess = ("whether momentum adds up an error that keeps its direction from step to step, "
+             "where noise would cancel")
+    still = [r for r in found.get("settings_study", []) if r["momentum"] == 0]
+    answers = [c for r in still for c in r["comparisons"] if c["conclusion"] == "the tuned answer"]
+    if not answers:
+        return f"; and {guess}: a guess the settings without momentum bear on", ""
+    if all(a["verdict"] == "worse" for a in answers):
+        return "", (" Momentum adding up an error that keeps its direction (where noise would "
+                    "cancel) is not needed for the shortfall, though it may add to it: without "
+                    "momentum the tuned broken net is still worse ('The settings').")
+    return f"; and {guess}: without momentum the shortfall is not shown in every setting", ""
 
 
 def reproduced(inter, net):

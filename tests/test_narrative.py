@@ -119,3 +119,17 @@ def test_the_readme_says_what_the_other_settings_did_to_the_tuned_answer():
     text = narrative.findings_text({"findings": {}, "made": {}, "settings_study": rows})
     assert "the tuned answer, **worse** here, is kept in 1, no word in 1, reversed in 1 of " \
            "3 others (REPORT.md" in text
+
+
+@pytest.mark.parametrize("words, listed, said", [
+    ([], "a guess the settings without momentum bear on", ""),
+    (["worse", "worse"], "", "is not needed for the shortfall, though it may add to it"),
+    (["worse", "no difference shown"], "not shown in every setting", "")])
+def test_the_momentum_guess_is_listed_as_open_until_the_settings_without_momentum_answer_it(
+        words, listed, said):
+    rows = [setting(0.9, "normal", the_tuned_answer="worse")] + [
+        setting(0.0, init, the_tuned_answer=word) for init, word in zip(("normal", "lecun"), words)]
+    found = {"settings_study": rows}
+    assert (listed in narrative.momentum_guess(found)[0]) and (said in narrative.momentum_guess(
+        found)[1])
+    assert bool(narrative.momentum_guess(found)[0]) != bool(narrative.momentum_guess(found)[1])
