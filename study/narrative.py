@@ -437,8 +437,9 @@ def settings_answer(found):
                    "(momentum adding up the broken lines' error) would have it; with these "
                    "seeds, consistent with the guess, not a test of it" if worse == 0 else
                    "so whether the shortfall needs momentum depends on the initial weights")
-        text += (" Without momentum the tuned broken net is " + " and ".join(
-            f"{said(a)} ({r['init']} weights)" for r, a in zip(still, answers)) + f": {reading}.")
+        text += (" Without momentum the tuned broken net is, " + "; and ".join(
+            f"with {r['init']} weights, {said(a)}" for r, a in zip(still, answers))
+            + f": {reading}.")
     return text + (" The combination closest to the article's own is momentum 0 with "
                    "standard-normal weights: the author's published script starts its momentum "
                    "at 0.0009 (docs/METHODS.md) and draws its weights with randn. Today's "
