@@ -382,6 +382,10 @@ def train_parts(parts, settings, fresh=False, scheduler=None):
                         f"min: {study.what}, {as_cpu_text(study.setting)}")
                 run_study(study)
                 saved = saved_runs(study)
+                if saved is None:  # it ended well, yet its report is not the one planned
+                    cli.say(f"make_report.py: error: {study.name} wrote no report made as "
+                            f"planned ({os.path.relpath(saved_path(study.name))})")
+                    raise StudyFailed(1)
             else:
                 cli.say(f"make_report.py: {part}: {study.what}: shipping "
                         f"{os.path.relpath(saved_path(study.name))}")

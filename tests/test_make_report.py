@@ -42,6 +42,8 @@ def small_report(make_report, monkeypatch, folder):
         os.chdir(HERE)
         try:
             with contextlib.redirect_stderr(io.StringIO()), monkeypatch.context() as env:
+                for key in cpus.SIMULATING:  # as make_report's child: none but the study's
+                    env.delenv(key, raising=False)
                 for key, value in study.setting["env"].items():
                     env.setenv(key, value)
                 assert compare.main(make_report.command_of(study)) == 0
@@ -156,6 +158,19 @@ def test_a_damaged_saved_study_is_said_and_trained_again(tmp_path, monkeypatch, 
     err = capsys.readouterr().err
     assert "make_report.py: saved study " in err and (
         "curve-0-3.json: runs[0].history is missing; training it again\n") in err
+
+
+def test_a_study_that_ends_well_without_its_report_is_said_in_one_line(tmp_path, monkeypatch,
+                                                                     capsys):
+    """compare.py ended with status 0, yet reports/ holds no report made as planned (a
+    simulated CPU's variables leaking into it would do that): one line, exit 1."""
+    import make_report
+    small_report(make_report, monkeypatch, tmp_path)
+    monkeypatch.setattr(make_report, "run_study", lambda study: None)
+    assert make_report.main(["--part", "curve"]) == 1
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "make_report.py: error: curve-0-3 wrote no report made as planned "
+        f"({os.path.relpath(tmp_path / 'reports' / 'curve-0-3.json')})")
 
 
 @pytest.mark.slow
