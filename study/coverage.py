@@ -562,11 +562,8 @@ def seed_tables(results, pops, sizes, methods=SEED_METHODS):
                              f"{100 * miss:>9.1f}{100 * tost:>9.1f}")
         lines.append("")
     for method in methods:
-        lines.append(f"coverage of the 95% interval, {method}, S whole seeds:")
-        lines.append(f"  {'population':<{NAME}}" + "".join(f"{s:>7}" for s in sizes))
-        for pop in pops:
-            lines.append(f"  {pop.name:<{NAME}}" + "".join(
-                f"{100 * results[pop.name, s][method]['cover']:>7.1f}" for s in sizes))
+        lines += percent_table(f"coverage of the 95% interval, {method}, S whole seeds:", pops,
+                               sizes, lambda pop, s: results[pop.name, s][method]["cover"])
         lines.append("")
     return lines
 
@@ -609,12 +606,17 @@ def coverage_table(results, pops, pairs, seeds, methods):
     """Per method, a row per population: 95% coverage at each n (percent)."""
     lines = []
     for method in methods:
-        lines.append(f"coverage of the 95% interval, {method}, {count(pairs, 'pair')} x n seeds:")
-        lines.append(f"  {'population':<{NAME}}" + "".join(f"{n:>7}" for n in seeds))
-        for pop in pops:
-            lines.append(f"  {pop.name:<{NAME}}" + "".join(
-                f"{100 * results[pop.name, pairs, n][method]['cover']:>7.1f}" for n in seeds))
+        lines += percent_table(
+            f"coverage of the 95% interval, {method}, {count(pairs, 'pair')} x n seeds:", pops,
+            seeds, lambda pop, n: results[pop.name, pairs, n][method]["cover"])
     return lines
+
+
+def percent_table(title, pops, sizes, share):
+    """A title, a header of sizes, and a row per population of share(pop, size) in percent."""
+    return [title, f"  {'population':<{NAME}}" + "".join(f"{s:>7}" for s in sizes)] + [
+        f"  {pop.name:<{NAME}}" + "".join(f"{100 * share(pop, s):>7.1f}" for s in sizes)
+        for pop in pops]
 
 
 def tost_table(results, pops, pairs, seeds, methods):
