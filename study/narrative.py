@@ -807,7 +807,8 @@ def findings_text(found):
         answer = slower_or_lower(facts["budget"])
         at, last = facts["budget"]["at_500"], facts["budget"]["at_last"]
         lines.append(f"- *Slower or lower?* Trained {facts['budget']['last']:,} epochs "
-                     f"instead of {facts['budget']['article_epoch']}: **{answer}** (each at its "
+                     f"instead of {facts['budget']['article_epoch']}, over {at['seeds']} seeds "
+                     f"(one block): **{answer}** (each at its "
                      f"tuned rate: {points(at)} at epoch {facts['budget']['article_epoch']}, "
                      f"{points(last)} at epoch {facts['budget']['last']:,}; the gap's change "
                      f"on the same seeds {points(facts['budget']['gap_change'])}).")
