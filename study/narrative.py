@@ -309,14 +309,17 @@ def budget_answer(found):
                               "broken net shown worse at the end",
                "neither": "**Neither**: the broken net is not worse at either epoch"}.get(
         answer, "")
+    blocks = facts.get("blocks", [])
     text = (f"Every net at each rate the tunings chose ({rates_text(budget['rates'])}) for "
-            f"{budget['epochs']:,} epochs, on fresh seeds {budget['seeds'][0]} to "
-            f"{budget['seeds'][1] - 1}, held-out test accuracy counted every 25 epochs. "
+            f"{budget['epochs']:,} epochs, on fresh seeds "
+            f"{' and '.join(f'{a} to {b - 1}' for a, b in budget['seeds'])}"
+            + (f" ({len(blocks)} blocks, each under its own simulated CPU)" if len(blocks) > 1
+               else "") + ", held-out test accuracy counted every 25 epochs. "
             f"Each at its own tuned rate, the broken net against the original: at epoch "
             f"{facts['article_epoch']}, the article's budget, {said(at)}; at epoch "
             f"{facts['last']:,}, {said(last)}. Paired on the same seeds, the difference "
             f"changed between them by {points(facts['gap_change'])}, where above 0 is the gap "
-            f"closing. {verdict} (one block of {at['seeds']} seeds, not yet drawn again).")
+            f"closing. {verdict}{replication(facts)}")
     shared = shared_rates(budget, facts)
     if shared:
         text += f" Both at one rate, at epoch {facts['article_epoch']} and at the last: {shared}."
@@ -330,6 +333,28 @@ def budget_answer(found):
                      f"where both learned it is {said(c, 'learned_')}")
         text += "."
     return text
+
+
+def block_words(facts):
+    """slower_or_lower of each block of the budget alone."""
+    return [slower_or_lower(dict(b, article_epoch=facts["article_epoch"])) for b in
+            facts.get("blocks", [])]
+
+
+def replication(facts):
+    """' (one block ...)' or '. Block by block: ...': whether the word comes back."""
+    blocks, words = facts.get("blocks", []), block_words(facts)
+    if len(blocks) < 2:
+        return f" (one block of {facts['at_500']['seeds']} seeds, not yet drawn again)."
+    each = "; ".join(f"seeds {b['seeds'][0]} to {b['seeds'][1] - 1} ({b['cpu']}), **{w}**: "
+                     f"{points(b['at_500'])} at {facts['article_epoch']}, "
+                     f"{points(b['at_last'])} at {facts['last']:,}, the change "
+                     f"{points(b['gap_change'])}" for b, w in zip(blocks, words))
+    agree = (f"the word comes back in each of the {len(blocks)} blocks"
+             if len(set(words)) == 1 and words[0] == slower_or_lower(facts) else
+             "the blocks do not all give the pooled word, which is therefore not a replicated "
+             "one")
+    return f". Block by block: {each}: {agree}."
 
 
 def shared_rates(budget, facts):
@@ -808,7 +833,7 @@ def findings_text(found):
         at, last = facts["budget"]["at_500"], facts["budget"]["at_last"]
         lines.append(f"- *Slower or lower?* Trained {facts['budget']['last']:,} epochs "
                      f"instead of {facts['budget']['article_epoch']}, over {at['seeds']} seeds "
-                     f"(one block): **{answer}** (each at its "
+                     f"({blocks_said(facts['budget'])}): **{answer}** (each at its "
                      f"tuned rate: {points(at)} at epoch {facts['budget']['article_epoch']}, "
                      f"{points(last)} at epoch {facts['budget']['last']:,}; the gap's change "
                      f"on the same seeds {points(facts['budget']['gap_change'])}).")
@@ -853,6 +878,15 @@ def findings_text(found):
         lines += ["", f"Not run yet: {', '.join(missing)} (`python3 make_report.py --part "
                       f"NAME`)."]
     return "\n".join(lines) + "\n"
+
+
+def blocks_said(facts):
+    """'one block' or '2 blocks, each: lower' (or each block's word)."""
+    words = block_words(facts)
+    if len(words) < 2:
+        return "one block"
+    return (f"{len(words)} blocks, each: {words[0]}" if len(set(words)) == 1 else
+            f"{len(words)} blocks: {', '.join(words)}")
 
 
 def headline(found):

@@ -85,7 +85,7 @@ def gather(studies, config):
     if kind.get("tuned"):
         report["pooled"]["tuned"] = pooled(kind["tuned"])
     if kind.get("budget") and kind.get("budget-tuning") and kind.get("tuning"):
-        report["budget"] = budget(kind["budget-tuning"][0], kind["budget"][0], report["tuning"])
+        report["budget"] = budget(kind["budget-tuning"][0], kind["budget"], report["tuning"])
     if kind.get("settings-tuned"):
         report["settings_study"] = settings_study(kind, report)
     report["findings"] = findings(report)
@@ -271,18 +271,21 @@ def best_rate_and_epoch(runs, lrs, net):
     return dict(lr=best[1], epoch=best[2], validation=best[0])
 
 
-def budget(long_tuning, study, tuning):
-    """Accuracy as training goes, over the budget's epochs: each net at every rate of the
-    budget study, its mean test accuracy at each checkpoint with its 95% band and the
-    runs that had not learned by then (rows); the broken net against the original at each
-    rate, and each at its own tuned rate, at each checkpoint (comparisons); and the second
-    tuned answer, rate and epoch chosen together on validation (early_stopping)."""
+def budget(long_tuning, studies, tuning):
+    """Accuracy as training goes, over the budget's epochs, its blocks of seeds pooled
+    (each seed a cluster): each net at every rate of the budget, its mean test accuracy
+    at each checkpoint with its 95% band and the runs that had not learned by then (rows);
+    the broken net against the original at each rate, and each at its own tuned rate, at
+    each checkpoint (comparisons); the tuned pairing's change of the gap from epoch 500 to
+    the last (gap_change); the same for each block alone, its replication (blocks); and
+    the second tuned answer, rate and epoch chosen together on validation (early_stopping)."""
     rows, comparisons = [], []
+    study = studies[0]
     epochs = [c["epoch"] for c in study.runs[0]["checkpoints"]]
     nets = study.settings["nets"]
-    runs = {(net, lr): runs_by([study], net=net, lr=lr)
+    runs = {(net, lr): runs_by(studies, net=net, lr=lr)
             for net in nets for lr in study.settings["lrs"]}
-    majority = majority_shares(study)
+    majority = {key: share for s in studies for key, share in majority_shares(s).items()}
     for (net, lr), found in runs.items():
         rows += [accuracy_row(found, net, lr, epoch=e, majority=majority) for e in epochs]
     chosen = {net: row["lr"] for net, row in tuning.items()}
@@ -297,11 +300,19 @@ def budget(long_tuning, study, tuning):
             comparisons.append(dict(compact(row), nets=[BROKEN, ORIGINAL], epoch=e,
                                     lr=lrs[BROKEN] if label != "tuned" else None, lrs=lrs,
                                     pairing=label))
-    gap = None
+    gap, blocks = None, []
     if pairings[-1][0] == "tuned":
-        lrs = pairings[-1][1]
-        gap = gap_change(runs[BROKEN, lrs[BROKEN]], runs[ORIGINAL, lrs[ORIGINAL]],
-                         article_epoch(epochs), epochs[-1], majority)
+        lrs, first = pairings[-1][1], article_epoch(epochs)
+        gap = gap_change(runs[BROKEN, lrs[BROKEN]], runs[ORIGINAL, lrs[ORIGINAL]], first,
+                         epochs[-1], majority)
+        for s in studies:
+            b, o = (runs_by([s], net=net, lr=lrs[net]) for net in (BROKEN, ORIGINAL))
+            ends = [compact(compared(at_epoch(b, e, majority), at_epoch(o, e, majority),
+                                     BROKEN, ORIGINAL, f"tuned, epoch {e}"))
+                    for e in (first, epochs[-1])]
+            blocks.append(dict(seeds=seed_range(s), cpu=s.entry["cpu"]["name"], at_500=ends[0],
+                               at_last=ends[1],
+                               gap_change=gap_change(b, o, first, epochs[-1], majority)))
     early = {net: best_rate_and_epoch(long_tuning.runs, long_tuning.settings["lrs"], net)
              for net in nets}
     answer = None
@@ -311,9 +322,15 @@ def budget(long_tuning, study, tuning):
             at_epoch(runs[ORIGINAL, early[ORIGINAL]["lr"]], early[ORIGINAL]["epoch"], majority),
             BROKEN, ORIGINAL, "each at its rate and epoch chosen on validation"))
     return dict(epochs=study.settings["epochs"], rates=study.settings["lrs"],
-                seeds=[Seeds.of(study.settings).first, Seeds.of(study.settings).stop], rows=rows,
+                seeds=[seed_range(s) for s in studies], rows=rows,
                 comparisons=comparisons, early_stopping=dict(chosen=early, comparison=answer),
-                tuned=chosen, gap_change=gap)
+                tuned=chosen, gap_change=gap, blocks=blocks)
+
+
+def seed_range(study):
+    """[first, stop] of a study's block of seeds."""
+    seeds = Seeds.of(study.settings)
+    return [seeds.first, seeds.stop]
 
 
 def article_epoch(epochs):
@@ -506,7 +523,7 @@ def budget_facts(budget_):
     article = article_epoch(sorted(by_epoch))
     return dict(at_500=by_epoch.get(article), article_epoch=article, at_last=by_epoch.get(last),
                 last=last, early_stopping=budget_["early_stopping"],
-                gap_change=budget_.get("gap_change"))
+                gap_change=budget_.get("gap_change"), blocks=budget_.get("blocks", []))
 
 
 
@@ -551,8 +568,8 @@ def figures(report, studies):
         budget = report["budget"]
         out["REPORT-budget.png"] = lambda file: draw.budget_plot(
             budget, file, "png", f"Over {budget['epochs']:,} epochs, each net at its tuned "
-            f"rate: seeds {budget['seeds'][0]} to {budget['seeds'][1] - 1}, {len(PAIRS)} "
-            f"digit pairs")
+            f"rate: seeds {' and '.join(f'{a} to {b - 1}' for a, b in budget['seeds'])}, "
+            f"{len(PAIRS)} digit pairs")
     return out
 
 

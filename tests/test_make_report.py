@@ -30,6 +30,7 @@ def small_report(make_report, monkeypatch, folder):
                         ("TUNING", Seeds(1000, 1003)), ("ARTICLE_BLOCKS", 2),
                         ("EVALUATION_BLOCKS", 2),
                         ("BUDGET", Seeds(300, 303)), ("SETTINGS_SEEDS", Seeds(303, 306)),
+                        ("BUDGET_AGAIN", Seeds(306, 309)),
                         ("SETTINGS", ((0.0, "lecun"),)), ("OUT", str(folder)),
                         ("SAVED", str(folder / "reports")),
                         ("STUDY_OPTIONS", ["--epochs", "2", "--jobs", "1"])]:
@@ -76,7 +77,7 @@ def test_parts_ship_their_runs_which_resume_and_render_the_same_report(tmp_path,
     assert make_report.main([]) == 0  # every part: the curve is reused, the rest trains
     err = capsys.readouterr().err
     assert "curve: the curve (3 rates), seeds 0:3: shipped, reused" in err
-    assert len(trained) == len(set(trained)) == 13
+    assert len(trained) == len(set(trained)) == 14
     assert max(len(line) for line in err.splitlines() if tmp_path.name not in line) <= 100
     files = {p.name for p in tmp_path.iterdir()}
     assert files == {"README.md", "REPORT.md", "REPORT.json", "REPORT.png", "REPORT-curve.png",
@@ -125,7 +126,7 @@ def test_parts_ship_their_runs_which_resume_and_render_the_same_report(tmp_path,
         path.unlink()
     trained.clear()
     assert make_report.main([]) == 0 and trained == []
-    assert capsys.readouterr().err.count(": shipped, reused") == 13
+    assert capsys.readouterr().err.count(": shipped, reused") == 14
     after = {name: (tmp_path / name).read_bytes() for name in before}
     assert after == before
     assert make_report.main(["--status"]) == 0

@@ -133,3 +133,28 @@ def test_the_momentum_guess_is_listed_as_open_until_the_settings_without_momentu
     assert (listed in narrative.momentum_guess(found)[0]) and (said in narrative.momentum_guess(
         found)[1])
     assert bool(narrative.momentum_guess(found)[0]) != bool(narrative.momentum_guess(found)[1])
+
+
+def budget_block(first, cpu, at, last, change):
+    return dict(seeds=[first, first + 30], cpu=cpu,
+                at_500=row(at, at - 0.01, at + 0.01, "worse", "too few seeds") | {"seeds": 30},
+                at_last=row(last, last - 0.01, last + 0.01,
+                            "worse" if last < -0.012 else "no difference shown", "too few seeds"),
+                gap_change=row(change, change - 0.01, change + 0.01,
+                               "better" if change > 0.012 else "no difference shown",
+                               "too few seeds"))
+
+
+@pytest.mark.parametrize("second, agree", [
+    ((-0.03, -0.02, 0.005), "the word comes back in each of the 2 blocks"),
+    ((-0.03, -0.005, 0.025), "the blocks do not all give the pooled word")])
+def test_the_budgets_word_is_said_with_each_blocks_own(second, agree):
+    blocks = [budget_block(150, "as is", -0.025, -0.017, 0.007),
+              budget_block(210, "Sandybridge + SSE", *second)]
+    facts = dict(blocks[0], article_epoch=500, last=2000, blocks=blocks)
+    assert narrative.slower_or_lower(facts) == "lower"
+    text = narrative.replication(facts)
+    assert text.startswith(". Block by block: seeds 150 to 179 (as is), **lower**: -2.5 points")
+    assert "seeds 210 to 239 (Sandybridge + SSE), **" in text and agree in text
+    assert narrative.replication(dict(facts, blocks=blocks[:1])) == (
+        " (one block of 30 seeds, not yet drawn again).")
