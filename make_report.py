@@ -72,9 +72,10 @@ PARTS = {
                 ("tuned",)),
     "interventions": ("the interventions and each broken line alone at every rate", None),
     "long-tuning": (f"each net's rate and epoch tuned over {LONG:,} epochs", None),
-    "budget": (f"{LONG:,} epochs at the tuned rates, seeds {BUDGET} and {BUDGET_AGAIN}",
-               ("tuned", "long-tuning")),
+    "budget": (f"{LONG:,} epochs at the tuned rates, seeds {BUDGET}", ("tuned", "long-tuning")),
     "settings": ("momentum 0 and LeCun's weights, each tuned and evaluated", None),
+    "budget-again": (f"the budget drawn again: seeds {BUDGET_AGAIN}, another simulated CPU",
+                     ("tuned", "long-tuning")),
 }
 
 
@@ -124,7 +125,7 @@ def part_studies(part, settings, chosen, scheduler=None):
     the rates the tuning study of that name chose, {net: lr} (it must have run). The
     tuned evaluation blocks run on the last settings, the article's take them in turn
     (numpy's SSE paths, the second setting, are the slowest: no extended study takes them
-    where there are four)."""
+    where there are four; the budget drawn again takes the fourth)."""
     def cpu(i):
         return settings[i % len(settings)]
     more = ["--scheduler", scheduler] if scheduler else []
@@ -135,6 +136,13 @@ def part_studies(part, settings, chosen, scheduler=None):
     def tuned_by(tuning):
         return ["--tuned", os.path.relpath(saved_path(tuning), HERE)]
     tuning, long_tuning = f"tuning-{tag(TUNING)}", f"budget-tuning-{tag(TUNING)}"
+
+    def budget_study(seeds, setting):  # the budget's rates: those the tunings chose
+        rates = budget_rates(chosen(tuning), chosen(long_tuning, over_epochs=True))
+        return study(f"budget-{tag(seeds)}", "budget",
+                     ["--extended", *rates_args(rates), *common(LONG), "--seeds", str(seeds)],
+                     setting, f"the budget at lr {', '.join(f'{lr:g}' for lr in rates)}, "
+                              f"seeds {seeds}")
     if part == "curve":
         yield study(f"curve-{tag(block(0))}", "curve",
                     ["--extended", *rates_args(GRID), *common(), "--alignment", "--seeds",
@@ -170,12 +178,9 @@ def part_studies(part, settings, chosen, scheduler=None):
                     ["--extended", *rates_args(GRID), *common(LONG), "--tune", "--seeds",
                      str(TUNING)], cpu(0), f"the tuning over {LONG:,} epochs, seeds {TUNING}")
     elif part == "budget":
-        rates = budget_rates(chosen(tuning), chosen(long_tuning, over_epochs=True))
-        for i, seeds in enumerate((BUDGET, BUDGET_AGAIN)):  # its word drawn twice
-            yield study(f"budget-{tag(seeds)}", "budget",
-                        ["--extended", *rates_args(rates), *common(LONG), "--seeds", str(seeds)],
-                        cpu(i), f"the budget at lr {', '.join(f'{lr:g}' for lr in rates)}, "
-                                f"seeds {seeds}")
+        yield budget_study(BUDGET, cpu(0))
+    elif part == "budget-again":  # its word drawn again: fresh seeds, another simulated CPU
+        yield budget_study(BUDGET_AGAIN, cpu(3))
     elif part == "settings":
         for momentum, init in SETTINGS:
             name = setting_name(momentum, init)
@@ -442,7 +447,7 @@ def render():
 def planned_count(part):
     """How many studies a part trains."""
     return {"tuned": 1 + EVALUATION_BLOCKS, "article": ARTICLE_BLOCKS + RATE_BLOCKS,
-            "settings": 2 * len(SETTINGS), "budget": 2}.get(part, 1)
+            "settings": 2 * len(SETTINGS)}.get(part, 1)
 
 
 def status():

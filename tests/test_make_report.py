@@ -67,7 +67,8 @@ def test_parts_ship_their_runs_which_resume_and_render_the_same_report(tmp_path,
     readme(tmp_path)
     assert make_report.main(["--part", "curve"]) == 0  # one part: the others not yet run
     err = capsys.readouterr().err
-    assert "not yet run: tuned, article, interventions, long-tuning, budget, settings" in err
+    assert ("not yet run: tuned, article, interventions, long-tuning, budget, settings, "
+            "budget-again") in err
     text = (tmp_path / "REPORT.md").read_text()
     assert text.count("*Not run yet: `python3 make_report.py --part") >= 5
     assert "${" not in text and "\n\n\n" not in text
