@@ -400,18 +400,31 @@ def settings_values(found):
     return dict(settings_answer=settings_answer(found), settings_table=settings_table(found))
 
 
+TUNED_ANSWER = "the tuned answer"  # a settings row's conclusion (reproduction.CONCLUSIONS)
+
+
+def conclusion(row, name=TUNED_ANSWER):
+    """A settings row's comparison behind one of the report's conclusions, or None."""
+    return next((c for c in row["comparisons"] if c["conclusion"] == name), None)
+
+
 def settings_table(found):
-    header = ["momentum", "initial weights", "tuned rates (original, broken, frozen)"] + [
-        name for name in ("the tuned answer", "worse at the original's best rate",
-                          "better at the smallest rate", "the frozen control's gap")]
+    rows = found["settings_study"]
+    names = list(dict.fromkeys(c["conclusion"] for row in rows for c in row["comparisons"]))
+    header = ["momentum", "initial weights", "tuned rates (original, broken, frozen)"] + names
     body = []
-    for row in found["settings_study"]:
-        words = {c["conclusion"]: c for c in row["comparisons"]}
+    for row in rows:
+        words = [conclusion(row, name) for name in names]
         body.append([f"{row['momentum']:g}", row["init"],
                      ", ".join(f"{row['tuning'][n]:g}" for n in (ORIGINAL, BROKEN, FROZEN))]
-                    + [f"{points(words[c])}, **{phrase(words[c])}**" if c in words else "-"
-                       for c in header[3:]])
+                    + [f"{points(c)}, **{phrase(c)}**" if c else "-" for c in words])
     return report.render(header, body, True)
+
+
+def without_momentum(found):
+    """(row, its tuned answer) of each setting without momentum; [] until each has one."""
+    answers = [(r, conclusion(r)) for r in found.get("settings_study", []) if r["momentum"] == 0]
+    return answers if all(a for _, a in answers) else []
 
 
 def fates(rows):
@@ -424,8 +437,7 @@ def fates(rows):
         name, word = first["conclusion"], first["verdict"]
         out[name] = []
         for row in rows[1:]:
-            there = next((c["verdict"] for c in row["comparisons"]
-                          if c["conclusion"] == name), None)
+            there = (conclusion(row, name) or {}).get("verdict")
             out[name].append("kept" if there == word else
                              "reversed" if there == opposite.get(word) else "no word")
     return out
@@ -438,8 +450,7 @@ def settings_answer(found):
     for name, seen in fates(rows).items():
         parts = [f"{seen.count(f)} {f}" for f in ("kept", "no word", "reversed") if seen.count(f)]
         counted.append(f"{name}: {', '.join(parts) or 'no other setting'}")
-    seeds = [next((c["seeds"] for c in r["comparisons"] if c["conclusion"] == "the tuned answer"),
-                  None) for r in rows]
+    seeds = [(conclusion(r) or {}).get("seeds") for r in rows]
     text = (f"Each combination of momentum ({momenta}) and initial weights (standard normal, "
             f"the article's; and LeCun's, each weight divided by the root of its fan-in) with "
             f"every net tuned again on validation images over a grid of its own (ten times "
@@ -451,19 +462,17 @@ def settings_answer(found):
             f"runs (10 seeds), the other two on the evaluation's test runs. Of the report's "
             f"conclusions, in the {count(len(rows) - 1, 'other setting')}: " + "; ".join(counted)
             + ".")
-    still = [r for r in rows if r["momentum"] == 0]
-    answers = [next((c for c in r["comparisons"] if c["conclusion"] == "the tuned answer"), None)
-               for r in still]
-    if still and all(answers):
-        worse = sum(a["verdict"] == "worse" for a in answers)
+    still = without_momentum(found)
+    if still:
+        worse = sum(a["verdict"] == "worse" for _, a in still)
         reading = ("so its shortfall does not need momentum to add up the broken lines' error, "
-                   "the guess in 'Why'" if worse == len(answers) else
+                   "the guess in 'Why'" if worse == len(still) else
                    "so the shortfall is not shown where momentum is gone, as the guess in 'Why' "
                    "(momentum adding up the broken lines' error) would have it; with these "
                    "seeds, consistent with the guess, not a test of it" if worse == 0 else
                    "so whether the shortfall needs momentum depends on the initial weights")
         text += (" Without momentum the tuned broken net is, " + "; and ".join(
-            f"with {r['init']} weights, {said(a)}" for r, a in zip(still, answers))
+            f"with {r['init']} weights, {said(a)}" for r, a in still)
             + f": {reading}.")
     return text + (" The combination closest to the article's own is momentum 0 with "
                    "standard-normal weights: the author's published script starts its momentum "
@@ -494,6 +503,7 @@ def why_answer(found):
         return " ".join(first)
     inter = facts["interventions"]
     peak = inter["peak"]
+    listed, settled = momentum_guess(found)
     paragraphs = [first, [
         f"Given the broken net's error at every step, a correct learner tells which part of it "
         f"matters (the same seeds, splits and initial weights as the curve's). Each net's peak "
@@ -508,9 +518,8 @@ def why_answer(found):
         step_conclusion(found, inter)], [
         lines_sentence(inter),
         "What they do not settle: how the transposed gradients' structure steers training "
-        f"(which directions they favour{momentum_guess(found)[0]}), and whether any of this "
-        "holds on other tasks and nets than these four digit pairs and the article's head."
-        + momentum_guess(found)[1]]]
+        f"(which directions they favour{listed}), and whether any of this holds on other "
+        f"tasks and nets than these four digit pairs and the article's head.{settled}"]]
     return "\n\n".join(" ".join(p) for p in paragraphs)
 
 
@@ -520,11 +529,10 @@ def momentum_guess(found):
     the settings part is shipped): (listed, sentence)."""
     guess = ("whether momentum adds up an error that keeps its direction from step to step, "
              "where noise would cancel")
-    still = [r for r in found.get("settings_study", []) if r["momentum"] == 0]
-    answers = [c for r in still for c in r["comparisons"] if c["conclusion"] == "the tuned answer"]
-    if not answers:
+    still = without_momentum(found)
+    if not still:
         return f"; and {guess}: a guess the settings without momentum bear on", ""
-    if all(a["verdict"] == "worse" for a in answers):
+    if all(a["verdict"] == "worse" for _, a in still):
         return "", (" Momentum adding up an error that keeps its direction (where noise would "
                     "cancel) is not needed for the shortfall, though it may add to it: without "
                     "momentum the tuned broken net is still worse ('The settings').")
@@ -839,8 +847,8 @@ def findings_text(found):
                      f"on the same seeds {points(facts['budget']['gap_change'])}).")
     if found.get("settings_study") and len(found["settings_study"]) > 1:
         rows = found["settings_study"]
-        seen = fates(rows).get("the tuned answer", [])
-        first = next(c for c in rows[0]["comparisons"] if c["conclusion"] == "the tuned answer")
+        seen = fates(rows).get(TUNED_ANSWER, [])
+        first = conclusion(rows[0])
         lines.append(f"- *Other settings* (momentum 0, LeCun's initial weights; each net tuned "
                      f"again): the tuned answer, **{phrase(first)}** here, is "
                      + ", ".join(f"{f} in {seen.count(f)}" for f in ("kept", "no word", "reversed")
